@@ -1,0 +1,57 @@
+"""An asyncio client for Weblink's NGUC hosted PBX: OAuth2 login, REST, events.
+
+This package imports nothing from Home Assistant, so that it can be published
+as a library of its own unchanged.
+"""
+
+from .auth import NgucAuth, TokenSet
+from .client import NgucClient
+from .contract import DEFAULT_API_URL, DEFAULT_EVENTS_URL
+from .events import NgucEventStream
+from .exceptions import (
+    NgucAuthError,
+    NgucConnectionError,
+    NgucError,
+    NgucRateLimitError,
+    NgucResponseError,
+    NgucTwoFactorError,
+)
+from .models import (
+    Cdr,
+    Device,
+    DeviceStatus,
+    LineState,
+    Me,
+    Queue,
+    QueueCaller,
+    QueueCdr,
+    QueueMember,
+    User,
+    UserStatus,
+)
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_EVENTS_URL",
+    "Cdr",
+    "Device",
+    "DeviceStatus",
+    "LineState",
+    "Me",
+    "NgucAuth",
+    "NgucAuthError",
+    "NgucClient",
+    "NgucConnectionError",
+    "NgucError",
+    "NgucEventStream",
+    "NgucRateLimitError",
+    "NgucResponseError",
+    "NgucTwoFactorError",
+    "Queue",
+    "QueueCaller",
+    "QueueCdr",
+    "QueueMember",
+    "TokenSet",
+    "User",
+    "UserStatus",
+]

@@ -1,0 +1,344 @@
+"""Typed models of NGUC's payloads, tolerant of missing and extra fields.
+
+NGUC sends numbers as JSON strings, and ``null`` or ``false`` where a value is
+absent; the parsers below turn those into ``int`` or ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntFlag
+from typing import Any
+
+from . import contract as c
+
+
+def as_int(value: Any) -> int | None:
+    """Return ``value`` as an int: "17" and 17 become 17; null, false, "" become None."""
+    if value is None or value is False or isinstance(value, (dict, list)):
+        return None
+    if value is True:
+        return 1
+    try:
+        return int(value)
+    except TypeError, ValueError:
+        try:
+            return int(float(value))
+        except TypeError, ValueError:
+            return None
+
+
+def as_str(value: Any) -> str | None:
+    """Return ``value`` as a string, or None when absent (null, false, "")."""
+    if value is None or value is False or value == "":
+        return None
+    if isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(value: Any) -> str:
+    """Ids are kept as strings, whatever type they arrive in."""
+    text = as_str(value)
+    if text is None:
+        raise ValueError("missing id")
+    return text
+
+
+class LineState(IntFlag):
+    """The bit field of a UserStatus (Asterisk's extension states)."""
+
+    IDLE = 0
+    IN_USE = 1
+    BUSY = 2
+    UNAVAILABLE = 4
+    RINGING = 8
+    ON_HOLD = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    """The logged-in user."""
+
+    id: str
+    username: str | None
+    name: str | None
+    company_id: str | None
+    company_name: str | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> Me:
+        """Parse ``/user/me``."""
+        data = _mapping(data)
+        return cls(
+            id=_id(data.get(c.ME_ID)),
+            username=as_str(data.get(c.ME_USERNAME)),
+            name=as_str(data.get(c.ME_NAME)),
+            company_id=as_str(data.get(c.ME_COMPANY_ID)),
+            company_name=as_str(data.get(c.ME_COMPANY_NAME)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A PBX user of the company."""
+
+    id: str
+    name: str | None
+    extension: str | None
+    email: str | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> User:
+        """Parse one item of ``/company/user``."""
+        data = _mapping(data)
+        return cls(
+            id=_id(data.get(c.USER_ID)),
+            name=as_str(data.get(c.USER_NAME)),
+            extension=as_str(data.get(c.USER_EXTENSION)),
+            email=as_str(data.get(c.USER_EMAIL)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserStatus:
+    """The line state of one user (event ``UserStatus``)."""
+
+    user_id: str
+    status: LineState
+    status_text: str | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> UserStatus:
+        """Parse a ``UserStatus`` payload or an item of ``/company/user/status``."""
+        data = _mapping(data)
+        value = as_int(data.get(c.STATUS_VALUE))
+        return cls(
+            user_id=_id(data.get(c.STATUS_USER_ID)),
+            # An unreadable status is taken as unavailable rather than idle:
+            # never claim a line is free when we do not know.
+            status=LineState(value)
+            if value is not None and value >= 0
+            else LineState.UNAVAILABLE,
+            status_text=as_str(data.get(c.STATUS_TEXT)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A phone (SIP device) and its registration."""
+
+    id: str
+    user_id: str | None
+    name: str | None
+    model: str | None
+    registered: bool | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> Device:
+        """Parse an item of ``/company/device``."""
+        data = _mapping(data)
+        status = as_int(data.get(c.DEVICE_STATUS))
+        return cls(
+            id=_id(data.get(c.DEVICE_ID)),
+            user_id=as_str(data.get(c.DEVICE_USER_ID)),
+            name=as_str(data.get(c.DEVICE_NAME)),
+            model=as_str(data.get(c.DEVICE_MODEL)),
+            registered=None if status is None else status != 0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A phone's registration changed (event ``DeviceStatus``, ASSUMED)."""
+
+    device_id: str
+    user_id: str | None
+    registered: bool | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> DeviceStatus:
+        """Parse a ``DeviceStatus`` payload."""
+        data = _mapping(data)
+        status = as_int(data.get(c.DEVICE_STATUS))
+        return cls(
+            device_id=_id(data.get(c.DEVICE_EVENT_ID, data.get(c.DEVICE_ID))),
+            user_id=as_str(data.get(c.DEVICE_USER_ID)),
+            registered=None if status is None else status != 0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMember:
+    """An agent of a queue."""
+
+    user_id: str | None
+    name: str | None
+    paused: bool
+    avg_call_length: int | None
+    call_guid: str | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> QueueMember:
+        """Parse an item of a queue's ``members``."""
+        data = _mapping(data)
+        return cls(
+            user_id=as_str(data.get(c.MEMBER_USER_ID)),
+            name=as_str(data.get(c.MEMBER_NAME)),
+            paused=bool(as_int(data.get(c.MEMBER_PAUSED))),
+            avg_call_length=as_int(data.get(c.MEMBER_AVG_CALL_LENGTH)),
+            call_guid=as_str(data.get(c.MEMBER_CALL_GUID)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCaller:
+    """A caller waiting in a queue."""
+
+    call_guid: str | None
+    callerid: str | None
+    wait: int | None
+    position: int | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> QueueCaller:
+        """Parse an item of a queue's ``callers``."""
+        data = _mapping(data)
+        return cls(
+            call_guid=as_str(data.get(c.CALLER_CALL_GUID)),
+            callerid=as_str(data.get(c.CALLER_ID)),
+            wait=as_int(data.get(c.CALLER_WAIT)),
+            position=as_int(data.get(c.CALLER_POSITION)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """A full snapshot of one call queue (event ``Queue``)."""
+
+    id: str
+    name: str | None
+    waiting: int | None
+    member_available: int | None
+    member_total: int | None
+    wait_longest: int | None
+    wait_avg: int | None
+    service_level: int | None
+    service_level_time: int | None
+    completed: int | None
+    abandoned: int | None
+    total: int | None
+    talktime: int | None
+    holdtime: int | None
+    members: tuple[QueueMember, ...]
+    callers: tuple[QueueCaller, ...]
+
+    @classmethod
+    def from_api(cls, data: Any) -> Queue:
+        """Parse a ``Queue`` payload or an item of ``/company/queue``."""
+        data = _mapping(data)
+        queue = _mapping(data.get(c.QUEUE))
+        members = data.get(c.QUEUE_MEMBERS)
+        callers = data.get(c.QUEUE_CALLERS)
+        return cls(
+            id=_id(queue.get(c.QUEUE_ID)),
+            name=as_str(queue.get(c.QUEUE_NAME)),
+            waiting=as_int(queue.get(c.QUEUE_WAITING)),
+            member_available=as_int(queue.get(c.QUEUE_MEMBER_AVAILABLE)),
+            member_total=as_int(queue.get(c.QUEUE_MEMBER_TOTAL)),
+            wait_longest=as_int(queue.get(c.QUEUE_WAIT_LONGEST)),
+            wait_avg=as_int(queue.get(c.QUEUE_WAIT_AVG)),
+            service_level=as_int(queue.get(c.QUEUE_SERVICE_LEVEL)),
+            service_level_time=as_int(queue.get(c.QUEUE_SERVICE_LEVEL_TIME)),
+            completed=as_int(queue.get(c.QUEUE_COMPLETED)),
+            abandoned=as_int(queue.get(c.QUEUE_ABANDONED)),
+            total=as_int(queue.get(c.QUEUE_TOTAL)),
+            talktime=as_int(queue.get(c.QUEUE_TALKTIME)),
+            holdtime=as_int(queue.get(c.QUEUE_HOLDTIME)),
+            members=tuple(
+                QueueMember.from_api(m) for m in members if isinstance(m, dict)
+            )
+            if isinstance(members, list)
+            else (),
+            callers=tuple(
+                QueueCaller.from_api(m) for m in callers if isinstance(m, dict)
+            )
+            if isinstance(callers, list)
+            else (),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cdr:
+    """The record of one finished call of a user (event ``Cdr``)."""
+
+    id: str | None
+    call_guid: str | None
+    calldate: str | None
+    direction: str | None
+    src: str | None
+    dst: str | None
+    src_user_id: str | None
+    dst_user_id: str | None
+    billsec: int | None
+    disposition: str | None
+    recording_id: str | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> Cdr:
+        """Parse a ``Cdr`` payload."""
+        data = _mapping(data)
+        direction = as_str(data.get(c.CDR_DIRECTION))
+        disposition = as_str(data.get(c.CDR_DISPOSITION))
+        return cls(
+            id=as_str(data.get(c.CDR_ID)),
+            call_guid=as_str(data.get(c.CDR_CALL_GUID)),
+            calldate=as_str(data.get(c.CDR_CALLDATE)),
+            direction=direction.upper() if direction else None,
+            src=as_str(data.get(c.CDR_SRC)),
+            dst=as_str(data.get(c.CDR_DST)),
+            src_user_id=as_str(data.get(c.CDR_SRC_USER_ID)),
+            dst_user_id=as_str(data.get(c.CDR_DST_USER_ID)),
+            billsec=as_int(data.get(c.CDR_BILLSEC)),
+            disposition=disposition.upper() if disposition else None,
+            recording_id=as_str(data.get(c.CDR_RECORDING_ID)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCdr:
+    """One step of a queued call (event ``QueueCdr``, repeated per step)."""
+
+    id: str | None
+    call_guid: str | None
+    queue_id: str | None
+    calldate: str | None
+    callerid: str | None
+    disposition: str | None
+    answered_by: str | None
+    user_id: str | None
+    wait_time: int | None
+    talk_time: int | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> QueueCdr:
+        """Parse a ``QueueCdr`` payload."""
+        data = _mapping(data)
+        disposition = as_str(data.get(c.QCDR_DISPOSITION))
+        return cls(
+            id=as_str(data.get(c.QCDR_ID)),
+            call_guid=as_str(data.get(c.QCDR_CALL_GUID)),
+            queue_id=as_str(data.get(c.QCDR_QUEUE_ID)),
+            calldate=as_str(data.get(c.QCDR_CALLDATE)),
+            callerid=as_str(data.get(c.QCDR_CALLERID))
+            or as_str(data.get(c.QCDR_E164_SRC)),
+            disposition=disposition.upper() if disposition else None,
+            answered_by=as_str(data.get(c.QCDR_ANSWERED_BY)),
+            user_id=as_str(data.get(c.QCDR_USER_ID)),
+            wait_time=as_int(data.get(c.QCDR_WAIT_TIME)),
+            talk_time=as_int(data.get(c.QCDR_TALK_TIME)),
+        )
