@@ -381,7 +381,7 @@ class Company:
                 queue = Queue.from_wire(payload)
                 self.queues[queue.id] = queue
                 return True
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except KeyError, TypeError, ValueError, AttributeError:
             return False
         return False
 
@@ -405,7 +405,7 @@ class Company:
         return {
             "id": str(self.next_id()),
             "call_guid": call_guid or self.new_call_guid(),
-            "calldate": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),  # noqa: DTZ005
+            "calldate": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
             "direction": direction,
             "src": remote if incoming else extension,
             "dst": extension if incoming else remote,
@@ -473,7 +473,9 @@ def demo_company() -> Company:
         first = name.split()[0]
         email = f"{first.lower()}@demo.example".replace("ö", "o")
         company.add_user(User(user_id, name, extension, email), status)
-        company.add_device(Device(str(9000 + number), user_id, f"{first} bordstelefon", model))
+        company.add_device(
+            Device(str(9000 + number), user_id, f"{first} bordstelefon", model)
+        )
     # A softphone that is not running: a second device for Anna, unregistered.
     company.add_device(Device("9005", "86480", "Anna mobilapp", "NGUC App", status=0))
 

@@ -41,6 +41,9 @@ type DisconnectCallback = Callable[[], None]
 
 # A connection silent at both levels for this many heartbeat intervals is dead.
 SILENCE_FACTOR = 2.5
+# NGUC does not acknowledge authentication: a connection not closed within
+# this many seconds of it (or that delivers an event) was accepted.
+AUTH_GRACE = 3.0
 # Retry a failed token renewal on an open connection after this long.
 TOKEN_RETRY = 10.0
 
@@ -72,7 +75,7 @@ class NgucEventStream:
         on_disconnected: DisconnectCallback | None = None,
         heartbeat: float = 25.0,
         open_timeout: float = 10.0,
-        auth_grace: float = 3.0,
+        auth_grace: float | None = None,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         healthy_after: float = 60.0,
@@ -87,7 +90,7 @@ class NgucEventStream:
         self._on_disconnected = on_disconnected
         self._heartbeat = heartbeat
         self._open_timeout = open_timeout
-        self._auth_grace = auth_grace
+        self._auth_grace = AUTH_GRACE if auth_grace is None else auth_grace
         self._healthy_after = healthy_after
         self._backoff = Backoff(backoff_base, backoff_cap, rng)
         self._rng = rng

@@ -1,0 +1,85 @@
+"""Fixtures for the Home Assistant side: the integration set up against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.weblink_nguc.const import (
+    CONF_API_URL,
+    CONF_COMPANY,
+    CONF_EVENTS_URL,
+    DOMAIN,
+)
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+from tests.simulator import Simulator
+
+# The demo account "demo" is PBX user 86480 of company 4711.
+ENTRY_UNIQUE_ID = "4711_86480"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(
+    enable_custom_integrations: Any,
+) -> Generator[None]:
+    """Let Home Assistant load this repository's integration."""
+    yield
+
+
+@pytest.fixture(autouse=True)
+def short_grace() -> Generator[None]:
+    """Accept authentication after 50 ms instead of NGUC's few seconds."""
+    with patch("custom_components.weblink_nguc.api.events.AUTH_GRACE", 0.05):
+        yield
+
+
+@pytest.fixture
+def mock_config_entry(simulator: Simulator) -> MockConfigEntry:
+    """Return a config entry for the demo account on the simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="demo (Anna Lindqvist)",
+        unique_id=ENTRY_UNIQUE_ID,
+        data={
+            CONF_COMPANY: "demo",
+            CONF_USERNAME: "demo",
+            CONF_PASSWORD: "demo",
+            CONF_API_URL: simulator.api_url,
+            CONF_EVENTS_URL: simulator.events_url,
+        },
+    )
+
+
+async def wait_in_sync(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Wait until the event stream is up and the state was re-read after it."""
+    coordinator = entry.runtime_data
+    async with asyncio.timeout(10):
+        while not (coordinator.in_sync and coordinator.stream.connected):
+            await asyncio.sleep(0.02)
+    await hass.async_block_till_done()
+
+
+async def wait_for(hass: HomeAssistant, condition: Any, timeout: float = 10) -> None:
+    """Wait until ``condition()`` is true (events travel over a real socket)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
+) -> MockConfigEntry:
+    """Set up the integration against the simulator and wait until in sync."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_in_sync(hass, mock_config_entry)
+    return mock_config_entry

@@ -1,0 +1,815 @@
+"""aiohttp server implementing the NGUC contract (OAuth, REST seed, SockJS event pusher) over a Company model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+import contextlib
+import copy
+from dataclasses import dataclass, field
+import json
+import re
+import secrets
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .model import (
+    QUEUE_NUMBER_FIELDS,
+    Account,
+    Company,
+    Queue,
+    QueueCaller,
+    QueueMember,
+    demo_company,
+    device_status_text,
+    status_text,
+    wire_int,
+)
+
+_ID1 = re.compile(r"[0-9]{3}")
+_ID2 = re.compile(r"[a-z0-9]{10,40}")
+AUTH_FAILED: tuple[int, str] = (2010, "Authentication failed")
+AUTH_TIMEOUT: tuple[int, str] = (2011, "Authentication timeout")
+_CLOSED_TYPES = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+
+type _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def event_frame(events: Iterable[tuple[str, Any]]) -> str:
+    """Return the SockJS `a[...]` frame carrying the events."""
+    messages = [
+        json.dumps([name, payload], ensure_ascii=False) for name, payload in events
+    ]
+    return "a" + json.dumps(messages, ensure_ascii=False)
+
+
+def close_frame(code: int, reason: str) -> str:
+    """Return the SockJS `c[code,"reason"]` frame."""
+    return "c" + json.dumps([code, reason], ensure_ascii=False)
+
+
+def _json_error(status: int, error: str, description: str = "") -> web.Response:
+    body: dict[str, str] = {"error": error}
+    if description:
+        body["error_description"] = description
+    return web.json_response(body, status=status)
+
+
+@dataclass
+class _Token:
+    account: Account
+    expires_at: float
+
+
+@dataclass(eq=False)
+class _Connection:
+    """One open event-pusher websocket."""
+
+    ws: web.WebSocketResponse
+    request: web.Request
+    authenticated: bool = False
+    tokens: list[str] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, frame: str) -> bool:
+        """Send one text frame; False when the socket is gone."""
+        if self.ws.closed:
+            return False
+        async with self.lock:
+            try:
+                await self.ws.send_str(frame)
+            except ConnectionError, RuntimeError:
+                return False
+        return True
+
+    async def pong(self, data: bytes) -> None:
+        """Answer a websocket ping."""
+        async with self.lock:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.pong(data)
+
+    async def close(self, frame: str | None = None) -> None:
+        """Optionally send a frame (a `c[...]`), then close the websocket."""
+        if frame is not None:
+            await self.send(frame)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close()
+
+
+class Simulator:
+    """An NGUC API server for tests and demos, backed by a live `Company` model."""
+
+    def __init__(
+        self,
+        company: Company | None = None,
+        *,
+        token_lifetime: float = 3600.0,
+        heartbeat_interval: float = 25.0,
+        auth_timeout: float = 10.0,
+    ) -> None:
+        """Create a stopped simulator (call `start`)."""
+        self.company: Company = company if company is not None else demo_company()
+        self.token_lifetime = token_lifetime
+        self.heartbeat_interval = heartbeat_interval
+        self.auth_timeout = auth_timeout
+        # Fault knobs.
+        self.silent = False
+        self.reject_auth = False
+        self.refuse_events = False
+        self.rest_delay = 0.0
+        self._fault_status: int | None = None
+        self._fault_count: int | None = None
+        self._fault_retry_after: int | None = None
+        # Observation.
+        self.connection_count = 0
+        self.authenticated_count = 0
+        self.reauth_on_open_count = 0
+        self.oauth_grants: list[str] = []
+        self.requests: list[str] = []
+        self.ws_tokens: list[str] = []
+        self.client_messages: list[str] = []
+        # State.
+        self._access: dict[str, _Token] = {}
+        self._refresh: dict[str, Account] = {}
+        self._connections: list[_Connection] = []
+        self._runner: web.AppRunner | None = None
+        self._host = "127.0.0.1"
+        self._port = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on host:port (port 0: a free one)."""
+        if self._runner is not None:
+            raise RuntimeError("simulator already started")
+        runner = web.AppRunner(
+            self._make_app(),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=2.0,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._host = host
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Close every websocket, then the server; leaves no task behind."""
+        connections = list(self._connections)
+        await asyncio.gather(
+            *(conn.close() for conn in connections), return_exceptions=True
+        )
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    @property
+    def port(self) -> int:
+        """The port listened on (0 before `start`)."""
+        return self._port
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the REST API."""
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def events_url(self) -> str:
+        """Base URL of the event pusher (the client appends `/<id1>/<id2>/websocket`)."""
+        return f"ws://{self._host}:{self._port}/events"
+
+    # --- observation ------------------------------------------------------------------------
+
+    @property
+    def open_connections(self) -> int:
+        """Websockets open now (authenticated or not)."""
+        return len(self._connections)
+
+    @property
+    def authenticated_connections(self) -> int:
+        """Authenticated websockets open now."""
+        return sum(1 for conn in self._connections if conn.authenticated)
+
+    async def wait_for_connections(self, n: int, timeout: float = 10.0) -> None:
+        """Wait until exactly `n` authenticated websockets are open."""
+        await self._wait_until(
+            lambda: self.authenticated_connections == n,
+            timeout,
+            lambda: (
+                f"{self.authenticated_connections} authenticated connections, wanted {n}"
+            ),
+        )
+
+    async def wait_for_authenticated(self, total: int, timeout: float = 10.0) -> None:
+        """Wait until `authenticated_count` reaches `total`."""
+        await self._wait_until(
+            lambda: self.authenticated_count >= total,
+            timeout,
+            lambda: f"authenticated_count {self.authenticated_count}, wanted {total}",
+        )
+
+    async def wait_for_requests(
+        self, path: str, n: int = 1, timeout: float = 10.0
+    ) -> None:
+        """Wait until `n` API requests (faulted or not) were made to `path`."""
+        await self._wait_until(
+            lambda: self._count_requests(path) >= n,
+            timeout,
+            lambda: f"{self._count_requests(path)} requests to {path}, wanted {n}",
+        )
+
+    def _count_requests(self, path: str) -> int:
+        return sum(1 for request in self.requests if request.split(" ", 1)[1] == path)
+
+    @staticmethod
+    async def _wait_until(
+        condition: Callable[[], bool], timeout: float, describe: Callable[[], str]
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() >= deadline:
+                raise TimeoutError(describe())
+            await asyncio.sleep(0.01)
+
+    def state(self) -> dict[str, Any]:
+        """Counters and knobs (also `GET /_sim/state`)."""
+        return {
+            "connection_count": self.connection_count,
+            "authenticated_count": self.authenticated_count,
+            "reauth_on_open_count": self.reauth_on_open_count,
+            "open_connections": self.open_connections,
+            "authenticated_connections": self.authenticated_connections,
+            "oauth_grants": list(self.oauth_grants),
+            "requests": len(self.requests),
+            "silent": self.silent,
+            "reject_auth": self.reject_auth,
+            "refuse_events": self.refuse_events,
+            "rest_delay": self.rest_delay,
+            "token_lifetime": self.token_lifetime,
+            "heartbeat_interval": self.heartbeat_interval,
+            "fail_rest": None
+            if self._fault_status is None
+            else {
+                "status": self._fault_status,
+                "count": self._fault_count,
+                "retry_after": self._fault_retry_after,
+            },
+        }
+
+    # --- control: tokens and faults ---------------------------------------------------------
+
+    def expire_access_tokens(self) -> None:
+        """Expire every access token issued so far (refresh tokens stay valid)."""
+        now = time.monotonic()
+        for token in self._access.values():
+            token.expires_at = min(token.expires_at, now)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every access and refresh token."""
+        self._access.clear()
+        self._refresh.clear()
+
+    def fail_rest(
+        self,
+        status: int = 500,
+        *,
+        count: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer the next `count` REST and OAuth requests (None: until cleared) with `status`."""
+        self._fault_status = status
+        self._fault_count = count
+        self._fault_retry_after = retry_after
+
+    def clear_faults(self) -> None:
+        """Undo every fault: REST failures and delay, silent, reject_auth, refuse_events."""
+        self._fault_status = self._fault_count = self._fault_retry_after = None
+        self.rest_delay = 0.0
+        self.silent = False
+        self.reject_auth = False
+        self.refuse_events = False
+
+    def _take_fault(self) -> web.Response | None:
+        status = self._fault_status
+        if status is None:
+            return None
+        if self._fault_count is not None:
+            if self._fault_count <= 0:
+                self._fault_status = self._fault_count = self._fault_retry_after = None
+                return None
+            self._fault_count -= 1
+        headers = {}
+        if self._fault_retry_after is not None:
+            headers["Retry-After"] = str(self._fault_retry_after)
+        if self._fault_count == 0:
+            self._fault_status = self._fault_count = self._fault_retry_after = None
+        return web.json_response(
+            {"error": "simulated_failure", "status": status},
+            status=status,
+            headers=headers,
+        )
+
+    # --- control: events and connections ----------------------------------------------------
+
+    async def push_event(self, name: str, payload: Any, *, apply: bool = True) -> None:
+        """Apply one event to the model, then send it in one `a[...]` frame."""
+        await self.push_events([(name, payload)], apply=apply)
+
+    async def push_events(
+        self, events: list[tuple[str, Any]], *, apply: bool = True
+    ) -> None:
+        """Apply events in order, then send them all in ONE `a[...]` frame."""
+        frame = event_frame(events)
+        if apply:
+            for name, payload in events:
+                self.company.apply_event(name, payload)
+        await self.send_raw(frame)
+
+    async def send_raw(self, frame: str) -> None:
+        """Send exactly `frame` to every authenticated connection."""
+        targets = [conn for conn in self._connections if conn.authenticated]
+        await asyncio.gather(*(conn.send(frame) for conn in targets))
+
+    async def send_open_again(self) -> None:
+        """Send a second `o` on every open connection."""
+        await asyncio.gather(*(conn.send("o") for conn in list(self._connections)))
+
+    async def drop_connections(self) -> None:
+        """Cut every websocket abruptly (no `c` frame, no close handshake)."""
+        connections = list(self._connections)
+        for conn in connections:
+            transport = conn.request.transport
+            if transport is not None:
+                transport.close()
+        await self._wait_gone(connections)
+
+    async def close_connections(
+        self, code: int = 3000, reason: str = "Go away!"
+    ) -> None:
+        """Send `c[code,"reason"]` on every open connection, then close it."""
+        connections = list(self._connections)
+        frame = close_frame(code, reason)
+        await asyncio.gather(*(conn.close(frame) for conn in connections))
+        await self._wait_gone(connections)
+
+    async def _wait_gone(
+        self, connections: list[_Connection], timeout: float = 5.0
+    ) -> None:
+        await self._wait_until(
+            lambda: not any(conn in self._connections for conn in connections),
+            timeout,
+            lambda: "connections did not close",
+        )
+
+    # --- control: model helpers that push the matching event ------------------------------
+
+    async def set_user_status(self, user_id: str, status: int) -> None:
+        """Push `UserStatus` for a user's line."""
+        payload = {
+            "pbx_user_id": user_id,
+            "status": str(status),
+            "status_text": status_text(status),
+        }
+        await self.push_event("UserStatus", payload)
+
+    async def set_device_registered(self, device_id: str, registered: bool) -> None:
+        """Push `DeviceStatus` for a known phone."""
+        device = self.company.devices[device_id]
+        status = 1 if registered else 0
+        payload = {
+            "pbx_device_id": device.id,
+            "pbx_user_id": device.pbx_user_id,
+            "status": str(status),
+            "status_text": device_status_text(status),
+        }
+        await self.push_event("DeviceStatus", payload)
+
+    async def push_queue(self, queue: Queue) -> dict[str, Any]:
+        """Push a full `Queue` snapshot of `queue` (it replaces the model's)."""
+        payload = queue.to_wire()
+        await self.push_event("Queue", payload)
+        return payload
+
+    async def update_queue(self, queue_id: str, **fields: Any) -> dict[str, Any]:
+        """Change queue fields (numbers, name, members, callers) and push the full snapshot."""
+        queue = copy.deepcopy(self.company.queues[queue_id])
+        for key, value in fields.items():
+            if key == "name":
+                queue.name = str(value)
+            elif key == "members":
+                queue.members = [
+                    m if isinstance(m, QueueMember) else QueueMember.from_wire(m)
+                    for m in value
+                ]
+            elif key == "callers":
+                queue.callers = [
+                    c if isinstance(c, QueueCaller) else QueueCaller.from_wire(c)
+                    for c in value
+                ]
+            elif key in QUEUE_NUMBER_FIELDS:
+                setattr(queue, key, wire_int(value))
+            else:
+                raise TypeError(f"unknown queue field: {key}")
+        return await self.push_queue(queue)
+
+    async def add_caller(self, queue_id: str, callerid: str, *, wait: int = 0) -> str:
+        """Put a caller in a queue (snapshot pushed); return its call_guid."""
+        queue = copy.deepcopy(self.company.queues[queue_id])
+        call_guid = self.company.new_call_guid()
+        queue.callers.append(QueueCaller(call_guid, queue_id, callerid, wait=wait))
+        queue.recount(self.company.statuses)
+        await self.push_queue(queue)
+        return call_guid
+
+    async def remove_caller(
+        self, queue_id: str, call_guid: str, *, answered: bool = True
+    ) -> None:
+        """Take a caller out of a queue, counting it completed or abandoned (snapshot pushed)."""
+        queue = copy.deepcopy(self.company.queues[queue_id])
+        caller = next(c for c in queue.callers if c.call_guid == call_guid)
+        queue.callers.remove(caller)
+        queue.total += 1
+        if answered:
+            queue.completed += 1
+        else:
+            queue.abandoned += 1
+        queue.wait_longest = max(queue.wait_longest, caller.wait)
+        queue.recount(self.company.statuses)
+        await self.push_queue(queue)
+
+    async def finish_call(
+        self,
+        user_id: str,
+        *,
+        direction: str = "IN",
+        remote: str = "+46701234567",
+        billsec: int = 0,
+        disposition: str = "ANSWER",
+        call_guid: str | None = None,
+    ) -> dict[str, Any]:
+        """Push the `Cdr` of a finished call of a user; return its payload."""
+        payload = self.company.cdr(
+            user_id,
+            direction=direction,
+            remote=remote,
+            billsec=billsec,
+            disposition=disposition,
+            call_guid=call_guid,
+        )
+        await self.push_event("Cdr", payload)
+        return payload
+
+    # --- application ----------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        @web.middleware
+        async def api_middleware(
+            request: web.Request, handler: _Handler
+        ) -> web.StreamResponse:
+            path = request.path
+            if path.startswith(("/_sim/", "/events/")):
+                return await handler(request)
+            if self.rest_delay > 0:
+                await asyncio.sleep(self.rest_delay)
+            self.requests.append(f"{request.method} {path}")
+            fault = self._take_fault()
+            if fault is not None:
+                return fault
+            return await handler(request)
+
+        app = web.Application(middlewares=[api_middleware])
+        app.router.add_post("/oauth2/user-credentials", self._oauth)
+        app.router.add_get("/user/me", self._rest_me)
+        app.router.add_get("/company/user", self._rest_users)
+        app.router.add_get("/company/user/status", self._rest_statuses)
+        app.router.add_get("/company/queue", self._rest_queues)
+        app.router.add_get("/company/device", self._rest_devices)
+        app.router.add_get("/events/{id1}/{id2}/websocket", self._events)
+        app.router.add_get("/_sim/state", self._sim_state)
+        app.router.add_post("/_sim/{action}", self._sim_action)
+        return app
+
+    # --- OAuth ----------------------------------------------------------------------------
+
+    async def _oauth(self, request: web.Request) -> web.Response:
+        form = await _read_form(request)
+        if form is None:
+            self.oauth_grants.append("")
+            return _json_error(
+                400, "invalid_request", "body must be JSON or form-encoded"
+            )
+        grant = form.get("grant_type", "")
+        self.oauth_grants.append(grant)
+        if grant == "password":
+            return self._password_grant(form)
+        if grant == "refresh_token":
+            return self._refresh_grant(form)
+        return _json_error(400, "unsupported_grant_type", f"grant_type {grant!r}")
+
+    def _client_ok(self, client_id: str) -> bool:
+        return client_id.casefold() == f"external.{self.company.name}".casefold()
+
+    def _password_grant(self, form: dict[str, str]) -> web.Response:
+        missing = [
+            key
+            for key in ("client_id", "username", "password", "tfa")
+            if key not in form
+        ]
+        if missing:
+            return _json_error(400, "invalid_request", "missing " + ", ".join(missing))
+        account = self.company.accounts.get(form["username"])
+        if (
+            not self._client_ok(form["client_id"])
+            or account is None
+            or not secrets.compare_digest(account.password, form["password"])
+        ):
+            return _json_error(
+                401, "invalid_grant", "wrong company, username or password"
+            )
+        if account.tfa_code and not secrets.compare_digest(
+            account.tfa_code, form["tfa"]
+        ):
+            return _json_error(
+                402, "invalid_tfa", "two-factor code missing, wrong or expired"
+            )
+        return self._issue(account)
+
+    def _refresh_grant(self, form: dict[str, str]) -> web.Response:
+        missing = [key for key in ("client_id", "refresh_token") if key not in form]
+        if missing:
+            return _json_error(400, "invalid_request", "missing " + ", ".join(missing))
+        account = self._refresh.get(form["refresh_token"])
+        if account is None or not self._client_ok(form["client_id"]):
+            return _json_error(401, "invalid_grant", "refresh token unknown or revoked")
+        del self._refresh[form["refresh_token"]]
+        return self._issue(account)
+
+    def _issue(self, account: Account) -> web.Response:
+        access = secrets.token_urlsafe(32)
+        refresh = secrets.token_urlsafe(32)
+        self._access[access] = _Token(account, time.monotonic() + self.token_lifetime)
+        self._refresh[refresh] = account
+        body = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": max(1, int(self.token_lifetime)),
+            "refresh_token": refresh,
+        }
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+    def _account_for(self, token: str) -> Account | None:
+        entry = self._access.get(token)
+        if entry is None or time.monotonic() >= entry.expires_at:
+            return None
+        return entry.account
+
+    # --- REST -----------------------------------------------------------------------------
+
+    def _authorize(self, request: web.Request) -> Account:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        account = (
+            self._account_for(token.strip()) if scheme.lower() == "bearer" else None
+        )
+        if account is None:
+            raise web.HTTPUnauthorized(
+                text=json.dumps({"error": "invalid_token"}),
+                content_type="application/json",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return account
+
+    async def _rest_me(self, request: web.Request) -> web.Response:
+        account = self._authorize(request)
+        return web.json_response(self.company.me(account))
+
+    async def _rest_users(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        return web.json_response(self.company.rest_users())
+
+    async def _rest_statuses(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        return web.json_response(self.company.rest_statuses())
+
+    async def _rest_queues(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        return web.json_response(self.company.rest_queues())
+
+    async def _rest_devices(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        return web.json_response(self.company.rest_devices())
+
+    # --- event pusher ---------------------------------------------------------------------
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        id1, id2 = request.match_info["id1"], request.match_info["id2"]
+        if not _ID1.fullmatch(id1) or not _ID2.fullmatch(id2):
+            raise web.HTTPNotFound
+        if self.refuse_events:
+            raise web.HTTPServiceUnavailable
+        ws = web.WebSocketResponse(autoping=False, timeout=2.0)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text='Can "Upgrade" only to "WebSocket".')
+        await ws.prepare(request)
+        conn = _Connection(ws, request)
+        self._connections.append(conn)
+        self.connection_count += 1
+        heartbeat = asyncio.create_task(
+            self._heartbeat(conn), name="nguc-sim-heartbeat"
+        )
+        try:
+            await conn.send("o")
+            await self._serve(conn)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            self._connections.remove(conn)
+            if not ws.closed:
+                await conn.close()
+        return ws
+
+    async def _heartbeat(self, conn: _Connection) -> None:
+        while not conn.ws.closed:
+            await asyncio.sleep(self.heartbeat_interval)
+            if not self.silent:
+                await conn.send("h")
+
+    async def _serve(self, conn: _Connection) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.auth_timeout
+        while True:
+            timeout: float | None = None
+            if not conn.authenticated:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    await conn.close(close_frame(*AUTH_TIMEOUT))
+                    return
+            try:
+                msg = await conn.ws.receive(timeout=timeout)
+            except TimeoutError:
+                await conn.close(close_frame(*AUTH_TIMEOUT))
+                return
+            if msg.type is WSMsgType.TEXT:
+                if not await self._on_text(conn, msg.data):
+                    return
+            elif msg.type is WSMsgType.PING:
+                if not self.silent:
+                    await conn.pong(msg.data)
+            elif msg.type in _CLOSED_TYPES:
+                return
+
+    async def _on_text(self, conn: _Connection, text: str) -> bool:
+        """Handle one client frame; False when the connection was closed."""
+        messages = _sockjs_messages(text)
+        if messages is None:
+            if conn.authenticated:
+                return True
+            await conn.close(close_frame(*AUTH_FAILED))
+            return False
+        for message in messages:
+            self.client_messages.append(message)
+            token = _authenticate_token(message)
+            if token is None:
+                if conn.authenticated:
+                    continue
+                await conn.close(close_frame(*AUTH_FAILED))
+                return False
+            if self.reject_auth or not token or self._account_for(token) is None:
+                await conn.close(close_frame(*AUTH_FAILED))
+                return False
+            if conn.authenticated:
+                self.reauth_on_open_count += 1
+            conn.authenticated = True
+            conn.tokens.append(token)
+            self.ws_tokens.append(token)
+            self.authenticated_count += 1
+        return True
+
+    # --- HTTP control ---------------------------------------------------------------------
+
+    async def _sim_state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state())
+
+    async def _sim_action(self, request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return _json_error(400, "invalid_json")
+        if not isinstance(body, dict):
+            return _json_error(400, "invalid_json", "body must be a JSON object")
+        try:
+            handled = await self._control(action, body)
+        except (KeyError, TypeError, ValueError, StopIteration) as err:
+            return _json_error(400, "invalid_request", repr(err))
+        if not handled:
+            return _json_error(404, "unknown_action", action)
+        return web.json_response({"ok": True, **self.state()})
+
+    async def _control(self, action: str, body: dict[str, Any]) -> bool:
+        match action:
+            case "event":
+                apply = bool(body.get("apply", True))
+                if "events" in body:
+                    events = [(str(name), payload) for name, payload in body["events"]]
+                    await self.push_events(events, apply=apply)
+                else:
+                    await self.push_event(
+                        str(body["name"]), body.get("payload"), apply=apply
+                    )
+            case "expire_tokens":
+                self.expire_access_tokens()
+            case "revoke_tokens":
+                self.revoke_tokens()
+            case "drop":
+                await self.drop_connections()
+            case "close":
+                code = int(body.get("code", 3000))
+                await self.close_connections(code, str(body.get("reason", "Go away!")))
+            case "open_again":
+                await self.send_open_again()
+            case "silent":
+                self.silent = bool(body.get("on", True))
+            case "reject_auth":
+                self.reject_auth = bool(body.get("on", True))
+            case "refuse_events":
+                self.refuse_events = bool(body.get("on", True))
+            case "raw":
+                await self.send_raw(str(body["frame"]))
+            case "fail_rest":
+                count, retry_after = body.get("count"), body.get("retry_after")
+                self.fail_rest(
+                    int(body.get("status", 500)),
+                    count=None if count is None else int(count),
+                    retry_after=None if retry_after is None else int(retry_after),
+                )
+            case "rest_delay":
+                self.rest_delay = float(body.get("seconds", 0.0))
+            case "clear":
+                self.clear_faults()
+            case "token_lifetime":
+                self.token_lifetime = float(body["seconds"])
+            case "heartbeat":
+                self.heartbeat_interval = float(body["seconds"])
+            case _:
+                return False
+        return True
+
+
+async def _read_form(request: web.Request) -> dict[str, str] | None:
+    """Read an OAuth body, JSON or form-encoded; None when unreadable."""
+    if request.content_type == "application/json":
+        try:
+            data = await request.json()
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        items: Iterable[tuple[Any, Any]] = data.items()
+    else:
+        items = (await request.post()).items()
+    return {
+        str(key): value if isinstance(value, str) else str(value)
+        for key, value in items
+        if isinstance(value, str)
+        or (isinstance(value, int | float) and not isinstance(value, bool))
+    }
+
+
+def _sockjs_messages(text: str) -> list[str] | None:
+    """Decode a SockJS client frame (a JSON array of strings, or one JSON string)."""
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, list) and all(isinstance(item, str) for item in data):
+        return data
+    return None
+
+
+def _authenticate_token(message: str) -> str | None:
+    """Return the bearer token of an `authenticate` message ("" if malformed), None if not one."""
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(data, list) or not data or data[0] != "authenticate":
+        return None
+    if len(data) != 2 or not isinstance(data[1], dict):
+        return ""
+    authorization = data[1].get("authorization")
+    if not isinstance(authorization, str):
+        return ""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
