@@ -50,7 +50,7 @@ async def login(
     sim: Simulator,
     *,
     username: str = "demo",
-    password: str = "demo",
+    password: str = "demo",  # noqa: S107
     tfa: str | None = "",
     client_id: str = CLIENT_ID,
     form: bool = False,
@@ -136,10 +136,17 @@ async def test_password_grant(sim: Simulator, session: aiohttp.ClientSession) ->
     assert (await login(session, sim, tfa=None))[0] == 400
 
     assert (await login(session, sim, username="secure", password="secure"))[0] == 402
-    secure = {"username": "secure", "password": "secure"}
-    assert (await login(session, sim, tfa="000000", **secure))[0] == 402
-    assert (await login(session, sim, tfa="123456", **secure))[0] == 200
-    assert (await login(session, sim, tfa="123456", form=True, **secure))[0] == 200
+    user, word = "secure", "secure"
+    assert (await login(session, sim, username=user, password=word, tfa="000000"))[
+        0
+    ] == 402
+    assert (await login(session, sim, username=user, password=word, tfa="123456"))[
+        0
+    ] == 200
+    status, _ = await login(
+        session, sim, username=user, password=word, tfa="123456", form=True
+    )
+    assert status == 200
     assert sim.oauth_grants == ["password"] * 10
 
 
@@ -165,7 +172,12 @@ async def test_refresh_rotates(sim: Simulator, session: aiohttp.ClientSession) -
     async with session.post(url, json=body) as resp:
         assert resp.status == 401
     assert (await get(session, sim, "/user/me", second["access_token"]))[0] == 401
-    assert sim.oauth_grants == ["password", "refresh_token", "refresh_token", "refresh_token"]
+    assert sim.oauth_grants == [
+        "password",
+        "refresh_token",
+        "refresh_token",
+        "refresh_token",
+    ]
 
 
 async def test_rest_needs_valid_token(
@@ -203,9 +215,15 @@ async def test_rest_shapes(sim: Simulator, session: aiohttp.ClientSession) -> No
     assert {"id", "name", "extension", "email"} == set(users[0])
     assert any(u["name"] == "Lars Öberg" for u in users)
     _, statuses = await get(session, sim, "/company/user/status", access)
-    assert {"pbx_user_id": "86482", "status": "4", "status_text": "Unavailable"} in statuses
+    assert {
+        "pbx_user_id": "86482",
+        "status": "4",
+        "status_text": "Unavailable",
+    } in statuses
     _, devices = await get(session, sim, "/company/device", access)
-    assert {"id", "pbx_user_id", "name", "model", "status", "status_text"} == set(devices[0])
+    assert {"id", "pbx_user_id", "name", "model", "status", "status_text"} == set(
+        devices[0]
+    )
     assert {d["status_text"] for d in devices} == {"Registered", "Unregistered"}
     _, queues = await get(session, sim, "/company/queue", access)
     assert [q["queue"]["name"] for q in queues] == ["Support", "Sales"]
@@ -217,15 +235,23 @@ async def test_rest_shapes(sim: Simulator, session: aiohttp.ClientSession) -> No
     assert all(isinstance(v, str) for v in support["queue"].values())
 
 
-async def test_events_update_rest(sim: Simulator, session: aiohttp.ClientSession) -> None:
+async def test_events_update_rest(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
     access = await token(session, sim)
     await sim.set_user_status("86481", 9)
     _, statuses = await get(session, sim, "/company/user/status", access)
-    assert {"pbx_user_id": "86481", "status": "9", "status_text": "InUse&Ringing"} in statuses
+    assert {
+        "pbx_user_id": "86481",
+        "status": "9",
+        "status_text": "InUse&Ringing",
+    } in statuses
 
     await sim.set_device_registered("9001", False)
     _, devices = await get(session, sim, "/company/device", access)
-    assert next(d for d in devices if d["id"] == "9001")["status_text"] == "Unregistered"
+    assert (
+        next(d for d in devices if d["id"] == "9001")["status_text"] == "Unregistered"
+    )
 
     guid = await sim.add_caller("501", "0701234567")
     _, queues = await get(session, sim, "/company/queue", access)
@@ -257,11 +283,18 @@ async def test_websocket_flow(sim: Simulator, session: aiohttp.ClientSession) ->
         await sim.set_user_status("86480", 8)
         [[name, payload]] = decode_a(await receive_text(ws))
         assert name == "UserStatus"
-        assert payload == {"pbx_user_id": "86480", "status": "8", "status_text": "Ringing"}
+        assert payload == {
+            "pbx_user_id": "86480",
+            "status": "8",
+            "status_text": "Ringing",
+        }
 
         cdr = {"id": "5", "pbx_recording_id": False, "dst_pbx_user_id": None}
         await sim.push_events([("Cdr", cdr), ("CallFlow", {"x": "ö"})])
-        assert decode_a(await receive_text(ws)) == [["Cdr", cdr], ["CallFlow", {"x": "ö"}]]
+        assert decode_a(await receive_text(ws)) == [
+            ["Cdr", cdr],
+            ["CallFlow", {"x": "ö"}],
+        ]
 
         # Re-authentication with a fresh token on the open connection.
         await ws.send_str(auth_frame(await token(session, sim)))
@@ -271,6 +304,8 @@ async def test_websocket_flow(sim: Simulator, session: aiohttp.ClientSession) ->
 
         await sim.send_raw("a[not json")
         assert await receive_text(ws) == "a[not json"
+        await sim.send_open_again()
+        assert await receive_text(ws) == "o"
 
         # Heartbeats; websocket pings are answered.
         assert await receive_text(ws, skip_h=False) == "h"
@@ -286,7 +321,9 @@ async def test_websocket_flow(sim: Simulator, session: aiohttp.ClientSession) ->
     assert sim.open_connections == 0
 
 
-async def test_websocket_bad_auth(sim: Simulator, session: aiohttp.ClientSession) -> None:
+async def test_websocket_bad_auth(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
     async with events(session, sim, "bogus") as ws:
         assert (await receive_text(ws)).startswith("c[")
         assert (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.CLOSE
@@ -340,12 +377,17 @@ async def test_http_control(sim: Simulator, session: aiohttp.ClientSession) -> N
     access = await token(session, sim)
     async with events(session, sim, access) as ws:
         await sim.wait_for_connections(1)
-        event = {"name": "UserStatus", "payload": {"pbx_user_id": "86483", "status": "1"}}
+        event = {
+            "name": "UserStatus",
+            "payload": {"pbx_user_id": "86483", "status": "1"},
+        }
         async with session.post(f"{sim.api_url}/_sim/event", json=event) as resp:
             assert resp.status == 200
         [[name, _]] = decode_a(await receive_text(ws))
         assert name == "UserStatus"
-        async with session.post(f"{sim.api_url}/_sim/close", json={"code": 3001}) as resp:
+        async with session.post(
+            f"{sim.api_url}/_sim/close", json={"code": 3001}
+        ) as resp:
             assert resp.status == 200
         assert (await receive_text(ws)).startswith("c[3001,")
     assert sim.company.statuses["86483"] == 1
@@ -367,4 +409,11 @@ async def test_demo_runs(sim: Simulator, session: aiohttp.ClientSession) -> None
         finally:
             demo.cancel()
             await asyncio.gather(demo, return_exceptions=True)
-    assert names & {"UserStatus", "Queue", "Cdr", "QueueCdr", "DeviceStatus", "CallFlow"}
+    assert names & {
+        "UserStatus",
+        "Queue",
+        "Cdr",
+        "QueueCdr",
+        "DeviceStatus",
+        "CallFlow",
+    }

@@ -189,10 +189,11 @@ class NgucCoordinator:
 
     async def async_stop(self) -> None:
         """Stop the stream and every timer and task of ours."""
-        self._cancel_grace()
         if self._resync is not None:
             self._resync.cancel()
         await self.stream.stop()
+        # After the stream: its disconnect callback starts the grace timer.
+        self._cancel_grace()
 
     async def _async_run_stream(self) -> None:
         try:

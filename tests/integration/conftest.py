@@ -33,9 +33,12 @@ def auto_enable_custom_integrations(
 
 
 @pytest.fixture(autouse=True)
-def short_grace() -> Generator[None]:
-    """Accept authentication after 50 ms instead of NGUC's few seconds."""
-    with patch("custom_components.weblink_nguc.api.events.AUTH_GRACE", 0.05):
+def short_delays() -> Generator[None]:
+    """Accept authentication after 50 ms, reconnect within 50 ms at first."""
+    with (
+        patch("custom_components.weblink_nguc.api.events.AUTH_GRACE", 0.05),
+        patch("custom_components.weblink_nguc.api.events.BACKOFF_BASE", 0.05),
+    ):
         yield
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 
 from .demo import run_demo
 from .model import demo_company
@@ -52,8 +53,11 @@ async def _main(args: argparse.Namespace) -> None:
         demo = asyncio.create_task(
             run_demo(sim, seed=args.seed, interval=args.interval)
         )
+    stopped = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
-        await asyncio.Event().wait()
+        await stopped.wait()  # Ctrl-C cancels this; SIGTERM sets it
     finally:
         if demo is not None:
             demo.cancel()

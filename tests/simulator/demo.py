@@ -62,6 +62,16 @@ class _Demo:
         queue.recount(self.company.statuses)
         await self.sim.push_queue(queue)
 
+    async def status(self, user_id: str, status: int) -> None:
+        """Push UserStatus, then a Queue snapshot of each queue whose availability changed."""
+        await self.sim.set_user_status(user_id, status)
+        for queue in list(self.company.queues.values()):
+            if any(m.pbx_user_id == user_id for m in queue.members):
+                updated = copy.deepcopy(queue)
+                updated.recount(self.company.statuses)
+                if updated.member_available != queue.member_available:
+                    await self.sim.push_queue(updated)
+
     # --- scenarios ------------------------------------------------------------------------
 
     async def incoming_call(self) -> None:
@@ -70,18 +80,18 @@ class _Demo:
             return
         try:
             guid, remote = self.company.new_call_guid(), self.number()
-            await self.sim.set_user_status(user_id, RINGING)
+            await self.status(user_id, RINGING)
             await self.pause()
             if self.rng.random() < 0.7:
-                await self.sim.set_user_status(user_id, IN_USE)
+                await self.status(user_id, IN_USE)
                 await self.pause(1, 3)
-                await self.sim.set_user_status(user_id, IDLE)
+                await self.status(user_id, IDLE)
                 billsec = self.rng.randint(15, 420)
                 await self.sim.finish_call(
                     user_id, remote=remote, billsec=billsec, call_guid=guid
                 )
             else:
-                await self.sim.set_user_status(user_id, IDLE)
+                await self.status(user_id, IDLE)
                 await self.sim.finish_call(
                     user_id, remote=remote, disposition="NO ANSWER", call_guid=guid
                 )
@@ -93,9 +103,9 @@ class _Demo:
         if user_id is None:
             return
         try:
-            await self.sim.set_user_status(user_id, IN_USE)
+            await self.status(user_id, IN_USE)
             await self.pause(1, 3)
-            await self.sim.set_user_status(user_id, IDLE)
+            await self.status(user_id, IDLE)
             disposition = self.rng.choices(["ANSWER", "NO ANSWER", "BUSY"], [8, 1, 1])[
                 0
             ]
@@ -116,16 +126,16 @@ class _Demo:
         if user_id is None:
             return
         try:
-            await self.sim.set_user_status(user_id, IN_USE)
+            await self.status(user_id, IN_USE)
             await self.pause()
-            await self.sim.set_user_status(user_id, IN_USE_RINGING)
+            await self.status(user_id, IN_USE_RINGING)
             await self.pause()
-            await self.sim.set_user_status(user_id, IN_USE)
+            await self.status(user_id, IN_USE)
             await self.sim.finish_call(
                 user_id, remote=self.number(), disposition="NO ANSWER"
             )
             await self.pause()
-            await self.sim.set_user_status(user_id, IDLE)
+            await self.status(user_id, IDLE)
             await self.sim.finish_call(
                 user_id,
                 direction="OUT",
@@ -153,12 +163,10 @@ class _Demo:
             if agent is None:
                 continue
             try:
-                await self.sim.set_user_status(agent, RINGING)
-                await self.change_queue(queue_id, lambda q: None)
+                await self.status(agent, RINGING)
                 await self.pause()
                 if self.rng.random() < 0.3:
-                    await self.sim.set_user_status(agent, IDLE)
-                    await self.change_queue(queue_id, lambda q: None)
+                    await self.status(agent, IDLE)
                     await self.queue_cdr(
                         queue_id,
                         guid,
@@ -190,7 +198,7 @@ class _Demo:
                 (queue.service_level * (queue.total - 1) + within) / queue.total
             )
 
-        await self.sim.set_user_status(agent, IN_USE)
+        await self.status(agent, IN_USE)
         await self.change_queue(queue_id, answer)
         await self.queue_cdr(
             queue_id,
@@ -210,7 +218,7 @@ class _Demo:
             member.avg_call_length = round((member.avg_call_length * 9 + talk) / 10)
             queue.talktime += talk
 
-        await self.sim.set_user_status(agent, IDLE)
+        await self.status(agent, IDLE)
         await self.change_queue(queue_id, hang_up)
         await self.queue_cdr(
             queue_id,

@@ -163,9 +163,10 @@ class Simulator:
 
     async def stop(self) -> None:
         """Close every websocket, then the server; leaves no task behind."""
-        connections = list(self._connections)
+        # A peer that never answers the close handshake is cut after a second.
         await asyncio.gather(
-            *(conn.close() for conn in connections), return_exceptions=True
+            *(asyncio.wait_for(conn.close(), 1.0) for conn in list(self._connections)),
+            return_exceptions=True,
         )
         runner, self._runner = self._runner, None
         if runner is not None:

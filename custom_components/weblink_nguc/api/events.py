@@ -44,6 +44,9 @@ SILENCE_FACTOR = 2.5
 # NGUC does not acknowledge authentication: a connection not closed within
 # this many seconds of it (or that delivers an event) was accepted.
 AUTH_GRACE = 3.0
+# Reconnect delays: full jitter from about 1 s, doubling up to 5 minutes.
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 300.0
 # Retry a failed token renewal on an open connection after this long.
 TOKEN_RETRY = 10.0
 
@@ -76,8 +79,8 @@ class NgucEventStream:
         heartbeat: float = 25.0,
         open_timeout: float = 10.0,
         auth_grace: float | None = None,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 300.0,
+        backoff_base: float | None = None,
+        backoff_cap: float | None = None,
         healthy_after: float = 60.0,
         rng: random.Random | None = None,
     ) -> None:
@@ -92,7 +95,11 @@ class NgucEventStream:
         self._open_timeout = open_timeout
         self._auth_grace = AUTH_GRACE if auth_grace is None else auth_grace
         self._healthy_after = healthy_after
-        self._backoff = Backoff(backoff_base, backoff_cap, rng)
+        self._backoff = Backoff(
+            BACKOFF_BASE if backoff_base is None else backoff_base,
+            BACKOFF_CAP if backoff_cap is None else backoff_cap,
+            rng,
+        )
         self._rng = rng
         self._bad_frame_log = RateLimitedLog(_LOGGER)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -189,15 +196,18 @@ class NgucEventStream:
         self._fatal = None
         self._got_event = False
         async with asyncio.timeout(self._open_timeout):
+            # Pings are ours (see _ping) rather than ws_connect(heartbeat=):
+            # aiohttp re-arms its heartbeat timer when the server's close
+            # frame arrives after close(), leaving a timer behind.
             ws = await self._session.ws_connect(
                 url,
                 autoping=False,
-                heartbeat=self._heartbeat,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
             )
         self._ws = ws
         remove_listener = self._auth.add_listener(self._tokens_renewed)
         keeper: asyncio.Task[None] | None = None
+        pinger = asyncio.create_task(self._ping(ws), name="nguc-ping")
         try:
             async with asyncio.timeout(self._open_timeout):
                 frame = await self._next_frame(ws)
@@ -215,10 +225,11 @@ class NgucEventStream:
                     self._handle(frame)
         finally:
             remove_listener()
-            if keeper is not None:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
+            for task in (pinger, keeper):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await ws.close()
             if self._fatal is not None:
                 raise self._fatal
@@ -319,6 +330,15 @@ class NgucEventStream:
                 self._on_disconnected()
             except Exception:
                 _LOGGER.exception("Error in the disconnected callback")
+
+    async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Ping every heartbeat interval; the pongs prove the line is alive."""
+        while not ws.closed:
+            await asyncio.sleep(self._heartbeat)
+            try:
+                await ws.ping()
+            except (aiohttp.ClientError, ConnectionError):
+                return  # the reading side sees the connection end
 
     def _tokens_renewed(self, _tokens: TokenSet) -> None:
         self._token_changed.set()

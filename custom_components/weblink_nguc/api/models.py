@@ -21,10 +21,10 @@ def as_int(value: Any) -> int | None:
         return 1
     try:
         return int(value)
-    except TypeError, ValueError:
+    except TypeError, ValueError, OverflowError:
         try:
             return int(float(value))
-        except TypeError, ValueError:
+        except TypeError, ValueError, OverflowError:  # "inf", 1e999: no number
             return None
 
 

@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 _SESSION_ALPHABET = string.ascii_lowercase + string.digits
 _SESSION_LENGTH = 20
-# A JSON escape of a UTF-16 surrogate: only then can decoded text hold one.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A JSON escape of a UTF-16 surrogate, or a surrogate itself (when the escape
+# sat at the frame's outer level): only then can decoded text hold one.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 
 
 class SockJsFrameError(ValueError):
@@ -77,7 +78,8 @@ def parse_frame(text: str) -> Frame:
         or isinstance(body[0], bool)
     ):
         raise SockJsFrameError("close frame is not [code, reason]")
-    reason = body[1] if len(body) > 1 and isinstance(body[1], str) else None
+    # The reason is logged: clean it like event text.
+    reason = clean_text(body[1]) if len(body) > 1 and isinstance(body[1], str) else None
     return Frame("close", close_code=body[0], close_reason=reason)
 
 
@@ -91,10 +93,10 @@ def decode_element(element: Any) -> tuple[str, Any]:
             decoded = json.loads(element)
         except ValueError as err:
             raise SockJsFrameError(f"message is not JSON: {err}") from None
-        if _SURROGATE_ESCAPE.search(element):
+        if _SURROGATE.search(element):
             decoded = clean_text(decoded)
     else:
-        decoded = element
+        decoded = clean_text(element)
     if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], str):
         raise SockJsFrameError('message is not ["EventName", payload]')
     return decoded[0], decoded[1] if len(decoded) > 1 else None

@@ -1,0 +1,91 @@
+"""Diagnostics of the Weblink NGUC integration, with secrets and numbers redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from enum import Enum
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+
+from .api import contract as c
+from .const import CONF_TOKEN
+from .coordinator import NgucConfigEntry
+
+# Redacted wherever they appear: in the entry, the state and the raw events.
+TO_REDACT = {
+    # Credentials and tokens (the whole stored token dict, and its parts
+    # wherever else they might turn up).
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    CONF_TOKEN,
+    c.TOKEN_ACCESS,
+    c.TOKEN_REFRESH,
+    c.AUTHORIZATION,
+    # Personal data: e-mail addresses and public phone numbers.
+    c.USER_EMAIL,
+    c.CDR_SRC,
+    c.CDR_DST,
+    c.CALLER_ID,
+    c.QCDR_CALLERID,
+    c.QCDR_E164_SRC,
+    "e164_did",
+    "did",
+    "phone",
+    "phone_number",
+    "mobile",
+    # Names the integration itself gives caller numbers (call event data).
+    "caller",
+    "callee",
+}
+
+
+def _plain(value: Any) -> Any:
+    """Return ``value`` with dataclasses, enums and tuples as JSON-friendly types."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: NgucConfigEntry
+) -> dict[str, Any]:
+    """Return the entry, the state, the stream's health and the last raw events."""
+    coordinator = entry.runtime_data
+    data = coordinator.data
+    tokens = coordinator.client.auth.tokens
+    diagnostics = {
+        "entry": entry.as_dict(),
+        "state": {
+            "me": _plain(data.me),
+            "users": _plain(data.users),
+            "statuses": _plain(data.statuses),
+            "devices": _plain(data.devices),
+            "queues": _plain(data.queues),
+        },
+        "stream": {
+            "connected": coordinator.stream.connected,
+            "in_sync": coordinator.in_sync,
+            "available": coordinator.available,
+            "connections": coordinator.stream.connections,
+            "events": coordinator.stream.events,
+            "last_event": coordinator.last_event.isoformat()
+            if coordinator.last_event is not None
+            else None,
+        },
+        "auth": {
+            "logged_in": tokens is not None,
+            "has_refresh_token": tokens is not None
+            and tokens.refresh_token is not None,
+        },
+        "recent_events": _plain(list(coordinator.recent_events)),
+    }
+    return async_redact_data(diagnostics, TO_REDACT)

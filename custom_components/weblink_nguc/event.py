@@ -1,0 +1,135 @@
+"""Event entities of Weblink NGUC: calls of each user, and calls of each queue.
+
+The coordinator turns call records (``Cdr``, ``QueueCdr``) and a line that
+starts ringing into call events, each fired once; an entity triggers on every
+one it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from functools import partial
+from typing import override
+
+from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .calls import CALL_EVENT_TYPES, QUEUE_CALL_EVENT_TYPES, CallEvent
+from .coordinator import (
+    KEY_ACCOUNT,
+    NgucConfigEntry,
+    NgucCoordinator,
+    NgucData,
+    queue_key,
+    user_key,
+)
+from .entity import NgucEntity
+
+# Push only: nothing is polled or sent.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NgucEventEntityDescription(EventEntityDescription):
+    """Call events of one kind of item (users or queues)."""
+
+    ids_fn: Callable[[NgucData], Collection[str]]
+    """The ids of the items that have this entity."""
+    key_fn: Callable[[str], str]
+    """The coordinator key of an item, by id: where its call events come."""
+
+
+EVENT_DESCRIPTIONS: tuple[NgucEventEntityDescription, ...] = (
+    NgucEventEntityDescription(
+        key="call",
+        translation_key="call",
+        event_types=CALL_EVENT_TYPES,
+        ids_fn=lambda data: data.users,
+        key_fn=user_key,
+    ),
+    NgucEventEntityDescription(
+        key="queue_call",
+        translation_key="queue_call",
+        event_types=QUEUE_CALL_EVENT_TYPES,
+        ids_fn=lambda data: data.queues,
+        key_fn=queue_key,
+    ),
+)
+
+
+def _entities(coordinator: NgucCoordinator) -> list[NgucCallEvent]:
+    """Return an event entity for every description of every item known now."""
+    return [
+        NgucCallEvent(coordinator, item_id, description)
+        for description in EVENT_DESCRIPTIONS
+        for item_id in description.ids_fn(coordinator.data)
+    ]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: NgucConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the event entities of the items known now, and of those that appear later."""
+    coordinator = entry.runtime_data
+    added: set[str | None] = set()
+
+    @callback
+    def add_new_entities() -> None:
+        new = [e for e in _entities(coordinator) if e.unique_id not in added]
+        for entity in new:
+            added.add(entity.unique_id)
+            # Removed with its device: may come back if the item does.
+            entity.async_on_remove(partial(added.discard, entity.unique_id))
+        if new:
+            async_add_entities(new)
+
+    add_new_entities()
+    entry.async_on_unload(coordinator.async_add_items_listener(add_new_entities))
+
+
+class NgucCallEvent(NgucEntity, EventEntity):
+    """The calls of one user or one queue."""
+
+    entity_description: NgucEventEntityDescription
+
+    def __init__(
+        self,
+        coordinator: NgucCoordinator,
+        item_id: str,
+        description: NgucEventEntityDescription,
+    ) -> None:
+        """Attach to the item's device.
+
+        Its events come through ``async_subscribe_calls``; of the state
+        listeners it needs only the availability changes, which reach every
+        key, so it listens to the account key that no item event notifies.
+        """
+        super().__init__(
+            coordinator, description.key_fn(item_id), description, KEY_ACCOUNT
+        )
+        self.item_id = item_id
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False while the stream is down or the item is gone."""
+        return super().available and self.item_id in self.entity_description.ids_fn(
+            self.coordinator.data
+        )
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Listen for the item's call events."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.async_subscribe_calls(self.item_key, self._async_on_call)
+        )
+
+    @callback
+    def _async_on_call(self, event: CallEvent) -> None:
+        self._trigger_event(event.event_type, event.data)
+        self.async_write_ha_state()

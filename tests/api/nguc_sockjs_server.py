@@ -1,0 +1,327 @@
+"""An NGUC-compatible server built on the PyPI ``sockjs`` package, for interop tests.
+
+Unlike ``tests.simulator``, the event pusher here is a real third-party SockJS
+server: it sends websocket pings instead of ``h`` frames and packs several
+sends in a row into one ``a[...]`` frame. OAuth and the REST seed endpoints
+follow /work/shared/nguc-api.md with small fixed data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import contextlib
+from dataclasses import dataclass, field
+import json
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+import sockjs
+
+COMPANY = "acme"
+USERNAME = "u"
+PASSWORD = "p"
+TFA_USERNAME = "t"
+TFA_CODE = "654321"
+AUTH_FAILED = (2010, "Authentication failed")
+
+ME = {
+    "id": "1001",
+    "username": USERNAME,
+    "name": "Ulla Åkesson",
+    "company_id": "77",
+    "company_name": COMPANY,
+}
+USERS = [
+    {"id": "1001", "name": "Ulla Åkesson", "extension": "201", "email": "u@acme.test"},
+    {"id": "1002", "name": "Örjan Ek", "extension": "202", "email": "o@acme.test"},
+]
+STATUSES = [
+    {"pbx_user_id": "1001", "status": "0", "status_text": "Idle"},
+    {"pbx_user_id": "1002", "status": "1", "status_text": "InUse"},
+]
+QUEUES = [
+    {
+        "queue": {"id": "7", "name": "Kundtjänst", "waiting": "0", "total": "3"},
+        "members": [
+            {"pbx_user_id": "1001", "avg_call_length": "60", "call_guid": None}
+        ],
+        "callers": [],
+    }
+]
+DEVICES = [
+    {
+        "id": "9101",
+        "pbx_user_id": "1001",
+        "name": "Bordstelefon",
+        "model": "Yealink T54W",
+        "status": "1",
+        "status_text": "Registered",
+    }
+]
+
+type Script = Callable[[Connection], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Connection:
+    """One SockJS websocket session as the server sees it."""
+
+    number: int
+    session: sockjs.Session
+    server: NgucSockJsServer
+    tokens: list[str] = field(default_factory=list)
+
+    @property
+    def closed(self) -> bool:
+        """Return True once either side began closing the session."""
+        return self.session.state is not sockjs.SessionState.OPEN
+
+    @property
+    def authenticated(self) -> bool:
+        """Return True once a valid ``authenticate`` arrived."""
+        return bool(self.tokens)
+
+    def send_event(self, name: str, payload: Any, *, ensure_ascii: bool = True) -> bool:
+        """Queue one event; sends in a row share one ``a[...]`` frame.
+
+        With ``enforce_token_expiry``, a connection whose last token expired is
+        closed instead, as a server would that insists on re-authentication.
+        """
+        if self.server.enforce_token_expiry and not self.server.token_valid(
+            self.tokens[-1] if self.tokens else ""
+        ):
+            self.close(2011, "Token expired")
+            return False
+        self.server.sent.append((name, payload))
+        return self.session.send(json.dumps([name, payload], ensure_ascii=ensure_ascii))
+
+    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        """Send ``c[code,"reason"]`` and close the websocket."""
+        self.session.close(code, reason)
+
+
+class NgucSockJsServer:
+    """OAuth, the five REST seed endpoints and a PyPI-sockjs event pusher.
+
+    ``script`` runs (as a task) once per connection, when it first
+    authenticates; it may send events and close the connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        token_lifetime: float = 3600.0,
+        heartbeat: float = 25.0,
+        script: Script | None = None,
+        reject_ws_auth: bool = False,
+        enforce_token_expiry: bool = False,
+    ) -> None:
+        """Configure a stopped server (call :meth:`start`)."""
+        self.token_lifetime = token_lifetime
+        self.heartbeat = heartbeat
+        self.script = script
+        self.reject_ws_auth = reject_ws_auth
+        self.enforce_token_expiry = enforce_token_expiry
+        # Observations.
+        self.grants: list[str] = []
+        self.connections: list[Connection] = []
+        self.authentications = 0
+        self.reauthentications = 0
+        self.rejections = 0
+        self.client_messages: list[str] = []
+        self.sent: list[tuple[str, Any]] = []
+        self.errors: list[BaseException] = []
+        # State.
+        self._access: dict[str, float] = {}
+        self._refresh: set[str] = set()
+        self._by_session: dict[str, Connection] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the REST API and the token endpoint."""
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def events_url(self) -> str:
+        """Base URL of the event pusher (the client appends the session path)."""
+        return f"ws://127.0.0.1:{self._port}/events"
+
+    @property
+    def refreshes(self) -> int:
+        """Return how many refresh-token grants were asked for."""
+        return self.grants.count("refresh_token")
+
+    async def start(self) -> None:
+        """Listen on a free port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_post("/oauth2/user-credentials", self._oauth)
+        for path, data in (
+            ("/user/me", ME),
+            ("/company/user", USERS),
+            ("/company/user/status", STATUSES),
+            ("/company/queue", QUEUES),
+            ("/company/device", DEVICES),
+        ):
+            app.router.add_get(path, self._rest(data))
+        sockjs.add_endpoint(
+            app,
+            self._handler,
+            name="nguc",
+            prefix="/events",
+            heartbeat_delay=self.heartbeat,
+        )
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Close every session, stop the server; leave no task behind."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for conn in self.connections:
+            if not conn.closed:
+                conn.close(1001, "Server shutting down")
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        manager = sockjs.get_manager("nguc", runner.app)
+        gc_task = manager._gc_task
+        await runner.cleanup()
+        if gc_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await gc_task
+        # Let cancelled per-session heartbeat tasks finish.
+        await asyncio.sleep(0)
+
+    async def wait_until(
+        self, condition: Callable[[], bool], timeout: float = 5.0
+    ) -> None:
+        """Wait until ``condition()`` holds; TimeoutError after ``timeout``."""
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.01)
+
+    def token_valid(self, token: str) -> bool:
+        """Return True for an access token issued here and not yet expired."""
+        return time.monotonic() < self._access.get(token, 0.0)
+
+    # --- OAuth and REST ---------------------------------------------------------
+
+    async def _oauth(self, request: web.Request) -> web.Response:
+        if request.content_type == "application/json":
+            body = await request.json()
+            form = {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+        else:
+            form = {k: str(v) for k, v in (await request.post()).items()}
+        grant = form.get("grant_type", "")
+        self.grants.append(grant)
+        if form.get("client_id") != f"external.{COMPANY}":
+            return _error(401, "invalid_client")
+        if grant == "password":
+            if "tfa" not in form:
+                return _error(400, "invalid_request")
+            if form.get("username") == USERNAME and form.get("password") == PASSWORD:
+                return self._issue()
+            if form.get("username") == TFA_USERNAME and form.get("password") == PASSWORD:
+                if form["tfa"] != TFA_CODE:
+                    return _error(402, "invalid_tfa")
+                return self._issue()
+            return _error(401, "invalid_grant")
+        if grant == "refresh_token":
+            refresh = form.get("refresh_token", "")
+            if refresh not in self._refresh:
+                return _error(401, "invalid_grant")
+            self._refresh.discard(refresh)
+            return self._issue()
+        return _error(400, "unsupported_grant_type")
+
+    def _issue(self) -> web.Response:
+        access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        self._access[access] = time.monotonic() + self.token_lifetime
+        self._refresh.add(refresh)
+        return web.json_response(
+            {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": max(1, round(self.token_lifetime)),
+                "refresh_token": refresh,
+            }
+        )
+
+    def _rest(self, data: Any) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme != "Bearer" or not self.token_valid(token):
+                return _error(401, "invalid_token")
+            return web.json_response(data)
+
+        return handle
+
+    # --- SockJS -----------------------------------------------------------------
+
+    async def _handler(
+        self,
+        manager: sockjs.SessionManager,
+        session: sockjs.Session,
+        msg: sockjs.SockjsMessage,
+    ) -> None:
+        """The PyPI-sockjs handler: open, message, close and closed."""
+        if msg.type is sockjs.MsgType.OPEN:
+            conn = Connection(len(self.connections) + 1, session, self)
+            self.connections.append(conn)
+            self._by_session[session.id] = conn
+            return
+        conn = self._by_session[session.id]
+        if msg.type is not sockjs.MsgType.MESSAGE:
+            return  # CLOSE or CLOSED: ``conn.closed`` reads the session state
+        text = str(msg.data)
+        self.client_messages.append(text)
+        token = _bearer_token(text)
+        if token is None:
+            return  # not an authenticate message: ignored
+        if self.reject_ws_auth or not self.token_valid(token):
+            self.rejections += 1
+            conn.close(*AUTH_FAILED)
+            return
+        self.authentications += 1
+        first = not conn.authenticated
+        if not first:
+            self.reauthentications += 1
+        conn.tokens.append(token)
+        if first and self.script is not None:
+            task = asyncio.create_task(self.script(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._script_done)
+
+    def _script_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.errors.append(error)
+
+
+def _bearer_token(message: str) -> str | None:
+    """Return the token of ``["authenticate",{...}]`` ("" if malformed), else None."""
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(data, list) or not data or data[0] != "authenticate":
+        return None
+    details = data[1] if len(data) == 2 and isinstance(data[1], dict) else {}
+    scheme, _, token = str(details.get("authorization", "")).partition(" ")
+    return token if scheme == "Bearer" else ""
+
+
+def _error(status: int, error: str) -> web.Response:
+    return web.json_response({"error": error}, status=status)

@@ -1,0 +1,594 @@
+"""OAuth2 against the simulator: login, 2FA, errors, refresh before expiry, one renewal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+import contextlib
+import socket
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.weblink_nguc.api import (
+    NgucAuth,
+    NgucAuthError,
+    NgucClient,
+    NgucConnectionError,
+    NgucError,
+    NgucRateLimitError,
+    NgucResponseError,
+    NgucTwoFactorError,
+    TokenSet,
+)
+from custom_components.weblink_nguc.api.http import retry_after, transport_error
+from tests.simulator import Simulator, demo_company
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+SECRET_PASSWORD = "hunter2-Very-Secret"
+
+
+@pytest.fixture
+async def session() -> AsyncGenerator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@contextlib.asynccontextmanager
+async def running(**kwargs: Any) -> AsyncIterator[Simulator]:
+    sim = Simulator(demo_company(), **kwargs)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+def make_auth(
+    session: aiohttp.ClientSession,
+    sim: Simulator,
+    *,
+    username: str = "demo",
+    password: str | None = "demo",
+    **kwargs: Any,
+) -> NgucAuth:
+    return NgucAuth(
+        session,
+        api_url=sim.api_url,
+        company="demo",
+        username=username,
+        password=password,
+        **kwargs,
+    )
+
+
+def due(tokens: TokenSet) -> TokenSet:
+    """The same tokens as restored from storage, now due for renewal."""
+    return TokenSet.from_dict({**tokens.as_dict(), "expires_at": time.time() - 1})
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def assert_no_secrets(err: BaseException, *secrets: str) -> None:
+    for text in (str(err), repr(err), *(str(arg) for arg in err.args)):
+        for secret in secrets:
+            assert secret not in text
+
+
+# --- login ----------------------------------------------------------------------
+
+
+async def test_login_returns_tokens(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    seen: list[TokenSet] = []
+    auth = make_auth(session, simulator, on_tokens=seen.append)
+    before = time.time()
+    tokens = await auth.login()
+    assert simulator.oauth_grants == ["password"]
+    assert tokens.access_token in simulator._access
+    assert tokens.refresh_token
+    assert tokens.lifetime == 3600
+    assert before + 3600 <= tokens.expires_at <= time.time() + 3600
+    assert auth.tokens == tokens
+    assert seen == [tokens]
+    assert await auth.async_get_access_token() == tokens.access_token
+    assert simulator.oauth_grants == ["password"]  # no second request
+    assert 3000 < auth.seconds_until_refresh() <= 3540
+
+
+async def test_login_request_shape(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    """The password grant carries client_id external.<company> and always tfa."""
+    forms: list[dict[str, str]] = []
+
+    async def token_endpoint(request: web.Request) -> web.Response:
+        forms.append({k: str(v) for k, v in (await request.post()).items()})
+        return web.json_response(
+            {"access_token": "A", "expires_in": 60, "refresh_token": "R"}
+        )
+
+    app = web.Application()
+    app.router.add_post("/oauth2/user-credentials", token_endpoint)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        auth = NgucAuth(
+            session,
+            api_url=f"http://127.0.0.1:{port}/",
+            company="acme",
+            username="u",
+            password="p",
+        )
+        await auth.login()
+        await auth.login("654321")
+    finally:
+        await runner.cleanup()
+    assert forms == [
+        {
+            "grant_type": "password",
+            "client_id": "external.acme",
+            "username": "u",
+            "password": "p",
+            "tfa": "",
+        },
+        {
+            "grant_type": "password",
+            "client_id": "external.acme",
+            "username": "u",
+            "password": "p",
+            "tfa": "654321",
+        },
+    ]
+
+
+async def test_login_wrong_password(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(session, simulator, password=SECRET_PASSWORD)
+    with pytest.raises(NgucAuthError) as info:
+        await auth.login()
+    assert not isinstance(info.value, NgucTwoFactorError)
+    assert_no_secrets(info.value, SECRET_PASSWORD)
+    assert auth.tokens is None
+
+
+async def test_login_wrong_company(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = NgucAuth(
+        session, api_url=simulator.api_url, company="other", username="demo"
+    )
+    with pytest.raises(NgucAuthError, match="no password"):
+        await auth.login()
+    auth = NgucAuth(
+        session,
+        api_url=simulator.api_url,
+        company="other",
+        username="demo",
+        password="demo",
+    )
+    with pytest.raises(NgucAuthError):
+        await auth.login()
+
+
+async def test_login_two_factor_missing(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(session, simulator, username="secure", password="secure")
+    with pytest.raises(NgucTwoFactorError):
+        await auth.login()
+
+
+async def test_login_two_factor_wrong(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(session, simulator, username="secure", password="secure")
+    with pytest.raises(NgucTwoFactorError) as info:
+        await auth.login("000000")
+    assert isinstance(info.value, NgucAuthError)
+    assert_no_secrets(info.value, "secure", "000000")
+
+
+async def test_login_two_factor_right(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(session, simulator, username="secure", password="secure")
+    tokens = await auth.login("123456")
+    assert tokens.access_token in simulator._access
+    assert simulator.oauth_grants == ["password"]
+
+
+async def test_login_network_error(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    auth = NgucAuth(
+        session,
+        api_url=f"http://127.0.0.1:{closed_port()}",
+        company="demo",
+        username="demo",
+        password=SECRET_PASSWORD,
+    )
+    with pytest.raises(NgucConnectionError) as info:
+        await auth.login()
+    assert not isinstance(info.value, NgucRateLimitError)
+    assert "cannot connect" in str(info.value)
+    assert_no_secrets(info.value, SECRET_PASSWORD)
+
+
+async def test_login_timeout(
+    simulator: Simulator,
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        "custom_components.weblink_nguc.api.auth.REQUEST_TIMEOUT", 0.05
+    )
+    simulator.rest_delay = 0.5
+    auth = make_auth(session, simulator)
+    with pytest.raises(NgucConnectionError, match="timed out"):
+        await auth.login()
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_login_server_error(
+    simulator: Simulator, session: aiohttp.ClientSession, status: int
+) -> None:
+    simulator.fail_rest(status)
+    auth = make_auth(session, simulator, password=SECRET_PASSWORD)
+    with pytest.raises(NgucConnectionError) as info:
+        await auth.login()
+    assert str(status) in str(info.value)
+    assert_no_secrets(info.value, SECRET_PASSWORD)
+
+
+async def test_login_rate_limited(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    simulator.fail_rest(429, count=1, retry_after=7)
+    auth = make_auth(session, simulator)
+    with pytest.raises(NgucRateLimitError) as info:
+        await auth.login()
+    assert info.value.retry_after == 7.0
+    assert isinstance(info.value, NgucConnectionError)
+    # The fault was for one request only.
+    assert (await auth.login()).access_token
+
+
+async def test_login_rate_limited_without_retry_after(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    simulator.fail_rest(429, count=1)
+    with pytest.raises(NgucRateLimitError) as info:
+        await make_auth(session, simulator).login()
+    assert info.value.retry_after is None
+
+
+async def test_login_unexpected_status(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    simulator.fail_rest(404, count=1)
+    with pytest.raises(NgucResponseError, match="404"):
+        await make_auth(session, simulator).login()
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after({"Retry-After": "7"}) == 7.0
+    assert retry_after({"Retry-After": "1.5"}) == 1.5
+    assert retry_after({"Retry-After": "-3"}) == 0.0
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert retry_after({}) is None
+
+
+def test_transport_error_names_kind_only() -> None:
+    err = transport_error("login", TimeoutError("secret detail"))
+    assert str(err) == "login: cannot connect (timed out)"
+    err = transport_error("login", aiohttp.ClientPayloadError("secret detail"))
+    assert str(err) == "login: cannot connect (ClientPayloadError)"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"token_type": "Bearer"}',
+        '{"access_token": 5}',
+    ],
+)
+async def test_login_unreadable_answer(
+    socket_enabled: None, session: aiohttp.ClientSession, body: str
+) -> None:
+    async def token_endpoint(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/oauth2/user-credentials", token_endpoint)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        auth = NgucAuth(
+            session,
+            api_url=f"http://127.0.0.1:{port}",
+            company="x",
+            username="u",
+            password="p",
+        )
+        with pytest.raises(NgucResponseError):
+            await auth.login()
+    finally:
+        await runner.cleanup()
+
+
+async def test_messages_never_hold_secrets(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Whatever goes wrong, the message names neither password nor token."""
+    auth = make_auth(session, simulator, password=SECRET_PASSWORD)
+    errors: list[NgucError] = []
+    tokens = await make_auth(session, simulator).login()
+    good = make_auth(session, simulator, password=None, tokens=tokens)
+    for status in (400, 401, 402, 404, 429, 500):
+        simulator.fail_rest(status, count=1, retry_after=1)
+        with pytest.raises(NgucError) as info:
+            await auth.login("123456")
+        errors.append(info.value)
+        simulator.fail_rest(status, count=1)
+        with pytest.raises(NgucError) as info:
+            await good.async_get_access_token(force_refresh=True)
+        errors.append(info.value)
+    for err in errors:
+        assert_no_secrets(
+            err, SECRET_PASSWORD, tokens.access_token, str(tokens.refresh_token)
+        )
+    assert tokens.access_token not in repr(tokens)
+    assert str(tokens.refresh_token) not in repr(tokens)
+
+
+# --- TokenSet -------------------------------------------------------------------
+
+
+def test_token_set_from_response_defaults() -> None:
+    tokens = TokenSet.from_response({"access_token": "A"}, now=1000.0)
+    assert tokens.refresh_token is None
+    assert tokens.lifetime == 3600
+    assert tokens.expires_at == 4600
+    tokens = TokenSet.from_response(
+        {"access_token": "A", "expires_in": "abc", "refresh_token": ""}, now=0
+    )
+    assert tokens.lifetime == 3600
+    assert tokens.refresh_token is None
+    tokens = TokenSet.from_response({"access_token": "A", "expires_in": [1]}, now=0)
+    assert tokens.lifetime == 3600
+    tokens = TokenSet.from_response({"access_token": "A", "expires_in": "120"}, now=0)
+    assert tokens.lifetime == 120
+
+
+@pytest.mark.parametrize("body", [None, [], "x", {}, {"access_token": None}])
+def test_token_set_from_bad_response(body: Any) -> None:
+    with pytest.raises(NgucResponseError):
+        TokenSet.from_response(body)
+
+
+def test_token_set_storage_round_trip() -> None:
+    tokens = TokenSet("A", "R", 1234.5, 600.0)
+    assert TokenSet.from_dict(tokens.as_dict()) == tokens
+    legacy = TokenSet.from_dict({"access_token": "A", "expires_at": 10})
+    assert legacy.refresh_token is None
+    assert legacy.lifetime == 3600.0
+
+
+def test_refresh_margin() -> None:
+    # Long-lived tokens: renewed 60 s early; short-lived: at 3/4 of their life.
+    assert TokenSet("A", "R", 10_000.0, 3600.0).refresh_at() == 9940.0
+    assert TokenSet("A", "R", 100.0, 2.0).refresh_at() == 99.5
+
+
+# --- refresh ----------------------------------------------------------------------
+
+
+async def test_refresh_before_expiry(session: aiohttp.ClientSession) -> None:
+    async with running(token_lifetime=2) as sim:
+        client = NgucClient(
+            session,
+            company="demo",
+            username="demo",
+            password="demo",
+            api_url=sim.api_url,
+        )
+        first = await client.login()
+        await asyncio.sleep(1.0)
+        await client.get_users()
+        assert sim.oauth_grants == ["password"]
+        await asyncio.sleep(0.6)  # 1.6 s: inside the margin, not yet expired
+        await client.get_users()
+        assert sim.oauth_grants == ["password", "refresh_token"]
+        assert client.auth.tokens is not None
+        assert client.auth.tokens.access_token != first.access_token
+        # The request used the new token: no 401 and no retry.
+        assert sim.requests.count("GET /company/user") == 2
+
+
+async def test_concurrent_callers_share_one_refresh(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    tokens = await make_auth(session, simulator).login()
+    auth = make_auth(session, simulator, tokens=due(tokens))
+    assert auth.seconds_until_refresh() == 0.0
+    results = await asyncio.gather(
+        *(auth.async_get_access_token() for _ in range(10))
+    )
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+    assert len(set(results)) == 1
+    assert results[0] != tokens.access_token
+    assert auth.tokens is not None
+    assert results[0] == auth.tokens.access_token
+
+
+async def test_force_refresh_skips_token_already_replaced(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(session, simulator)
+    old = (await auth.login()).access_token
+    new = await auth.async_get_access_token(force_refresh=True)
+    assert new != old
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+    # A caller that saw the old token rejected gets the new one, no new grant.
+    assert await auth.async_get_access_token(force_refresh=True, rejected=old) == new
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+    # When the rejected token is the current one, it is renewed.
+    newest = await auth.async_get_access_token(force_refresh=True, rejected=new)
+    assert newest != new
+    assert simulator.oauth_grants == ["password", "refresh_token", "refresh_token"]
+
+
+async def test_refresh_rejected_logs_in_with_password(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    seen: list[TokenSet] = []
+    tokens = await make_auth(session, simulator).login()
+    auth = make_auth(session, simulator, tokens=due(tokens), on_tokens=seen.append)
+    simulator.revoke_tokens()
+    token = await auth.async_get_access_token()
+    assert simulator.oauth_grants == ["password", "refresh_token", "password"]
+    assert token in simulator._access
+    assert [t.access_token for t in seen] == [token]
+
+
+async def test_refresh_unreadable_logs_in_with_password(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    tokens = await make_auth(session, simulator).login()
+    auth = make_auth(session, simulator, tokens=due(tokens))
+    simulator.fail_rest(404, count=1)
+    token = await auth.async_get_access_token()
+    assert simulator.oauth_grants == ["password", "password"]  # 404 not counted
+    assert simulator.requests[-2:] == [
+        "POST /oauth2/user-credentials",
+        "POST /oauth2/user-credentials",
+    ]
+    assert token in simulator._access
+
+
+async def test_refresh_rejected_without_password(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    tokens = await make_auth(session, simulator).login()
+    auth = make_auth(session, simulator, password=None, tokens=due(tokens))
+    simulator.revoke_tokens()
+    with pytest.raises(NgucAuthError) as info:
+        await auth.async_get_access_token()
+    assert_no_secrets(info.value, tokens.access_token, str(tokens.refresh_token))
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+
+
+async def test_refresh_unreadable_without_password(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    tokens = await make_auth(session, simulator).login()
+    auth = make_auth(session, simulator, password=None, tokens=due(tokens))
+    simulator.fail_rest(404, count=1)
+    with pytest.raises(NgucAuthError, match="log in again"):
+        await auth.async_get_access_token()
+
+
+async def test_refresh_network_error_is_not_an_auth_error(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    tokens = await make_auth(session, simulator).login()
+    auth = make_auth(session, simulator, tokens=due(tokens))
+    simulator.fail_rest(503, count=1)
+    with pytest.raises(NgucConnectionError):
+        await auth.async_get_access_token()
+    assert simulator.oauth_grants == ["password"]  # no password fallback
+    # The refresh token is still good once the server is back.
+    assert await auth.async_get_access_token() in simulator._access
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+
+
+async def test_refresh_rejected_for_two_factor_user_needs_a_person(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    tokens = await make_auth(
+        session, simulator, username="secure", password="secure"
+    ).login("123456")
+    auth = make_auth(
+        session, simulator, username="secure", password="secure", tokens=due(tokens)
+    )
+    simulator.revoke_tokens()
+    with pytest.raises(NgucTwoFactorError):
+        await auth.async_get_access_token()
+
+
+async def test_no_tokens_and_no_password(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(session, simulator, password=None)
+    assert auth.tokens is None
+    assert auth.seconds_until_refresh() == 0.0
+    with pytest.raises(NgucAuthError):
+        await auth.async_get_access_token()
+    with pytest.raises(NgucAuthError):
+        await auth.login()
+    assert simulator.oauth_grants == []
+
+
+async def test_no_tokens_logs_in_on_demand(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(session, simulator)
+    token = await auth.async_get_access_token()
+    assert simulator.oauth_grants == ["password"]
+    assert token in simulator._access
+
+
+async def test_token_without_refresh_token_logs_in_again(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    auth = make_auth(
+        session, simulator, tokens=TokenSet("stale", None, time.time() - 1, 60.0)
+    )
+    assert await auth.async_get_access_token() in simulator._access
+    assert simulator.oauth_grants == ["password"]
+
+
+async def test_on_tokens_receives_every_new_token_set(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    seen: list[TokenSet] = []
+    extra: list[TokenSet] = []
+    auth = make_auth(session, simulator, on_tokens=seen.append)
+    remove = auth.add_listener(extra.append)
+    await auth.login()  # password
+    await auth.async_get_access_token(force_refresh=True)  # refresh
+    simulator.revoke_tokens()
+    await auth.async_get_access_token(force_refresh=True)  # refresh fails: password
+    remove()
+    await auth.async_get_access_token(force_refresh=True)  # refresh
+    assert simulator.oauth_grants == [
+        "password",
+        "refresh_token",
+        "refresh_token",
+        "password",
+        "refresh_token",
+    ]
+    assert len(seen) == 4
+    assert len({t.access_token for t in seen}) == 4
+    assert seen[-1] == auth.tokens
+    assert extra == seen[:3]
+    # Each set handed out can be stored and restored.
+    assert TokenSet.from_dict(seen[0].as_dict()) == seen[0]

@@ -1,0 +1,509 @@
+"""Parsing of every documented payload into typed models (strings, nulls, false)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from custom_components.weblink_nguc.api import (
+    Cdr,
+    Device,
+    DeviceStatus,
+    LineState,
+    Me,
+    Queue,
+    QueueCaller,
+    QueueCdr,
+    QueueMember,
+    User,
+    UserStatus,
+)
+from custom_components.weblink_nguc.api.models import as_int, as_str
+from tests.simulator import demo_company
+
+# --- scalar helpers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("17", 17),
+        (17, 17),
+        ("0", 0),
+        ("-3", -3),
+        ("17.0", 17),
+        ("17.9", 17),
+        (17.9, 17),
+        (" 5 ", 5),
+        (True, 1),
+        (None, None),
+        (False, None),
+        ("", None),
+        ("abc", None),
+        ("nan", None),
+        ({"a": 1}, None),
+        ([1], None),
+        (object(), None),
+    ],
+)
+def test_as_int(value: Any, expected: int | None) -> None:
+    assert as_int(value) == expected
+
+
+@pytest.mark.parametrize("value", [float("inf"), "inf", "1e999", float("-inf")])
+def test_as_int_infinity_is_absent(value: Any) -> None:
+    # JSON like 1e999 decodes to inf; it must not crash a whole payload.
+    assert as_int(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("x", "x"),
+        (17, "17"),
+        (0, "0"),
+        (True, "True"),
+        (None, None),
+        (False, None),
+        ("", None),
+        ({"a": 1}, None),
+        ([], None),
+    ],
+)
+def test_as_str(value: Any, expected: str | None) -> None:
+    assert as_str(value) == expected
+
+
+def test_queue_with_infinite_number_still_parses() -> None:
+    queue = Queue.from_api({"queue": {"id": "1", "waiting": float("inf")}})
+    assert queue.id == "1"
+    assert queue.waiting is None
+
+
+# --- UserStatus -----------------------------------------------------------------
+
+
+def test_user_status_documented_example() -> None:
+    status = UserStatus.from_api(
+        {"pbx_user_id": "86480", "status": "8", "status_text": "Ringing"}
+    )
+    assert status == UserStatus("86480", LineState.RINGING, "Ringing")
+    assert isinstance(status.user_id, str)
+
+
+@pytest.mark.parametrize(
+    ("wire", "text", "flags"),
+    [
+        ("0", "Idle", LineState.IDLE),
+        ("1", "InUse", LineState.IN_USE),
+        ("4", "Unavailable", LineState.UNAVAILABLE),
+        ("8", "Ringing", LineState.RINGING),
+        ("9", "InUse&Ringing", LineState.IN_USE | LineState.RINGING),
+        ("2", "Busy", LineState.BUSY),
+        ("16", "OnHold", LineState.ON_HOLD),
+        ("17", "InUse&OnHold", LineState.IN_USE | LineState.ON_HOLD),
+    ],
+)
+def test_user_status_flags(wire: str, text: str, flags: LineState) -> None:
+    status = UserStatus.from_api(
+        {"pbx_user_id": "1", "status": wire, "status_text": text}
+    )
+    assert status.status == flags
+    assert status.status_text == text
+    assert int(status.status) == int(wire)
+
+
+def test_user_status_flag_tests() -> None:
+    in_use_ringing = UserStatus.from_api({"pbx_user_id": "1", "status": "9"}).status
+    assert LineState.IN_USE in in_use_ringing
+    assert LineState.RINGING in in_use_ringing
+    assert LineState.ON_HOLD not in in_use_ringing
+    idle = UserStatus.from_api({"pbx_user_id": "1", "status": "0"}).status
+    assert idle == LineState.IDLE
+    assert not idle
+    assert LineState.RINGING not in idle
+
+
+def test_user_status_numbers_not_strings() -> None:
+    status = UserStatus.from_api({"pbx_user_id": 86480, "status": 1})
+    assert status.user_id == "86480"
+    assert status.status == LineState.IN_USE
+    assert status.status_text is None
+
+
+def test_user_status_unknown_bits_are_kept() -> None:
+    status = UserStatus.from_api({"pbx_user_id": "1", "status": "33"})
+    assert int(status.status) == 33
+    assert LineState.IN_USE in status.status
+
+
+@pytest.mark.parametrize("wire", [None, False, "", "abc", "-1", {}])
+def test_user_status_unreadable_is_unavailable(wire: Any) -> None:
+    status = UserStatus.from_api({"pbx_user_id": "1", "status": wire})
+    assert status.status == LineState.UNAVAILABLE
+
+
+@pytest.mark.parametrize("payload", [{}, {"pbx_user_id": None}, None, "x", []])
+def test_user_status_without_user_is_rejected(payload: Any) -> None:
+    with pytest.raises(ValueError, match="id"):
+        UserStatus.from_api(payload)
+
+
+# --- Queue ----------------------------------------------------------------------
+
+QUEUE_PAYLOAD: dict[str, Any] = {
+    "queue": {
+        "id": "501",
+        "name": "Support",
+        "waiting": "2",
+        "member_available": "1",
+        "member_total": "3",
+        "wait_longest": "95",
+        "wait_avg": "32",
+        "service_level": "92",
+        "service_level_time": "60",
+        "completed": "12",
+        "abandoned": "1",
+        "total": "13",
+        "talktime": "2710",
+        "holdtime": "420",
+    },
+    "members": [
+        {
+            "pbx_user_id": "86480",
+            "name": "Anna Lindqvist",
+            "paused": "0",
+            "avg_call_length": "184",
+            "call_guid": "1725958989.42",
+        },
+        {
+            "pbx_user_id": "86482",
+            "name": "Maja Karlsson",
+            "paused": "1",
+            "avg_call_length": "203",
+            "call_guid": None,
+        },
+    ],
+    "callers": [
+        {
+            "call_guid": "1725958990.43",
+            "pbx_queue_id": "501",
+            "callerid": "0701234567",
+            "wait": "12",
+            "position": "1",
+        },
+        {
+            "call_guid": "1725958995.44",
+            "pbx_queue_id": "501",
+            "callerid": None,
+            "wait": "3",
+            "position": "2",
+        },
+    ],
+}
+
+
+def test_queue_documented_payload() -> None:
+    queue = Queue.from_api(QUEUE_PAYLOAD)
+    assert queue.id == "501"
+    assert queue.name == "Support"
+    assert (queue.waiting, queue.member_available, queue.member_total) == (2, 1, 3)
+    assert (queue.wait_longest, queue.wait_avg) == (95, 32)
+    assert (queue.service_level, queue.service_level_time) == (92, 60)
+    assert (queue.completed, queue.abandoned, queue.total) == (12, 1, 13)
+    assert (queue.talktime, queue.holdtime) == (2710, 420)
+    assert queue.members == (
+        QueueMember("86480", "Anna Lindqvist", False, 184, "1725958989.42"),
+        QueueMember("86482", "Maja Karlsson", True, 203, None),
+    )
+    assert queue.callers == (
+        QueueCaller("1725958990.43", "0701234567", 12, 1),
+        QueueCaller("1725958995.44", None, 3, 2),
+    )
+
+
+def test_queue_numbers_are_ints() -> None:
+    queue = Queue.from_api(QUEUE_PAYLOAD)
+    for name in ("waiting", "wait_longest", "service_level", "talktime", "holdtime"):
+        assert type(getattr(queue, name)) is int
+    assert type(queue.members[0].avg_call_length) is int
+    assert type(queue.callers[0].wait) is int
+
+
+def test_queue_extra_fields_are_ignored() -> None:
+    payload = {
+        "queue": {**QUEUE_PAYLOAD["queue"], "strategy": "ringall", "nested": {}},
+        "members": [{**QUEUE_PAYLOAD["members"][0], "penalty": "0"}],
+        "callers": [],
+        "extra": [1, 2, 3],
+    }
+    queue = Queue.from_api(payload)
+    assert queue.waiting == 2
+    assert queue.members[0].user_id == "86480"
+
+
+def test_queue_minimal_and_null_fields() -> None:
+    queue = Queue.from_api(
+        {"queue": {"id": 7, "waiting": None, "wait_avg": False, "total": ""}}
+    )
+    assert queue.id == "7"
+    assert queue.name is None
+    assert queue.waiting is None
+    assert queue.wait_avg is None
+    assert queue.total is None
+    assert queue.holdtime is None
+    assert queue.members == ()
+    assert queue.callers == ()
+
+
+def test_queue_member_with_only_documented_fields() -> None:
+    queue = Queue.from_api(
+        {
+            "queue": {"id": "1"},
+            "members": [{"avg_call_length": "60", "call_guid": None}, "junk", None],
+            "callers": [{}, 5],
+        }
+    )
+    assert queue.members == (QueueMember(None, None, False, 60, None),)
+    assert queue.callers == (QueueCaller(None, None, None, None),)
+
+
+def test_queue_lists_of_wrong_type() -> None:
+    queue = Queue.from_api({"queue": {"id": "1"}, "members": None, "callers": {}})
+    assert queue.members == ()
+    assert queue.callers == ()
+
+
+@pytest.mark.parametrize(
+    "payload", [{}, {"queue": None}, {"queue": {"name": "x"}}, {"queue": []}, None]
+)
+def test_queue_without_id_is_rejected(payload: Any) -> None:
+    with pytest.raises(ValueError, match="id"):
+        Queue.from_api(payload)
+
+
+@pytest.mark.parametrize(
+    ("wire", "paused"),
+    [("1", True), ("0", False), (None, False), (False, False), (True, True), (1, True)],
+)
+def test_member_paused(wire: Any, paused: bool) -> None:
+    assert QueueMember.from_api({"paused": wire}).paused is paused
+
+
+def test_simulator_queues_parse() -> None:
+    company = demo_company()
+    for wire in company.rest_queues():
+        queue = Queue.from_api(wire)
+        model = company.queues[queue.id]
+        assert queue.total == model.total
+        assert len(queue.members) == len(model.members)
+
+
+# --- Cdr ------------------------------------------------------------------------
+
+CDR_PAYLOAD: dict[str, Any] = {
+    "id": "1201",
+    "call_guid": "1725958989.42",
+    "calldate": "2024-09-10 09:03:09",
+    "direction": "IN",
+    "src": "0701234567",
+    "dst": "101",
+    "src_pbx_user_id": None,
+    "dst_pbx_user_id": "86480",
+    "remote_pbx_contact_id": None,
+    "billsec": "57",
+    "disposition": "ANSWER",
+    "pbx_recording_id": False,
+}
+
+
+def test_cdr_documented_payload() -> None:
+    cdr = Cdr.from_api(CDR_PAYLOAD)
+    assert cdr == Cdr(
+        id="1201",
+        call_guid="1725958989.42",
+        calldate="2024-09-10 09:03:09",
+        direction="IN",
+        src="0701234567",
+        dst="101",
+        src_user_id=None,
+        dst_user_id="86480",
+        billsec=57,
+        disposition="ANSWER",
+        recording_id=None,
+    )
+
+
+def test_cdr_recording_and_case() -> None:
+    cdr = Cdr.from_api(
+        {
+            **CDR_PAYLOAD,
+            "pbx_recording_id": "4711",
+            "direction": "out",
+            "disposition": "no answer",
+        }
+    )
+    assert cdr.recording_id == "4711"
+    assert cdr.direction == "OUT"
+    assert cdr.disposition == "NO ANSWER"
+
+
+@pytest.mark.parametrize(
+    "disposition", ["INVALID", "ANSWER", "NO ANSWER", "BUSY", "CANCEL"]
+)
+def test_cdr_dispositions(disposition: str) -> None:
+    assert Cdr.from_api({**CDR_PAYLOAD, "disposition": disposition}).disposition == (
+        disposition
+    )
+
+
+def test_cdr_empty_payload() -> None:
+    cdr = Cdr.from_api({})
+    assert cdr.id is None
+    assert cdr.direction is None
+    assert cdr.disposition is None
+    assert cdr.billsec is None
+    assert Cdr.from_api(None) == cdr
+
+
+def test_cdr_from_simulator() -> None:
+    company = demo_company()
+    cdr = Cdr.from_api(company.cdr("86480", billsec=42))
+    assert cdr.billsec == 42
+    assert cdr.dst_user_id == "86480"
+    assert cdr.recording_id is None
+
+
+# --- QueueCdr -------------------------------------------------------------------
+
+QUEUE_CDR_PAYLOAD: dict[str, Any] = {
+    "id": "88",
+    "call_guid": "1725958989.42",
+    "ast_queue_id": "501",
+    "calldate": "2024-09-10T07:03:09+00:00",
+    "callerid": "0701234567",
+    "did": "0812345600",
+    "e164_src": "+46701234567",
+    "e164_did": "+46812345600",
+    "disposition": "ANSWERED",
+    "answered_by": "Anna Lindqvist",
+    "pbx_user_id": "86480",
+    "wait_time": "12",
+    "talk_time": "57",
+    "reason": "",
+    "handled": "1",
+}
+
+
+def test_queue_cdr_documented_payload() -> None:
+    qcdr = QueueCdr.from_api(QUEUE_CDR_PAYLOAD)
+    assert qcdr == QueueCdr(
+        id="88",
+        call_guid="1725958989.42",
+        queue_id="501",
+        calldate="2024-09-10T07:03:09+00:00",
+        callerid="0701234567",
+        disposition="ANSWERED",
+        answered_by="Anna Lindqvist",
+        user_id="86480",
+        wait_time=12,
+        talk_time=57,
+    )
+
+
+def test_queue_cdr_unanswered_with_nulls() -> None:
+    qcdr = QueueCdr.from_api(
+        {
+            **QUEUE_CDR_PAYLOAD,
+            "callerid": None,
+            "disposition": "noanswered",
+            "answered_by": None,
+            "pbx_user_id": None,
+            "talk_time": "0",
+        }
+    )
+    assert qcdr.callerid == "+46701234567"  # falls back to e164_src
+    assert qcdr.disposition == "NOANSWERED"
+    assert qcdr.answered_by is None
+    assert qcdr.user_id is None
+    assert qcdr.talk_time == 0
+
+
+def test_queue_cdr_empty() -> None:
+    qcdr = QueueCdr.from_api({})
+    assert qcdr.callerid is None
+    assert qcdr.disposition is None
+    assert qcdr.wait_time is None
+
+
+# --- DeviceStatus and Device ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wire", "registered"),
+    [("1", True), ("0", False), (1, True), (None, None), (False, None), ("?", None)],
+)
+def test_device_status(wire: Any, registered: bool | None) -> None:
+    status = DeviceStatus.from_api(
+        {
+            "pbx_device_id": "9001",
+            "pbx_user_id": "86480",
+            "status": wire,
+            "status_text": "Registered",
+        }
+    )
+    assert status.device_id == "9001"
+    assert status.user_id == "86480"
+    assert status.registered is registered
+
+
+def test_device_status_falls_back_to_id_and_null_user() -> None:
+    status = DeviceStatus.from_api({"id": 9002, "pbx_user_id": None, "status": "1"})
+    assert status == DeviceStatus("9002", None, True)
+
+
+def test_device_status_without_id_is_rejected() -> None:
+    with pytest.raises(ValueError, match="id"):
+        DeviceStatus.from_api({"status": "1"})
+
+
+def test_device() -> None:
+    device = Device.from_api(
+        {
+            "id": "9001",
+            "pbx_user_id": "86480",
+            "name": "Anna bordstelefon",
+            "model": "Yealink T54W",
+            "status": "0",
+            "status_text": "Unregistered",
+        }
+    )
+    assert device == Device(
+        "9001", "86480", "Anna bordstelefon", "Yealink T54W", registered=False
+    )
+    assert Device.from_api({"id": "1"}).registered is None
+
+
+# --- Me and User ----------------------------------------------------------------
+
+
+def test_me() -> None:
+    me = Me.from_api(
+        {
+            "id": 86480,
+            "username": "demo",
+            "name": "Anna",
+            "company_id": 4711,
+            "company_name": "demo",
+            "extra": True,
+        }
+    )
+    assert me == Me("86480", "demo", "Anna", "4711", "demo")
+
+
+def test_user_with_nulls() -> None:
+    user = User.from_api({"id": "1", "name": None, "extension": 101, "email": False})
+    assert user == User("1", None, "101", None)
+    with pytest.raises(ValueError, match="id"):
+        User.from_api({"name": "x"})

@@ -1,0 +1,175 @@
+"""Diagnostics: the whole picture, with credentials, tokens and numbers redacted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
+
+from custom_components.weblink_nguc.const import (
+    CONF_API_URL,
+    CONF_COMPANY,
+    CONF_EVENTS_URL,
+    DOMAIN,
+)
+from homeassistant.components.diagnostics import REDACTED
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+from tests.simulator import Simulator
+from tests.simulator.model import Account
+
+from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
+
+# A password that appears nowhere else (the demo account's is "demo", which is
+# also the company's name and the username).
+PASSWORD = "Hemligt-L0senord!"
+USERNAME = "diag.user"
+# Numbers of the outside world that the pushed events carry.
+MISSED_FROM = "0701234567"
+QUEUE_CALLER = "0709876543"
+QUEUE_CALLER_E164 = "+46709876543"
+QUEUE_DID = "0812345600"
+QUEUE_DID_E164 = "+46812345600"
+OTHER_PHONE = "+46731112233"
+EMAIL = "anna@demo.example"
+
+EVENTS: list[tuple[str, Any]] = [
+    ("UserStatus", {"pbx_user_id": "86481", "status": "8", "status_text": "Ringing"}),
+    ("UserStatus", {"pbx_user_id": "86481", "status": "0", "status_text": "Idle"}),
+    (
+        "Cdr",
+        {
+            "id": "7001",
+            "call_guid": "1725958989.101",
+            "calldate": "2024-09-10 09:03:09",
+            "direction": "IN",
+            "src": MISSED_FROM,
+            "dst": "102",
+            "src_pbx_user_id": None,
+            "dst_pbx_user_id": "86481",
+            "remote_pbx_contact_id": None,
+            "billsec": "0",
+            "disposition": "NO ANSWER",
+            "pbx_recording_id": False,
+        },
+    ),
+    (
+        "QueueCdr",
+        {
+            "id": "7002",
+            "call_guid": "1725958999.102",
+            "ast_queue_id": "501",
+            "calldate": "2024-09-10T07:03:19+00:00",
+            "callerid": QUEUE_CALLER,
+            "did": QUEUE_DID,
+            "e164_src": QUEUE_CALLER_E164,
+            "e164_did": QUEUE_DID_E164,
+            "disposition": "ANSWERED",
+            "answered_by": "Erik Johansson",
+            "pbx_user_id": "86481",
+            "wait_time": "12",
+            "talk_time": "0",
+            "reason": "CONNECT",
+            "handled": "1",
+        },
+    ),
+    # An undocumented event, with a number nested where nobody expects it.
+    (
+        "CallFlow",
+        {
+            "id": "31",
+            "name": "Kontorstid",
+            "state": "open",
+            "changed_by": {"name": "Anna Lindqvist", "phone": OTHER_PHONE},
+        },
+    ),
+]
+
+# Values that change from run to run: times, ids and the simulator's port.
+VOLATILE = props(
+    "entry_id",
+    "created_at",
+    "modified_at",
+    "api_url",
+    "events_url",
+    "time",
+    "last_event",
+)
+
+
+async def test_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    simulator: Simulator,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Diagnostics show entry, state, stream and events, and leak no secret."""
+    simulator.company.add_account(Account(USERNAME, PASSWORD, "86480"))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="demo (Anna Lindqvist)",
+        unique_id=ENTRY_UNIQUE_ID,
+        data={
+            CONF_COMPANY: "demo",
+            CONF_USERNAME: USERNAME,
+            CONF_PASSWORD: PASSWORD,
+            CONF_API_URL: simulator.api_url,
+            CONF_EVENTS_URL: simulator.events_url,
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_in_sync(hass, entry)
+    coordinator = entry.runtime_data
+
+    for name, payload in EVENTS:
+        await simulator.push_event(name, payload)
+    await wait_for(hass, lambda: len(coordinator.recent_events) == len(EVENTS))
+
+    tokens = coordinator.client.auth.tokens
+    assert tokens is not None
+    assert tokens.refresh_token is not None
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    assert diagnostics == snapshot(exclude=VOLATILE)
+
+    # What the snapshot cannot show: the volatile values are there and sane.
+    assert diagnostics["stream"]["last_event"] is not None  # type: ignore[index,call-overload]
+    assert [e["event"] for e in diagnostics["recent_events"]] == [  # type: ignore[index,union-attr]
+        name for name, _ in EVENTS
+    ]
+
+    # Credentials, tokens and personal data are nowhere in the text.
+    text = json.dumps(diagnostics)
+    for secret in (
+        PASSWORD,
+        USERNAME,
+        tokens.access_token,
+        tokens.refresh_token,
+        MISSED_FROM,
+        QUEUE_CALLER,
+        QUEUE_CALLER_E164,
+        QUEUE_DID,
+        QUEUE_DID_E164,
+        OTHER_PHONE,
+        EMAIL,
+    ):
+        assert secret not in text, f"{secret!r} leaked into the diagnostics"
+    # ... and were redacted, not dropped.
+    data = diagnostics["entry"]["data"]  # type: ignore[index,call-overload]
+    assert data[CONF_PASSWORD] == REDACTED  # type: ignore[index,call-overload]
+    assert data["token"] == REDACTED  # type: ignore[index,call-overload]
+    cdr = diagnostics["recent_events"][2]["data"]  # type: ignore[index,call-overload]
+    assert cdr["src"] == REDACTED  # type: ignore[index,call-overload]
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
