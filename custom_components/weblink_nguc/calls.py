@@ -127,7 +127,8 @@ class SeenOnce:
 
     def first_time(self, key: tuple[str, ...]) -> bool:
         """Return True the first time ``key`` is seen (an empty key: always)."""
-        return True
+        if not key:
+            return True
         if key in self._seen:
             return False
         self._seen[key] = None

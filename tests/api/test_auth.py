@@ -53,16 +53,11 @@ def make_auth(
     sim: Simulator,
     *,
     username: str = "demo",
-    password: str | None = "demo",
     **kwargs: Any,
 ) -> NgucAuth:
+    kwargs.setdefault("password", "demo")
     return NgucAuth(
-        session,
-        api_url=sim.api_url,
-        company="demo",
-        username=username,
-        password=password,
-        **kwargs,
+        session, api_url=sim.api_url, company="demo", username=username, **kwargs
     )
 
 
@@ -233,9 +228,7 @@ async def test_login_timeout(
     session: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(
-        "custom_components.weblink_nguc.api.auth.REQUEST_TIMEOUT", 0.05
-    )
+    monkeypatch.setattr("custom_components.weblink_nguc.api.auth.REQUEST_TIMEOUT", 0.05)
     simulator.rest_delay = 0.5
     auth = make_auth(session, simulator)
     with pytest.raises(NgucConnectionError, match="timed out"):
@@ -429,9 +422,7 @@ async def test_concurrent_callers_share_one_refresh(
     tokens = await make_auth(session, simulator).login()
     auth = make_auth(session, simulator, tokens=due(tokens))
     assert auth.seconds_until_refresh() == 0.0
-    results = await asyncio.gather(
-        *(auth.async_get_access_token() for _ in range(10))
-    )
+    results = await asyncio.gather(*(auth.async_get_access_token() for _ in range(10)))
     assert simulator.oauth_grants == ["password", "refresh_token"]
     assert len(set(results)) == 1
     assert results[0] != tokens.access_token

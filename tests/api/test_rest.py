@@ -43,16 +43,11 @@ def make_client(
     api_url: str,
     *,
     username: str = "demo",
-    password: str | None = "demo",
     **kwargs: Any,
 ) -> NgucClient:
+    kwargs.setdefault("password", "demo")
     return NgucClient(
-        session,
-        company="demo",
-        username=username,
-        password=password,
-        api_url=api_url,
-        **kwargs,
+        session, company="demo", username=username, api_url=api_url, **kwargs
     )
 
 
@@ -97,7 +92,9 @@ async def odd_server(socket_enabled: None) -> AsyncGenerator[dict[str, Any]]:
 
 
 async def test_get_me(client: NgucClient) -> None:
-    assert await client.get_me() == Me("86480", "demo", "Anna Lindqvist", "4711", "demo")
+    assert await client.get_me() == Me(
+        "86480", "demo", "Anna Lindqvist", "4711", "demo"
+    )
 
 
 async def test_get_users(client: NgucClient) -> None:
@@ -228,7 +225,9 @@ async def test_me_without_id(
         await client.get_me()
 
 
-async def test_not_json(odd_server: dict[str, Any], session: aiohttp.ClientSession) -> None:
+async def test_not_json(
+    odd_server: dict[str, Any], session: aiohttp.ClientSession
+) -> None:
     odd_server.update(body="<html>maintenance</html>", content_type="text/html")
     client = make_client(session, odd_server["url"])
     with pytest.raises(NgucResponseError, match="not JSON"):

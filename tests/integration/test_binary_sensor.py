@@ -6,16 +6,6 @@ from collections.abc import AsyncGenerator, Generator
 from datetime import timedelta
 from unittest.mock import patch
 
-import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    snapshot_platform,
-)
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from syrupy.assertion import SnapshotAssertion
-
-from custom_components.weblink_nguc.const import DOMAIN
-from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, device_key
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
     STATE_OFF,
@@ -26,6 +16,16 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    snapshot_platform,
+)
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.weblink_nguc.const import DOMAIN
+from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, device_key
 from tests.simulator import Device, Simulator
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
@@ -186,7 +186,6 @@ async def test_stream_lost_and_back(
 
 async def test_phones_appear_and_go(
     hass: HomeAssistant,
-    device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
     setup_binary_sensors: MockConfigEntry,
     simulator: Simulator,
@@ -207,7 +206,7 @@ async def test_phones_appear_and_go(
     entity_id = registered_9006()
     assert entity_id is not None
     assert state_of(hass, entity_id) == STATE_ON
-    device = device_registry.async_get_device_by_identifier(
+    device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, f"{ENTRY_UNIQUE_ID}_{device_key('9006')}"),
         setup_binary_sensors.entry_id,
     )

@@ -7,6 +7,15 @@ from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.components.event import ATTR_EVENT_TYPE, ATTR_EVENT_TYPES
+from homeassistant.const import (
+    EVENT_STATE_CHANGED,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    Platform,
+)
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -19,15 +28,6 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.weblink_nguc.api import LineState
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
-from homeassistant.components.event import ATTR_EVENT_TYPE, ATTR_EVENT_TYPES
-from homeassistant.const import (
-    EVENT_STATE_CHANGED,
-    STATE_UNAVAILABLE,
-    STATE_UNKNOWN,
-    Platform,
-)
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant
-from homeassistant.helpers import entity_registry as er
 from tests.simulator import Queue, Simulator
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
@@ -201,41 +201,31 @@ async def test_event_types(hass: HomeAssistant, setup_events: MockConfigEntry) -
 
 
 @pytest.mark.parametrize(
-    ("direction", "disposition", "recording", "event_type"),
+    ("call", "event_type"),
     [
-        ("IN", "ANSWER", "7731", "answered"),
-        ("IN", "NO ANSWER", False, "missed"),
-        ("IN", "BUSY", False, "missed"),
-        ("IN", "CANCEL", False, "missed"),
-        ("OUT", "ANSWER", "7732", "outgoing"),
-        ("OUT", "NO ANSWER", False, "outgoing_unanswered"),
-        ("OUT", "BUSY", False, "outgoing_unanswered"),
-        ("OUT", "CANCEL", False, "outgoing_unanswered"),
+        ({"direction": "IN", "disposition": "ANSWER", "recording": "7731"}, "answered"),
+        ({"direction": "IN", "disposition": "NO ANSWER"}, "missed"),
+        ({"direction": "IN", "disposition": "BUSY"}, "missed"),
+        ({"direction": "IN", "disposition": "CANCEL"}, "missed"),
+        (
+            {"direction": "OUT", "disposition": "ANSWER", "recording": "7732"},
+            "outgoing",
+        ),
+        ({"direction": "OUT", "disposition": "NO ANSWER"}, "outgoing_unanswered"),
+        ({"direction": "OUT", "disposition": "BUSY"}, "outgoing_unanswered"),
+        ({"direction": "OUT", "disposition": "CANCEL"}, "outgoing_unanswered"),
     ],
 )
+@pytest.mark.usefixtures("setup_events")
 async def test_call_events(
-    hass: HomeAssistant,
-    setup_events: MockConfigEntry,
-    simulator: Simulator,
-    direction: str,
-    disposition: str,
-    recording: str | bool,
-    event_type: str,
+    hass: HomeAssistant, simulator: Simulator, call: dict[str, Any], event_type: str
 ) -> None:
     """A Cdr fires the call's outcome on its user, with what a person wants to know."""
     entity_id = call_id(hass, ERIK)
     assert state_of(hass, entity_id) == STATE_UNKNOWN
-    await simulator.push_event(
-        "Cdr",
-        cdr(
-            ERIK,
-            "1725958989.11",
-            direction=direction,
-            disposition=disposition,
-            recording=recording,
-        ),
-    )
+    await simulator.push_event("Cdr", cdr(ERIK, "1725958989.11", **call))
     await wait_for(hass, lambda: state_of(hass, entity_id) != STATE_UNKNOWN)
+    direction, disposition = call["direction"], call["disposition"]
     incoming = direction == "IN"
     attributes = attributes_of(hass, entity_id)
     attributes.pop(ATTR_EVENT_TYPES)
@@ -248,7 +238,7 @@ async def test_call_events(
         "callee": "102" if incoming else REMOTE,
         "duration": 42,
         "disposition": disposition,
-        "recording": recording is not False,
+        "recording": "recording" in call,
     }
     # Only Erik's calls: nobody else's.
     for user in (ANNA, LARS):
@@ -351,9 +341,9 @@ async def test_ringing(
         ("TRANSFER", ANNA, "transferred"),
     ],
 )
+@pytest.mark.usefixtures("setup_events")
 async def test_queue_call_events(
     hass: HomeAssistant,
-    setup_events: MockConfigEntry,
     simulator: Simulator,
     disposition: str,
     agent: str | None,

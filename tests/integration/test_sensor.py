@@ -5,16 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from unittest.mock import PropertyMock, patch
 
-import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    snapshot_platform,
-)
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from syrupy.assertion import SnapshotAssertion
-
-from custom_components.weblink_nguc.const import DOMAIN
-from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, queue_key, user_key
 from homeassistant.components.sensor import ATTR_OPTIONS, ATTR_STATE_CLASS
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
@@ -26,6 +16,16 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    snapshot_platform,
+)
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.weblink_nguc.const import DOMAIN
+from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, queue_key, user_key
 from tests.simulator import Queue, QueueMember, Simulator
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
@@ -282,7 +282,6 @@ async def test_queue_figure_missing(
 
 async def test_queue_appears_by_event(
     hass: HomeAssistant,
-    device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
     setup_sensors: MockConfigEntry,
     simulator: Simulator,
@@ -309,7 +308,7 @@ async def test_queue_appears_by_event(
             is not None
         ),
     )
-    device = device_registry.async_get_device_by_identifier(
+    device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, f"{ENTRY_UNIQUE_ID}_{key}"), setup_sensors.entry_id
     )
     assert device is not None
