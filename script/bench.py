@@ -23,14 +23,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from custom_components.weblink_nguc.api import NgucClient, UserStatus  # noqa: E402
-from custom_components.weblink_nguc.api.sockjs import (  # noqa: E402
+from custom_components.weblink_nguc.api import NgucClient, UserStatus
+from custom_components.weblink_nguc.api.sockjs import (
     decode_element,
     parse_frame,
 )
-from tests.simulator import Simulator, demo_company  # noqa: E402
+from tests.simulator import Simulator, demo_company
 
 USERS = ("86480", "86481", "86482", "86483")
 
@@ -99,17 +99,17 @@ async def bench_client(n: int = 20_000, batch: int = 20) -> None:
 
 
 async def bench_home_assistant(n: int = 20_000) -> None:
-    """The coordinator's per-event path inside a real Home Assistant."""
+    """Measure the coordinator's per-event path inside a real Home Assistant."""
+    from homeassistant import loader  # noqa: PLC0415
+    from homeassistant.const import EVENT_STATE_CHANGED  # noqa: PLC0415
+    from homeassistant.core import Event, callback  # noqa: PLC0415
+    from homeassistant.setup import async_setup_component  # noqa: PLC0415
     from pytest_homeassistant_custom_component.common import (  # noqa: PLC0415
         MockConfigEntry,
         async_test_home_assistant,
     )
 
     from custom_components.weblink_nguc.api import events  # noqa: PLC0415
-    from homeassistant import loader  # noqa: PLC0415
-    from homeassistant.const import EVENT_STATE_CHANGED  # noqa: PLC0415
-    from homeassistant.core import Event, callback  # noqa: PLC0415
-    from homeassistant.setup import async_setup_component  # noqa: PLC0415
 
     events.AUTH_GRACE = 0.05
     sim = Simulator(demo_company())
