@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from functools import partial
 from typing import override
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
@@ -75,20 +74,24 @@ async def async_setup_entry(
 ) -> None:
     """Add the event entities of the items known now, and of those that appear later."""
     coordinator = entry.runtime_data
-    added: set[str | None] = set()
+    added: set[str | None] = set()  # unique ids
 
     @callback
     def add_new_entities() -> None:
-        new = [e for e in _entities(coordinator) if e.unique_id not in added]
-        for entity in new:
-            added.add(entity.unique_id)
-            # Removed with its device: may come back if the item does.
-            entity.async_on_remove(partial(added.discard, entity.unique_id))
+        entities = _entities(coordinator)
+        # Forget the entities of items that are gone (removed with their
+        # devices), so that they are added again if their item comes back.
+        added.intersection_update(entity.unique_id for entity in entities)
+        new = [entity for entity in entities if entity.unique_id not in added]
+        added.update(entity.unique_id for entity in new)
         if new:
             async_add_entities(new)
 
     add_new_entities()
+    # Called when items appear, and after every resync (the one that may have
+    # removed items), with all the listeners when availability is announced.
     entry.async_on_unload(coordinator.async_add_items_listener(add_new_entities))
+    entry.async_on_unload(coordinator.async_subscribe(KEY_ACCOUNT, add_new_entities))
 
 
 class NgucCallEvent(NgucEntity, EventEntity):

@@ -9,8 +9,9 @@ follow /work/shared/nguc-api.md with small fixed data.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 import contextlib
+import copy
 from dataclasses import dataclass, field
 import json
 import secrets
@@ -18,7 +19,7 @@ import time
 from typing import Any
 
 from aiohttp import web
-import sockjs
+import sockjs  # type: ignore[import-untyped]
 
 COMPANY = "acme"
 USERNAME = "u"
@@ -62,7 +63,7 @@ DEVICES = [
     }
 ]
 
-type Script = Callable[[Connection], Awaitable[None]]
+type Script = Callable[[Connection], Coroutine[Any, Any, None]]
 
 
 @dataclass(eq=False)
@@ -95,8 +96,11 @@ class Connection:
         ):
             self.close(2011, "Token expired")
             return False
+        text = json.dumps([name, payload], ensure_ascii=ensure_ascii)
+        if not self.session.send(text):
+            return False  # the session is closing or closed
         self.server.sent.append((name, payload))
-        return self.session.send(json.dumps([name, payload], ensure_ascii=ensure_ascii))
+        return True
 
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """Send ``c[code,"reason"]`` and close the websocket."""
@@ -125,6 +129,8 @@ class NgucSockJsServer:
         self.script = script
         self.reject_ws_auth = reject_ws_auth
         self.enforce_token_expiry = enforce_token_expiry
+        #: Answer this many of the next token requests with 503.
+        self.oauth_failures = 0
         # Observations.
         self.grants: list[str] = []
         self.connections: list[Connection] = []
@@ -133,12 +139,26 @@ class NgucSockJsServer:
         self.rejections = 0
         self.client_messages: list[str] = []
         self.sent: list[tuple[str, Any]] = []
+        #: The path of every REST read that carried a valid token, in order.
+        self.rest_reads: list[str] = []
+        #: The REST truth, by path: copies of the module's data, which a test
+        #: may change (e.g. while the client is disconnected).
+        self.rest: dict[str, Any] = copy.deepcopy(
+            {
+                "/user/me": ME,
+                "/company/user": USERS,
+                "/company/user/status": STATUSES,
+                "/company/queue": QUEUES,
+                "/company/device": DEVICES,
+            }
+        )
         self.errors: list[BaseException] = []
         # State.
         self._access: dict[str, float] = {}
         self._refresh: set[str] = set()
         self._by_session: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks_before: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -159,16 +179,11 @@ class NgucSockJsServer:
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
+        self._tasks_before = asyncio.all_tasks()
         app = web.Application()
         app.router.add_post("/oauth2/user-credentials", self._oauth)
-        for path, data in (
-            ("/user/me", ME),
-            ("/company/user", USERS),
-            ("/company/user/status", STATUSES),
-            ("/company/queue", QUEUES),
-            ("/company/device", DEVICES),
-        ):
-            app.router.add_get(path, self._rest(data))
+        for path in self.rest:
+            app.router.add_get(path, self._rest(path))
         sockjs.add_endpoint(
             app,
             self._handler,
@@ -201,16 +216,30 @@ class NgucSockJsServer:
         if gc_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await gc_task
-        # Let cancelled per-session heartbeat tasks finish.
-        await asyncio.sleep(0)
+        # sockjs cancels its per-session tasks without waiting for them.
+        current = asyncio.current_task()
+        pending = asyncio.all_tasks() - self._tasks_before - {current}
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+
+    @property
+    def live_connections(self) -> list[Connection]:
+        """Return the connections that authenticated and are still open."""
+        return [c for c in self.connections if c.authenticated and not c.closed]
+
+    def broadcast(self, name: str, payload: Any) -> int:
+        """Send one event on every live connection; return how many took it."""
+        return sum(conn.send_event(name, payload) for conn in self.live_connections)
 
     async def wait_until(
         self, condition: Callable[[], bool], timeout: float = 5.0
     ) -> None:
         """Wait until ``condition()`` holds; TimeoutError after ``timeout``."""
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.01)
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            await asyncio.sleep(0.01)
 
     def token_valid(self, token: str) -> bool:
         """Return True for an access token issued here and not yet expired."""
@@ -221,11 +250,18 @@ class NgucSockJsServer:
     async def _oauth(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
             body = await request.json()
-            form = {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+            form = (
+                {str(k): str(v) for k, v in body.items()}
+                if isinstance(body, dict)
+                else {}
+            )
         else:
             form = {k: str(v) for k, v in (await request.post()).items()}
         grant = form.get("grant_type", "")
         self.grants.append(grant)
+        if self.oauth_failures > 0:
+            self.oauth_failures -= 1
+            return _error(503, "temporarily_unavailable")
         if form.get("client_id") != f"external.{COMPANY}":
             return _error(401, "invalid_client")
         if grant == "password":
@@ -233,7 +269,10 @@ class NgucSockJsServer:
                 return _error(400, "invalid_request")
             if form.get("username") == USERNAME and form.get("password") == PASSWORD:
                 return self._issue()
-            if form.get("username") == TFA_USERNAME and form.get("password") == PASSWORD:
+            if (
+                form.get("username") == TFA_USERNAME
+                and form.get("password") == PASSWORD
+            ):
                 if form["tfa"] != TFA_CODE:
                     return _error(402, "invalid_tfa")
                 return self._issue()
@@ -259,12 +298,13 @@ class NgucSockJsServer:
             }
         )
 
-    def _rest(self, data: Any) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _rest(self, path: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme != "Bearer" or not self.token_valid(token):
                 return _error(401, "invalid_token")
-            return web.json_response(data)
+            self.rest_reads.append(path)
+            return web.json_response(self.rest[path])
 
         return handle
 

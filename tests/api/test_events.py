@@ -28,6 +28,9 @@ from tests.simulator import Simulator, demo_company
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 EVENTS_LOGGER = "custom_components.weblink_nguc.api.events"
+# Tests of rejection: a close this soon after authenticate is a rejection,
+# however slow the machine running the tests.
+REJECT_GRACE = 1.0
 WS_PATH = re.compile(r"/events/[0-9]{3}/[a-z0-9]{10,40}/websocket")
 
 
@@ -37,7 +40,7 @@ WS_PATH = re.compile(r"/events/[0-9]{3}/[a-z0-9]{10,40}/websocket")
 async def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
     """Poll ``condition`` (simulator counters have no events to wait on)."""
     async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110
+        while not condition():
             await asyncio.sleep(0.005)
 
 
@@ -401,6 +404,7 @@ async def test_reauthenticates_when_another_caller_renews(
     rec = Recorder()
     async with running(make_stream(client, rec)):
         await simulator.wait_for_connections(1)
+        await rec.wait_log("connected")
         simulator.expire_access_tokens()
         await client.get_users()  # 401, refresh, retry
         await wait_until(lambda: simulator.reauth_on_open_count == 1)
@@ -428,7 +432,7 @@ async def test_renewal_rejected_on_open_connection_raises(
             async with asyncio.timeout(3):
                 await task
         assert sim.connection_count == 1
-        assert sim.open_connections == 0
+        await wait_until(lambda: sim.open_connections == 0)
         assert rec.log == ["connected", "disconnected"]
         await stream.stop()
     finally:
@@ -463,7 +467,7 @@ async def test_reauth_rejected_on_open_connection_reconnects(
     simulator: Simulator, client: NgucClient
 ) -> None:
     rec = Recorder()
-    async with running(make_stream(client, rec)):
+    async with running(make_stream(client, rec, auth_grace=0.3)):
         await simulator.wait_for_connections(1)
         await rec.wait_log("connected")
         simulator.reject_auth = True
@@ -476,13 +480,9 @@ async def test_reauth_rejected_on_open_connection_reconnects(
 
         client.auth.add_listener(allow_again)
         await client.auth.async_get_access_token(force_refresh=True)
-        await wait_until(
-            lambda: (
-                simulator.authenticated_connections == 1
-                and simulator.connection_count == 2
-            )
-        )
-        assert rec.log == ["connected", "disconnected", "connected"]
+        await rec.wait_log("connected", "disconnected", "connected")
+        assert simulator.authenticated_connections == 1
+        assert simulator.connection_count == 2
 
 
 # --- the server closing or rejecting -------------------------------------------------
@@ -535,7 +535,7 @@ async def test_rejected_token_is_renewed_then_reconnects(
     rec = Recorder()
     async with (
         OpenWatch(simulator).watching() as watch,
-        running(make_stream(client, rec)),
+        running(make_stream(client, rec, auth_grace=REJECT_GRACE)),
     ):
         await simulator.wait_for_connections(1)
         await rec.wait_log("connected")
@@ -551,7 +551,7 @@ async def test_token_expired_on_server_is_renewed(
 ) -> None:
     simulator.expire_access_tokens()
     rec = Recorder()
-    async with running(make_stream(client, rec)):
+    async with running(make_stream(client, rec, auth_grace=REJECT_GRACE)):
         await simulator.wait_for_connections(1)
     assert simulator.oauth_grants == ["password", "refresh_token"]
     assert simulator.connection_count == 2
@@ -562,13 +562,13 @@ async def test_rejected_twice_raises_auth_error(
 ) -> None:
     simulator.reject_auth = True
     rec = Recorder()
-    stream = make_stream(client, rec)
+    stream = make_stream(client, rec, auth_grace=REJECT_GRACE)
     with pytest.raises(NgucAuthError):
         async with asyncio.timeout(3):
             await stream.run()
     assert simulator.connection_count == 2  # no spinning
     assert simulator.oauth_grants == ["password", "refresh_token"]
-    assert simulator.open_connections == 0
+    await wait_until(lambda: simulator.open_connections == 0)
     assert rec.log == []
     assert rec.events == []
 
@@ -579,7 +579,7 @@ async def test_rejected_and_renewal_impossible_raises_auth_error(
     tokens = await make_client(session, simulator).login()
     client = make_client(session, simulator, password=None, tokens=tokens)
     simulator.revoke_tokens()  # the stream's token and refresh token are dead
-    stream = make_stream(client, Recorder())
+    stream = make_stream(client, Recorder(), auth_grace=REJECT_GRACE)
     with pytest.raises(NgucAuthError):
         async with asyncio.timeout(3):
             await stream.run()
@@ -598,12 +598,16 @@ async def test_rejected_then_token_endpoint_down_keeps_trying(
 
     client.auth.add_listener(allow)
     rec = Recorder()
-    async with running(make_stream(client, rec)) as task:
+    async with running(make_stream(client, rec, auth_grace=REJECT_GRACE)) as task:
         await wait_until(
             lambda: simulator.authenticated_connections == 1 or task.done()
         )
         assert not task.done(), task.exception()
-    assert simulator.oauth_grants[-1] == "refresh_token"
+        await rec.wait_log("connected")
+    # Login, the refresh that met the 500, the refresh retried after a backoff.
+    assert simulator.requests.count("POST /oauth2/user-credentials") == 3
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+    assert simulator.connection_count == 2
 
 
 async def test_second_open_reconnects(simulator: Simulator, client: NgucClient) -> None:
@@ -667,15 +671,20 @@ async def test_events_url_unreachable_keeps_trying(
         assert not task.done()
 
 
-async def test_token_endpoint_down_before_connecting_keeps_trying(
-    simulator: Simulator, session: aiohttp.ClientSession
+@pytest.mark.parametrize("status", [503, 429, 404])
+async def test_token_endpoint_failing_before_connecting_keeps_trying(
+    simulator: Simulator, session: aiohttp.ClientSession, status: int
 ) -> None:
     client = make_client(session, simulator)  # no token yet
-    simulator.fail_rest(503, count=2)
+    simulator.fail_rest(status, count=2)
     rec = Recorder()
-    async with running(make_stream(client, rec)):
-        await simulator.wait_for_connections(1)
+    async with running(make_stream(client, rec)) as task:
+        await wait_until(
+            lambda: simulator.authenticated_connections == 1 or task.done()
+        )
+        assert not task.done(), task.exception()
     assert simulator.oauth_grants == ["password"]
+    assert simulator.requests.count("POST /oauth2/user-credentials") == 3
 
 
 # --- malformed input ------------------------------------------------------------------
@@ -816,6 +825,7 @@ async def test_stream_without_callbacks(
         await wait_until(lambda: stream.connected)
         await simulator.close_connections()
         await wait_until(lambda: simulator.connection_count == 2)
+        await simulator.wait_for_connections(1)
         await simulator.push_event("X", {}, apply=False)
         await wait_until(lambda: names == ["X"])
 
@@ -1087,7 +1097,7 @@ async def test_stream_backoff_grows_then_resets_after_healthy_period(
         await wait_until(lambda: len(rng.ceilings) >= 5)
         assert rng.ceilings[:5] == [0.01, 0.02, 0.04, 0.04, 0.04]
         simulator.refuse_events = False
-        await simulator.wait_for_connections(1)
+        await rec.wait_log("connected")
         # A short-lived connection does not reset the backoff.
         before = len(rng.ceilings)
         await simulator.close_connections()
@@ -1164,3 +1174,17 @@ async def test_stop_while_reconnecting_after_events(
         await rec.wait_events(1)
     assert task.done()
     await wait_until(lambda: simulator.open_connections == 0)
+
+
+async def test_renewal_during_the_grace_restarts_it(
+    simulator: Simulator, client: NgucClient
+) -> None:
+    """A token renewed before the first grace is over: one connected, no reconnect."""
+    rec = Recorder()
+    async with running(make_stream(client, rec, auth_grace=0.3)) as task:
+        await simulator.wait_for_connections(1)
+        await client.auth.async_get_access_token(force_refresh=True)
+        await wait_until(lambda: simulator.reauth_on_open_count == 1)
+        await rec.wait_log("connected")
+        assert simulator.connection_count == 1
+        assert not task.done()

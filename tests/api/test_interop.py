@@ -223,6 +223,11 @@ async def test_several_messages_in_one_frame_delivered_in_order(
         assert len(message_frames) == 1
         assert len(json.loads(message_frames[0][1:])) == len(EVENTS)
         assert stream.connections == 1
+        # What the client sent, as the sockjs server decoded it.
+        token = server.connections[0].tokens[0]
+        assert server.client_messages == [
+            f'["authenticate",{{"authorization":"Bearer {token}"}}]'
+        ]
 
 
 @pytest.mark.parametrize("ensure_ascii", [True, False])
@@ -297,7 +302,9 @@ async def test_close_within_grace_renews_token_and_reconnects() -> None:
         assert not task.done()
 
 
-@pytest.mark.parametrize("server_heartbeat", [0.2, 30.0], ids=["server-pings", "client-pings"])
+@pytest.mark.parametrize(
+    "server_heartbeat", [0.2, 30.0], ids=["server-pings", "client-pings"]
+)
 async def test_websocket_pings_keep_an_idle_connection(
     frames: list[str], server_heartbeat: float
 ) -> None:
@@ -332,7 +339,9 @@ async def test_reauthenticates_on_the_open_connection() -> None:
 
     async with (
         serving(
-            token_lifetime=2.0, enforce_token_expiry=True, script=per_connection({1: late})
+            token_lifetime=2.0,
+            enforce_token_expiry=True,
+            script=per_connection({1: late}),
         ) as server,
         streaming(server) as (stream, recorder, _task),
     ):
@@ -358,3 +367,28 @@ async def test_authentication_rejected_raises_after_bounded_attempts() -> None:
         assert server.refreshes == 1
         assert recorder.events == []
         assert recorder.connected == 0
+
+
+async def test_token_endpoint_down_after_a_rejection_is_retried() -> None:
+    """A close within the grace, then the token endpoint fails once: keep going.
+
+    The stream renews its token after a rejection; when that renewal meets a
+    transient failure (503), it must back off and retry, not end ``run()``.
+    """
+
+    async def first(conn: Connection) -> None:
+        conn.server.oauth_failures = 1  # the renewal that follows fails
+        conn.close()
+
+    async def second(conn: Connection) -> None:
+        conn.send_event(*EVENTS[0])
+
+    async with (
+        serving(script=per_connection({1: first, 2: second})) as server,
+        streaming(server) as (stream, recorder, task),
+    ):
+        await server.wait_until(lambda: len(recorder.events) >= 1 or task.done())
+        if task.done():
+            pytest.fail(f"run() ended: {task.exception()!r}")
+        assert recorder.events == EVENTS[:1]
+        assert stream.connections == 2

@@ -7,6 +7,8 @@ from collections.abc import Generator
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -16,8 +18,6 @@ from custom_components.weblink_nguc.const import (
     CONF_EVENTS_URL,
     DOMAIN,
 )
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
-from homeassistant.core import HomeAssistant
 from tests.simulator import Simulator
 
 # The demo account "demo" is PBX user 86480 of company 4711.
@@ -25,11 +25,8 @@ ENTRY_UNIQUE_ID = "4711_86480"
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    enable_custom_integrations: Any,
-) -> Generator[None]:
+def auto_enable_custom_integrations(enable_custom_integrations: Any) -> None:
     """Let Home Assistant load this repository's integration."""
-    yield
 
 
 @pytest.fixture(autouse=True)

@@ -24,9 +24,13 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.weblink_nguc.binary_sensor import (
+    PHONE_BINARY_SENSORS,
+    NgucPhoneBinarySensor,
+)
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, device_key
-from tests.simulator import Device, Simulator
+from tests.simulator import Device, Queue, Simulator
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
 
@@ -239,3 +243,26 @@ async def test_phones_appear_and_go(
     )  # the phones, 9006 and the event stream
     assert "does not generate unique IDs" not in caplog.text
     assert "already exists" not in caplog.text
+
+
+async def test_new_queue_adds_no_binary_sensor(
+    hass: HomeAssistant, setup_binary_sensors: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A queue that appears has no binary sensors; the others are not added again."""
+    registry = er.async_get(hass)
+    entry_id = setup_binary_sensors.entry_id
+    before = len(er.async_entries_for_config_entry(registry, entry_id))
+    await simulator.push_queue(Queue(id="503", name="Billing"))
+    coordinator = setup_binary_sensors.runtime_data
+    await wait_for(hass, lambda: "503" in coordinator.data.queues)
+    assert len(er.async_entries_for_config_entry(registry, entry_id)) == before
+
+
+async def test_phone_gone(
+    hass: HomeAssistant, setup_binary_sensors: MockConfigEntry
+) -> None:
+    """A phone's sensor whose phone is gone is unavailable and has no state."""
+    coordinator = setup_binary_sensors.runtime_data
+    sensor = NgucPhoneBinarySensor(coordinator, "9999", PHONE_BINARY_SENSORS[0])
+    assert not sensor.available
+    assert sensor.is_on is None

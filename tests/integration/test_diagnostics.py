@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from homeassistant.components.diagnostics import REDACTED
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
@@ -19,9 +24,6 @@ from custom_components.weblink_nguc.const import (
     CONF_EVENTS_URL,
     DOMAIN,
 )
-from homeassistant.components.diagnostics import REDACTED
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
-from homeassistant.core import HomeAssistant
 from tests.simulator import Simulator
 from tests.simulator.model import Account
 
@@ -104,6 +106,12 @@ VOLATILE = props(
 )
 
 
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialize like Home Assistant, in snapshots/ beside the other platforms'."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
 async def test_diagnostics(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
@@ -143,8 +151,8 @@ async def test_diagnostics(
     assert diagnostics == snapshot(exclude=VOLATILE)
 
     # What the snapshot cannot show: the volatile values are there and sane.
-    assert diagnostics["stream"]["last_event"] is not None  # type: ignore[index,call-overload]
-    assert [e["event"] for e in diagnostics["recent_events"]] == [  # type: ignore[index,union-attr]
+    assert diagnostics["stream"]["last_event"] is not None
+    assert [e["event"] for e in diagnostics["recent_events"]] == [
         name for name, _ in EVENTS
     ]
 
@@ -165,11 +173,11 @@ async def test_diagnostics(
     ):
         assert secret not in text, f"{secret!r} leaked into the diagnostics"
     # ... and were redacted, not dropped.
-    data = diagnostics["entry"]["data"]  # type: ignore[index,call-overload]
-    assert data[CONF_PASSWORD] == REDACTED  # type: ignore[index,call-overload]
-    assert data["token"] == REDACTED  # type: ignore[index,call-overload]
-    cdr = diagnostics["recent_events"][2]["data"]  # type: ignore[index,call-overload]
-    assert cdr["src"] == REDACTED  # type: ignore[index,call-overload]
+    data = diagnostics["entry"]["data"]
+    assert data[CONF_PASSWORD] == REDACTED
+    assert data["token"] == REDACTED
+    cdr = diagnostics["recent_events"][2]["data"]
+    assert cdr["src"] == REDACTED
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

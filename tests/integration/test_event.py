@@ -28,7 +28,8 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.weblink_nguc.api import LineState
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
-from tests.simulator import Queue, Simulator
+from custom_components.weblink_nguc.event import EVENT_DESCRIPTIONS, NgucCallEvent
+from tests.simulator import Device, Queue, Simulator
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
 
@@ -449,3 +450,54 @@ async def test_unavailable_while_stream_down(
     await simulator.push_event("Cdr", cdr(ANNA, "1725958989.71"))
     await wait_for(hass, lambda: state_of(hass, entity_id) != STATE_UNKNOWN)
     assert attributes_of(hass, entity_id)[ATTR_EVENT_TYPE] == "answered"
+
+
+async def test_new_phone_adds_no_event_entity(
+    hass: HomeAssistant, setup_events: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A phone found at a resync has no event entity; none is added again."""
+    registry = er.async_get(hass)
+    before = len(er.async_entries_for_config_entry(registry, setup_events.entry_id))
+    simulator.company.add_device(Device("9006", LARS, "Lars mobilapp", "NGUC App"))
+    connections = simulator.authenticated_count
+    await simulator.drop_connections()
+    await simulator.wait_for_authenticated(connections + 1)
+    await wait_in_sync(hass, setup_events)
+    assert "9006" in setup_events.runtime_data.data.devices
+    after = len(er.async_entries_for_config_entry(registry, setup_events.entry_id))
+    assert after == before
+
+
+async def test_item_gone(hass: HomeAssistant, setup_events: MockConfigEntry) -> None:
+    """An event entity whose user or queue is gone is unavailable."""
+    coordinator = setup_events.runtime_data
+    for description in EVENT_DESCRIPTIONS:
+        assert not NgucCallEvent(coordinator, "99999", description).available
+
+
+async def test_queue_gone_and_back(
+    hass: HomeAssistant, setup_events: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A queue gone at a resync loses its event entity; it returns with the queue."""
+    registry = er.async_get(hass)
+    unique_id = f"{ENTRY_UNIQUE_ID}_{queue_key(SALES)}_queue_call"
+
+    def sales_entity() -> str | None:
+        return registry.async_get_entity_id(Platform.EVENT, DOMAIN, unique_id)
+
+    sales = simulator.company.queues.pop(SALES)
+    connections = simulator.authenticated_count
+    await simulator.drop_connections()
+    await simulator.wait_for_authenticated(connections + 1)
+    await wait_in_sync(hass, setup_events)
+    await wait_for(hass, lambda: sales_entity() is None)
+
+    await simulator.push_queue(sales)
+    await wait_for(hass, lambda: sales_entity() is not None)
+    entity_id = queue_call_id(hass, SALES)
+    await wait_for(hass, lambda: hass.states.get(entity_id) is not None)
+    await simulator.push_event(
+        "QueueCdr", queue_cdr(SALES, "1725958989.81", "ANSWERED", agent=LARS)
+    )
+    await wait_for(hass, lambda: state_of(hass, entity_id) != STATE_UNKNOWN)
+    assert attributes_of(hass, entity_id)["agent"] == "Lars Öberg"

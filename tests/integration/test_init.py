@@ -9,14 +9,15 @@ import logging
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import CONF_PASSWORD, EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.weblink_nguc import async_remove_config_entry_device
 from custom_components.weblink_nguc.const import CONF_TOKEN, DOMAIN, EVENT_NGUC
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import CONF_PASSWORD, STATE_UNAVAILABLE, EVENT_STATE_CHANGED
-from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
 from tests.simulator import Device, Simulator, User
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
@@ -310,7 +311,8 @@ async def test_devices_appear_and_disappear(
 
     nils = device("user_86490")
     phone = device("device_9010")
-    assert nils is not None and phone is not None
+    assert nils is not None
+    assert phone is not None
     assert phone.via_device_id == nils.id
     assert hass.states.get("sensor.nils_holm_line_status").state == "idle"
     assert hass.states.get("binary_sensor.nils_bordstelefon_registered") is not None
@@ -335,7 +337,5 @@ async def test_remove_stale_device_by_hand(
         config_entry_id=entry_id, identifiers={(DOMAIN, f"{ENTRY_UNIQUE_ID}_user_1")}
     )
     assert current is not None
-    from custom_components.weblink_nguc import async_remove_config_entry_device
-
     assert not await async_remove_config_entry_device(hass, init_integration, current)
     assert await async_remove_config_entry_device(hass, init_integration, stale)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from homeassistant.components.logbook.const import DOMAIN as LOGBOOK_DOMAIN
+from homeassistant.components.logbook.models import LogbookConfig
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -13,11 +18,6 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.weblink_nguc.const import DOMAIN, EVENT_NGUC
 from custom_components.weblink_nguc.logbook import describe
-from homeassistant.components.logbook import DOMAIN as LOGBOOK_DOMAIN
-from homeassistant.components.logbook.models import LogbookConfig
-from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import device_registry as dr
-from homeassistant.setup import async_setup_component
 from tests.simulator import Simulator
 
 from .conftest import wait_for
@@ -49,9 +49,7 @@ async def test_logbook_describes_pushed_events(
     fired = async_capture_events(hass, EVENT_NGUC)
 
     await simulator.set_user_status("86481", 8)
-    await simulator.finish_call(
-        "86481", remote="0701234567", disposition="NO ANSWER"
-    )
+    await simulator.finish_call("86481", remote="0701234567", disposition="NO ANSWER")
     await simulator.finish_call(
         "86480", direction="OUT", remote="0731234567", billsec=125
     )
@@ -95,7 +93,11 @@ async def test_logbook_unknown_device(hass: HomeAssistant) -> None:
 @pytest.mark.parametrize(
     ("name", "payload", "message"),
     [
-        ("UserStatus", {"status": "9", "status_text": "InUse&Ringing"}, "line is in use and ringing"),
+        (
+            "UserStatus",
+            {"status": "9", "status_text": "InUse&Ringing"},
+            "line is in use and ringing",
+        ),
         ("UserStatus", {"status": "0", "status_text": "Idle"}, "line is idle"),
         ("UserStatus", {"status": "17"}, "line is in use and on hold"),
         ("UserStatus", {"status": "0"}, "line is idle"),
@@ -108,12 +110,22 @@ async def test_logbook_unknown_device(hass: HomeAssistant) -> None:
         ("DeviceStatus", {}, "phone status changed"),
         (
             "Cdr",
-            {"direction": "IN", "src": "0701234567", "disposition": "ANSWER", "billsec": "42"},
+            {
+                "direction": "IN",
+                "src": "0701234567",
+                "disposition": "ANSWER",
+                "billsec": "42",
+            },
             "answered a call from 0701234567 (42 s)",
         ),
         (
             "Cdr",
-            {"direction": "IN", "src": "0701234567", "disposition": "ANSWER", "billsec": "3725"},
+            {
+                "direction": "IN",
+                "src": "0701234567",
+                "disposition": "ANSWER",
+                "billsec": "3725",
+            },
             "answered a call from 0701234567 (1 h 2 min)",
         ),
         (
@@ -128,14 +140,25 @@ async def test_logbook_unknown_device(hass: HomeAssistant) -> None:
         ),
         (
             "Cdr",
-            {"direction": "OUT", "dst": "0701234567", "disposition": "ANSWER", "billsec": "0"},
+            {
+                "direction": "OUT",
+                "dst": "0701234567",
+                "disposition": "ANSWER",
+                "billsec": "0",
+            },
             "called 0701234567",
         ),
         ("Cdr", {"direction": "IN", "disposition": "INVALID"}, "call record: invalid"),
         ("Cdr", {}, "call record: unknown"),
+        ("Cdr", {"direction": "OUT", "disposition": "INVALID"}, "call record: invalid"),
         (
             "QueueCdr",
-            {"callerid": "0701234567", "disposition": "ANSWERED", "answered_by": "Erik Johansson", "reason": "CONNECT"},
+            {
+                "callerid": "0701234567",
+                "disposition": "ANSWERED",
+                "answered_by": "Erik Johansson",
+                "reason": "CONNECT",
+            },
             "queue call from 0701234567 answered by Erik Johansson",
         ),
         (
@@ -145,17 +168,29 @@ async def test_logbook_unknown_device(hass: HomeAssistant) -> None:
         ),
         (
             "QueueCdr",
-            {"callerid": "0701234567", "disposition": "ANSWERED", "reason": "COMPLETECALLER"},
+            {
+                "callerid": "0701234567",
+                "disposition": "ANSWERED",
+                "reason": "COMPLETECALLER",
+            },
             "queue call from 0701234567 ended",
         ),
         (
             "QueueCdr",
-            {"callerid": "0701234567", "disposition": "NOANSWERED", "answered_by": "Erik Johansson"},
+            {
+                "callerid": "0701234567",
+                "disposition": "NOANSWERED",
+                "answered_by": "Erik Johansson",
+            },
             "Erik Johansson did not answer a queue call from 0701234567",
         ),
         (
             "QueueCdr",
-            {"callerid": "0701234567", "disposition": "NOANSWERED", "reason": "ABANDON"},
+            {
+                "callerid": "0701234567",
+                "disposition": "NOANSWERED",
+                "reason": "ABANDON",
+            },
             "queue call from 0701234567 abandoned",
         ),
         (

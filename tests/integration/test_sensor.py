@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+import logging
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.components.sensor import ATTR_OPTIONS, ATTR_STATE_CLASS
@@ -26,7 +27,13 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, queue_key, user_key
-from tests.simulator import Queue, QueueMember, Simulator
+from custom_components.weblink_nguc.sensor import (
+    QUEUE_SENSORS,
+    USER_SENSORS,
+    NgucLineSensor,
+    NgucQueueSensor,
+)
+from tests.simulator import Device, Queue, QueueMember, Simulator
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
 
@@ -363,3 +370,75 @@ async def test_last_event(
     entry = er.async_get(hass).async_get(entity_id)
     assert entry is not None
     assert entry.entity_category is EntityCategory.DIAGNOSTIC
+
+
+async def test_new_phone_adds_no_sensor(
+    hass: HomeAssistant,
+    setup_sensors: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A phone found at a resync has no sensors; the others are not added again."""
+    registry = er.async_get(hass)
+    before = len(er.async_entries_for_config_entry(registry, setup_sensors.entry_id))
+    caplog.set_level(logging.DEBUG, "homeassistant.helpers.entity_platform")
+    caplog.clear()
+    simulator.company.add_device(Device("9006", LARS, "Lars mobilapp", "NGUC App"))
+    connections = simulator.authenticated_count
+    await simulator.drop_connections()
+    await simulator.wait_for_authenticated(connections + 1)
+    await wait_in_sync(hass, setup_sensors)
+    assert "9006" in setup_sensors.runtime_data.data.devices
+    after = len(er.async_entries_for_config_entry(registry, setup_sensors.entry_id))
+    assert after == before
+    # Not even the disabled ones are offered again.
+    assert "disabled" not in caplog.text
+
+
+async def test_item_gone(hass: HomeAssistant, setup_sensors: MockConfigEntry) -> None:
+    """A sensor whose user or queue is gone is unavailable and has no value."""
+    coordinator = setup_sensors.runtime_data
+    line = NgucLineSensor(coordinator, "99999", USER_SENSORS[0])
+    queue = NgucQueueSensor(coordinator, "599", QUEUE_SENSORS[0])
+    for sensor in (line, queue):
+        assert not sensor.available
+        assert sensor.native_value is None
+
+
+async def test_queue_gone_and_back(
+    hass: HomeAssistant, setup_sensors: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A queue gone at a resync loses its sensors; when it comes back, so do they."""
+    registry = er.async_get(hass)
+    key = queue_key(SALES)
+
+    def sales_entries() -> list[er.RegistryEntry]:
+        return [
+            entry
+            for entry in er.async_entries_for_config_entry(
+                registry, setup_sensors.entry_id
+            )
+            if entry.unique_id.startswith(f"{ENTRY_UNIQUE_ID}_{key}_")
+        ]
+
+    assert len(sales_entries()) == len(QUEUE_KEYS)
+    sales = simulator.company.queues.pop(SALES)
+    connections = simulator.authenticated_count
+    await simulator.drop_connections()
+    await simulator.wait_for_authenticated(connections + 1)
+    await wait_in_sync(hass, setup_sensors)
+    await wait_for(hass, lambda: not sales_entries())
+
+    # Back by a Queue event: every sensor again, the disabled ones included.
+    sales.completed = 6
+    await simulator.push_queue(sales)
+    await wait_for(hass, lambda: len(sales_entries()) == len(QUEUE_KEYS))
+    entity_id = sensor_id(hass, key, "completed_today")
+    await wait_for(hass, lambda: hass.states.get(entity_id) is not None)
+    assert state_of(hass, entity_id) == "6"
+    disabled = {
+        entry.unique_id.removeprefix(f"{ENTRY_UNIQUE_ID}_{key}_")
+        for entry in sales_entries()
+        if entry.disabled_by is not None
+    }
+    assert disabled == {"talk_time_today", "hold_time_today"}

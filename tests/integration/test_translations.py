@@ -20,14 +20,14 @@ import re
 from types import ModuleType
 from typing import Any
 
-import pytest
-import voluptuous as vol
-
-from custom_components.weblink_nguc.const import DOMAIN
 from homeassistant.const import Platform
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.typing import UNDEFINED
+import pytest
+import voluptuous as vol
+
+from custom_components.weblink_nguc.const import DOMAIN
 
 INTEGRATION = Path(__file__).parents[2] / "custom_components" / DOMAIN
 LANGUAGES = ("en", "sv")
@@ -153,7 +153,9 @@ def _entity_requirements(required: Required) -> set[str]:
             ):
                 key = _constant(_keyword(node, "translation_key"))
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                targets = (
+                    node.targets if isinstance(node, ast.Assign) else [node.target]
+                )
                 if any(
                     isinstance(t, ast.Name) and t.id == "_attr_translation_key"
                     for t in targets
@@ -162,7 +164,8 @@ def _entity_requirements(required: Required) -> set[str]:
             if key is not None:
                 keys.add(f"{platform}.{key}")
                 required.need(
-                    f"entity.{platform}.{key}", f"{source.name}:{node.lineno}"
+                    f"entity.{platform}.{key}",
+                    f"{source.name}:{getattr(node, 'lineno', '?')}",
                 )
     return keys
 
@@ -187,16 +190,13 @@ def _source_requirements(required: Required) -> None:
             message = f"exceptions.{key}.message"
             required.need(message, where)
             given = _keyword(node, "translation_placeholders")
-            allowed: set[str] | None = set()
+            allowed: set[str] | None = None
             if isinstance(given, ast.Dict):
-                for item in given.keys:
-                    if (text := _constant(item)) is not None:
-                        allowed.add(text)  # type: ignore[union-attr]
-                    else:
-                        allowed = None
-                        break
-            elif given is not None:
-                allowed = None
+                texts = [_constant(item) for item in given.keys]
+                if all(text is not None for text in texts):
+                    allowed = {text for text in texts if text is not None}
+            elif given is None:
+                allowed = set()
             if message in required.placeholders and allowed is not None:
                 previous = required.placeholders[message]
                 allowed = None if previous is None else previous & allowed
@@ -345,9 +345,7 @@ def test_form_fields_are_translated(
         steps: dict[str, Any] = _get(data, "config.step") or {}
         labels = {key for step in steps.values() for key in step.get("data", {})}
         sections = {
-            name
-            for step in steps.values()
-            for name in step.get("sections", {})
+            name for step in steps.values() for name in step.get("sections", {})
         }
         missing = sorted(fields[""] - labels - sections)
         for name, inner in fields.items():

@@ -20,7 +20,7 @@ import aiohttp
 
 from . import contract as c
 from .backoff import Backoff
-from .exceptions import NgucAuthError, NgucConnectionError, NgucError
+from .exceptions import NgucAuthError, NgucError
 from .ratelimit import RateLimitedLog
 from .sockjs import (
     Frame,
@@ -127,10 +127,17 @@ class NgucEventStream:
         """Connect, deliver events and reconnect until :meth:`stop`."""
         self._task = asyncio.current_task()
         rejected_in_a_row = 0
+        renew = False
         try:
             while not self._stopped():
                 started = time.monotonic()
                 try:
+                    if renew:
+                        # A fresh token for this attempt; raises NgucAuthError
+                        # when that is no longer possible. A network or server
+                        # error is retried like any failed connection.
+                        await self._auth.async_get_access_token(force_refresh=True)
+                        renew = False
                     await self._connect_once()
                 except _AuthRejectedError:
                     rejected_in_a_row += 1
@@ -139,12 +146,12 @@ class NgucEventStream:
                             "the event stream rejected our credentials"
                         ) from None
                     _LOGGER.info("Event stream rejected the token; renewing it")
-                    # A fresh token for the next attempt; raises NgucAuthError
-                    # when that is no longer possible.
-                    await self._auth.async_get_access_token(force_refresh=True)
+                    renew = True
                 except NgucAuthError:
                     raise
-                except (NgucConnectionError, _ConnectionLostError) as err:
+                except NgucError as err:
+                    # Lost connections, network and server errors, and answers
+                    # of the token endpoint that cannot be read: retry.
                     _LOGGER.debug("Event stream: %s", err)
                 except (aiohttp.ClientError, TimeoutError) as err:
                     _LOGGER.debug(
@@ -337,7 +344,7 @@ class NgucEventStream:
             await asyncio.sleep(self._heartbeat)
             try:
                 await ws.ping()
-            except (aiohttp.ClientError, ConnectionError):
+            except aiohttp.ClientError, ConnectionError:
                 return  # the reading side sees the connection end
 
     def _tokens_renewed(self, _tokens: TokenSet) -> None:

@@ -1,0 +1,284 @@
+"""A real Home Assistant process, driven over its HTTP and websocket APIs.
+
+``.venv-hass`` (made by ``script/setup``) holds the Home Assistant release that
+users run, apart from the test venv's (the version the test harness pins).
+The process gets a fresh configuration directory with this repository's
+integration linked into ``custom_components``, is onboarded over HTTP like
+the frontend does it, and is then used only through its public APIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+import contextlib
+import itertools
+import json
+import os
+from pathlib import Path
+import signal
+import socket
+import time
+from typing import Any
+
+import aiohttp
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HASS_BIN = REPO_ROOT / ".venv-hass" / "bin" / "hass"
+INTEGRATION = REPO_ROOT / "custom_components" / "weblink_nguc"
+
+# Only what the onboarding and config-flow APIs need; Home Assistant adds its
+# default integrations (frontend, websocket_api, ...) by itself.
+CONFIGURATION = """\
+homeassistant:
+  name: NGUC end-to-end
+  time_zone: UTC
+  country: SE
+  unit_system: metric
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+api:
+config:
+onboarding:
+logger:
+  default: warning
+  logs:
+    custom_components.weblink_nguc: debug
+"""
+
+USERNAME = "e2e"
+PASSWORD = "e2e-Password-1"  # a throwaway local account
+
+
+class HassError(AssertionError):
+    """Home Assistant answered something the test did not expect."""
+
+
+def free_port() -> int:
+    """Return a TCP port of 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RealHass:
+    """One ``hass`` process on a loopback port, and a client of its APIs."""
+
+    def __init__(self, config_dir: Path) -> None:
+        """Prepare (nothing runs until :meth:`start`)."""
+        self.config_dir = config_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client_id = f"{self.url}/"
+        self.log_path = config_dir / "hass-output.log"
+        self.token: str | None = None
+        self.process: asyncio.subprocess.Process | None = None
+        self.returncode: int | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._ids = itertools.count(1)
+
+    # --- Process ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Write the configuration and start ``hass``; it is not ready yet."""
+        custom = self.config_dir / "custom_components"
+        custom.mkdir(parents=True, exist_ok=True)
+        (custom / INTEGRATION.name).symlink_to(INTEGRATION, target_is_directory=True)
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION.format(port=self.port), encoding="utf-8"
+        )
+        # The test run's coverage and Python settings are not Home Assistant's.
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("COV_CORE_", "PYTEST_", "PYTHON"))
+        }
+        with self.log_path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                str(HASS_BIN),
+                "--config",
+                str(self.config_dir),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                cwd=self.config_dir,
+            )
+        self._session = aiohttp.ClientSession()
+
+    async def stop(self, timeout: float = 30.0) -> int | None:
+        """Stop ``hass`` with SIGTERM (SIGKILL after ``timeout``); return its code."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        process, self.process = self.process, None
+        if process is None:
+            return self.returncode
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        self.returncode = process.returncode
+        return self.returncode
+
+    def log(self) -> str:
+        """Return everything ``hass`` wrote to stdout and stderr so far."""
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 150) -> str:
+        """Return the last ``lines`` lines of :meth:`log`."""
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.returncode is not None:
+            raise HassError(
+                f"hass exited with code {self.process.returncode}:\n{self.log_tail()}"
+            )
+
+    # --- HTTP ------------------------------------------------------------------
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """Return the HTTP session (open between start and stop)."""
+        assert self._session is not None, "start() first"
+        return self._session
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: Mapping[str, str] | None = None,
+        expect: int = 200,
+    ) -> Any:
+        """Call the API; return the decoded JSON answer, HassError on other codes."""
+        self._check_alive()
+        async with self.session.request(
+            method,
+            f"{self.url}{path}",
+            json=json_body,
+            data=data,
+            headers=self._headers(),
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as resp:
+            text = await resp.text()
+            if resp.status != expect:
+                raise HassError(f"{method} {path}: HTTP {resp.status}: {text}")
+            return json.loads(text) if text else None
+
+    async def wait_http(self, timeout: float = 60.0) -> None:
+        """Wait until the onboarding API answers (the HTTP server is up)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive()
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with self.session.get(
+                    f"{self.url}/api/onboarding",
+                    timeout=aiohttp.ClientTimeout(total=2),
+                ) as resp:
+                    if resp.status == 200:
+                        return
+            if time.monotonic() > deadline:
+                raise HassError(f"no HTTP after {timeout} s:\n{self.log_tail()}")
+            await asyncio.sleep(0.2)
+
+    async def onboard(self) -> str:
+        """Create the owner, as the frontend's first screen does; keep a token."""
+        answer = await self.request(
+            "POST",
+            "/api/onboarding/users",
+            json_body={
+                "client_id": self.client_id,
+                "name": "End-to-end",
+                "username": USERNAME,
+                "password": PASSWORD,
+                "language": "en",
+            },
+        )
+        tokens = await self.request(
+            "POST",
+            "/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": answer["auth_code"],
+                "client_id": self.client_id,
+            },
+        )
+        self.token = str(tokens["access_token"])
+        return self.token
+
+    async def wait_running(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until Home Assistant reports that it is running; return /api/config."""
+        deadline = time.monotonic() + timeout
+        while True:
+            config: dict[str, Any] = await self.request("GET", "/api/config")
+            if config.get("state") == "RUNNING":
+                return config
+            if time.monotonic() > deadline:
+                raise HassError(f"not RUNNING after {timeout} s: {config}")
+            await asyncio.sleep(0.2)
+
+    async def ws_command(self, command: str, **fields: Any) -> Any:
+        """Run one websocket API command on a fresh connection; return its result."""
+        self._check_alive()
+        async with self.session.ws_connect(f"{self.url}/api/websocket") as ws:
+            assert (await ws.receive_json())["type"] == "auth_required"
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (answer := await ws.receive_json())["type"] != "auth_ok":
+                raise HassError(f"websocket auth: {answer}")
+            msg_id = next(self._ids)
+            await ws.send_json({"id": msg_id, "type": command, **fields})
+            while (answer := await ws.receive_json(timeout=30))["id"] != msg_id:
+                pass
+        if not answer.get("success"):
+            raise HassError(f"{command}: {answer}")
+        return answer["result"]
+
+    # --- States ----------------------------------------------------------------
+
+    async def state(self, entity_id: str) -> dict[str, Any] | None:
+        """Return ``GET /api/states/<entity_id>``, None if there is no state."""
+        self._check_alive()
+        async with self.session.get(
+            f"{self.url}/api/states/{entity_id}", headers=self._headers()
+        ) as resp:
+            if resp.status == 404:
+                return None
+            if resp.status != 200:
+                raise HassError(f"state of {entity_id}: HTTP {resp.status}")
+            result: dict[str, Any] = await resp.json()
+            return result
+
+    async def wait_state(
+        self,
+        entity_id: str,
+        check: Callable[[dict[str, Any]], bool],
+        *,
+        what: str,
+        timeout: float = 15.0,
+    ) -> dict[str, Any]:
+        """Poll the state of ``entity_id`` until ``check`` holds; return it."""
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] | None = None
+        while True:
+            last = await self.state(entity_id)
+            if last is not None and check(last):
+                return last
+            if time.monotonic() > deadline:
+                raise HassError(
+                    f"{entity_id}: expected {what} within {timeout} s, last state {last}"
+                )
+            await asyncio.sleep(0.05)

@@ -1,0 +1,428 @@
+"""The acceptance criterion, end to end, in a real Home Assistant.
+
+"A real Home Assistant 2026.11 with this integration, added through Home
+Assistant's own config-flow API against an NGUC-compatible server that the
+project has never seen, shows line statuses, queue figures, phone
+registration and call events that match what that server sent, and survives
+that server closing the connection."
+
+The server is not our simulator: it is ``tests.api.nguc_sockjs_server``, on
+the PyPI ``sockjs`` package (websocket pings rather than ``h`` frames, several
+events packed into one ``a[...]`` frame). Home Assistant is the ``hass`` of
+``.venv-hass`` (``script/setup``), run as a process of its own and used only
+through its HTTP and websocket APIs, as the frontend does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+import re
+import time
+from typing import Any
+
+import pytest
+
+from tests.api.nguc_sockjs_server import COMPANY, PASSWORD, USERNAME, NgucSockJsServer
+from tests.e2e.real_hass import HASS_BIN, RealHass
+
+pytestmark = [
+    pytest.mark.skipif(
+        not HASS_BIN.exists(),
+        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
+    ),
+    pytest.mark.usefixtures("socket_enabled"),
+    pytest.mark.timeout(180),
+]
+
+DOMAIN = "weblink_nguc"
+CALLER = "+46701234567"
+
+# The server's fixed data: user 1001 (Ulla Åkesson, ext. 201) and 1002, queue 7
+# (Kundtjänst), phone 9101 of user 1001; the account is user 1001 of company 77.
+ENTRY_UNIQUE_ID = "77_1001"
+ENTITIES = {
+    # name in this test: (platform, unique id suffix)
+    "stream": ("binary_sensor", "account_event_stream"),
+    "line_1001": ("sensor", "user_1001_line_status"),
+    "line_1002": ("sensor", "user_1002_line_status"),
+    "call_1001": ("event", "user_1001_call"),
+    "registered_9101": ("binary_sensor", "device_9101_registered"),
+    "waiting": ("sensor", "queue_7_waiting"),
+    "available_agents": ("sensor", "queue_7_available_agents"),
+    "total_agents": ("sensor", "queue_7_total_agents"),
+    "longest_wait": ("sensor", "queue_7_longest_wait"),
+    "average_wait": ("sensor", "queue_7_average_wait"),
+    "service_level": ("sensor", "queue_7_service_level"),
+    "completed_today": ("sensor", "queue_7_completed_today"),
+    "abandoned_today": ("sensor", "queue_7_abandoned_today"),
+}
+
+QUEUE_FIGURES = {
+    # Queue field: (sensor in ENTITIES, value sent)
+    "waiting": ("waiting", 2),
+    "member_available": ("available_agents", 1),
+    "member_total": ("total_agents", 3),
+    "wait_longest": ("longest_wait", 95),
+    "wait_avg": ("average_wait", 41),
+    "service_level": ("service_level", 87),
+    "completed": ("completed_today", 12),
+    "abandoned": ("abandoned_today", 1),
+}
+# What the server's REST API says after the reconnect (changed while the
+# client was away, and never pushed as events).
+QUEUE_FIGURES_LATER = {
+    **QUEUE_FIGURES,
+    "waiting": ("waiting", 0),
+    "member_available": ("available_agents", 2),
+    "completed": ("completed_today", 13),
+}
+
+
+def queue_payload(figures: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    """Return a ``Queue`` snapshot of queue 7, numbers as strings as NGUC sends."""
+    waiting = figures["waiting"][1]
+    return {
+        "queue": {
+            "id": "7",
+            "name": "Kundtjänst",
+            **{field: str(value) for field, (_, value) in figures.items()},
+            "service_level_time": "20",
+            "total": "15",
+            "talktime": "3600",
+            "holdtime": "120",
+        },
+        "members": [
+            {
+                "pbx_user_id": "1001",
+                "name": "Ulla Åkesson",
+                "avg_call_length": "61",
+                "call_guid": None,
+                "paused": "0",
+            },
+            {
+                "pbx_user_id": "1002",
+                "name": "Örjan Ek",
+                "avg_call_length": "75",
+                "call_guid": "g-talk",
+                "paused": "0",
+            },
+        ],
+        "callers": [
+            {
+                "call_guid": f"g-wait-{i}",
+                "pbx_queue_id": "7",
+                "callerid": f"+4670000000{i}",
+                "wait": str(30 * (i + 1)),
+                "position": str(i + 1),
+            }
+            for i in range(waiting)
+        ],
+    }
+
+
+def user_status(user_id: str, status: int, text: str) -> dict[str, str]:
+    """Return a ``UserStatus`` payload (and ``/company/user/status`` item)."""
+    return {"pbx_user_id": user_id, "status": str(status), "status_text": text}
+
+
+def device_status(registered: bool) -> dict[str, Any]:
+    """Return a ``DeviceStatus`` payload of phone 9101."""
+    return {
+        "pbx_device_id": "9101",
+        "pbx_user_id": "1001",
+        "status": "1" if registered else "0",
+        "status_text": "Registered" if registered else "Unregistered",
+    }
+
+
+def cdr(call_guid: str, disposition: str, billsec: int) -> dict[str, Any]:
+    """Return a ``Cdr`` of an incoming call from CALLER to user 1001."""
+    return {
+        "id": f"cdr-{call_guid}",
+        "call_guid": call_guid,
+        "calldate": "2026-11-20 09:03:09",
+        "direction": "IN",
+        "src": CALLER,
+        "dst": "201",
+        "src_pbx_user_id": None,
+        "dst_pbx_user_id": "1001",
+        "remote_pbx_contact_id": None,
+        "billsec": str(billsec),
+        "disposition": disposition,
+        "pbx_recording_id": False,
+    }
+
+
+def set_rest_status(server: NgucSockJsServer, status: dict[str, str]) -> None:
+    """Make ``status`` the REST truth of its user."""
+    statuses = server.rest["/company/user/status"]
+    statuses[:] = [s for s in statuses if s["pbx_user_id"] != status["pbx_user_id"]]
+    statuses.append(status)
+
+
+def set_rest_device(server: NgucSockJsServer, registered: bool) -> None:
+    """Make the registration of phone 9101 the REST truth."""
+    for device in server.rest["/company/device"]:
+        if device["id"] == "9101":
+            device["status"] = "1" if registered else "0"
+            device["status_text"] = "Registered" if registered else "Unregistered"
+
+
+def set_rest_queue(server: NgucSockJsServer, payload: dict[str, Any]) -> None:
+    """Make ``payload`` the REST truth of queue 7."""
+    server.rest["/company/queue"][:] = [payload]
+
+
+def push(server: NgucSockJsServer, name: str, payload: Any) -> None:
+    """Send one event on the live connection (there must be exactly one)."""
+    assert server.broadcast(name, payload) == 1, f"{name} not sent"
+
+
+def recent(timestamp: str, since: datetime) -> bool:
+    """Return True for an ISO timestamp at or after ``since`` (and not in the future)."""
+    value = datetime.fromisoformat(timestamp)
+    return (
+        since - timedelta(seconds=1)
+        <= value
+        <= datetime.now(UTC) + timedelta(seconds=5)
+    )
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[NgucSockJsServer]:
+    """The NGUC-compatible PyPI-sockjs server, on a free port of 127.0.0.1."""
+    nguc = NgucSockJsServer()
+    await nguc.start()
+    try:
+        yield nguc
+    finally:
+        await nguc.stop()
+
+
+@pytest.fixture
+async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
+    """A running, onboarded Home Assistant, stopped with SIGTERM afterwards.
+
+    Its log is printed when anything fails; an error of the integration in
+    it fails the test, as does an unclean exit.
+    """
+    real = RealHass(tmp_path / "config")
+    started = time.monotonic()
+    try:
+        await real.start()
+        await real.wait_http()
+        await real.onboard()
+        config = await real.wait_running()
+        print(
+            f"\nHome Assistant {config['version']} running on {real.url}"
+            f" after {time.monotonic() - started:.1f} s"
+        )
+        yield real
+    except BaseException:
+        print(f"\n--- hass log (tail) ---\n{real.log_tail()}")
+        raise
+    finally:
+        code = await real.stop()
+        problems = [
+            line
+            for line in real.log().splitlines()
+            if DOMAIN in line and re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)
+        ]
+        print(
+            f"hass stopped (exit code {code}) after {time.monotonic() - started:.1f} s"
+        )
+    assert code == 0, f"hass exited with {code}:\n{real.log_tail()}"
+    assert problems == [], "errors of the integration in the hass log:\n" + "\n".join(
+        problems
+    )
+
+
+async def test_real_home_assistant_against_a_foreign_server(
+    hass: RealHass, server: NgucSockJsServer
+) -> None:
+    """Add the integration over the config-flow API, then follow the server."""
+    try:
+        await run_scenario(hass, server)
+    except BaseException:
+        print(f"\n--- hass log (tail) ---\n{hass.log_tail()}")
+        raise
+
+
+async def run_scenario(hass: RealHass, server: NgucSockJsServer) -> None:
+    """The steps of the test (a function of its own, to print the log on failure)."""
+    # --- Added through Home Assistant's own config-flow API --------------------
+    flow = await hass.request(
+        "POST",
+        "/api/config/config_entries/flow",
+        json_body={"handler": DOMAIN, "show_advanced_options": False},
+    )
+    assert flow["type"] == "form", flow
+    assert flow["step_id"] == "user", flow
+    result = await hass.request(
+        "POST",
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        json_body={
+            "company": COMPANY,
+            "username": USERNAME,
+            "password": PASSWORD,
+            "advanced": {"api_url": server.api_url, "events_url": server.events_url},
+        },
+    )
+    assert result["type"] == "create_entry", result
+    assert result["title"] == "acme (Ulla Åkesson)"
+    entry_id = result["result"]["entry_id"]
+    entries = await hass.request(
+        "GET", f"/api/config/config_entries/entry?domain={DOMAIN}"
+    )
+    assert [(e["entry_id"], e["state"]) for e in entries] == [(entry_id, "loaded")]
+
+    # Entity ids as Home Assistant named them, found by unique id.
+    registry = await hass.ws_command("config/entity_registry/list")
+    ours = {
+        e["unique_id"]: e
+        for e in registry
+        if e["platform"] == DOMAIN and e["config_entry_id"] == entry_id
+    }
+    ids: dict[str, str] = {}
+    for name, (platform, suffix) in ENTITIES.items():
+        entity = ours.get(f"{ENTRY_UNIQUE_ID}_{suffix}")
+        assert entity is not None, f"no {name} entity; have {sorted(ours)}"
+        assert entity["entity_id"].startswith(f"{platform}.")
+        assert entity["disabled_by"] is None, entity
+        ids[name] = entity["entity_id"]
+    print(f"entities: {ids}")
+    assert ids["line_1001"] == "sensor.ulla_akesson_line_status"
+    assert ids["call_1001"] == "event.ulla_akesson_call"
+
+    # --- The stream is up and the REST seed is shown ---------------------------
+    await server.wait_until(lambda: len(server.live_connections) == 1, timeout=15)
+    await hass.wait_state(ids["stream"], lambda s: s["state"] == "on", what="on")
+    await hass.wait_state(ids["line_1001"], lambda s: s["state"] == "idle", what="idle")
+    await hass.wait_state(
+        ids["line_1002"], lambda s: s["state"] == "in_use", what="in_use"
+    )
+    await hass.wait_state(
+        ids["registered_9101"], lambda s: s["state"] == "on", what="on"
+    )
+    await hass.wait_state(ids["waiting"], lambda s: s["state"] == "0", what="0")
+    call_state = await hass.state(ids["call_1001"])
+    assert call_state is not None
+    assert call_state["state"] == "unknown"  # no call yet
+    assert "missed" in call_state["attributes"]["event_types"]
+
+    # --- Events pushed by the server reach Home Assistant ----------------------
+    pushed_at = datetime.now(UTC)
+    ringing = user_status("1001", 8, "Ringing")
+    set_rest_status(server, ringing)
+    push(server, "UserStatus", ringing)
+    await hass.wait_state(
+        ids["line_1001"], lambda s: s["state"] == "ringing", what="ringing"
+    )
+    await hass.wait_state(
+        ids["call_1001"],
+        lambda s: s["attributes"].get("event_type") == "ringing",
+        what="a ringing event",
+    )
+
+    queue = queue_payload(QUEUE_FIGURES)
+    set_rest_queue(server, queue)
+    push(server, "Queue", queue)
+    for sensor, value in QUEUE_FIGURES.values():
+        await hass.wait_state(
+            ids[sensor],
+            lambda s, v=value: (
+                s["state"] not in ("unknown", "unavailable") and float(s["state"]) == v
+            ),
+            what=str(value),
+        )
+
+    set_rest_device(server, registered=False)
+    push(server, "DeviceStatus", device_status(registered=False))
+    await hass.wait_state(
+        ids["registered_9101"], lambda s: s["state"] == "off", what="off"
+    )
+
+    push(server, "Cdr", cdr("g-missed", "NO ANSWER", 0))
+    missed = await hass.wait_state(
+        ids["call_1001"],
+        lambda s: s["attributes"].get("event_type") == "missed",
+        what="a missed call",
+    )
+    assert recent(missed["state"], pushed_at), missed
+    attributes = missed["attributes"]
+    assert attributes["caller"] == CALLER
+    assert attributes["callee"] == "201"
+    assert attributes["call_id"] == "g-missed"
+    assert attributes["direction"] == "in"
+    assert attributes["disposition"] == "NO ANSWER"
+    assert attributes["recording"] is False
+    # The line still rings as far as NGUC said.
+    assert (await hass.state(ids["line_1001"]) or {}).get("state") == "ringing"
+
+    # --- The server closes the connection; the truth changes meanwhile --------
+    first = server.live_connections[0]
+    reads_before = len(server.rest_reads)
+    # Changed on the server only, never pushed: as if the events were sent
+    # while Home Assistant was away. No await before the close: nothing of it
+    # can reach the open connection.
+    set_rest_status(server, user_status("1001", 1, "InUse"))
+    set_rest_status(server, user_status("1002", 4, "Unavailable"))
+    set_rest_device(server, registered=True)
+    set_rest_queue(server, queue_payload(QUEUE_FIGURES_LATER))
+    first.close(3000, "Go away!")
+
+    await server.wait_until(
+        lambda: len(server.connections) >= 2 and len(server.live_connections) == 1,
+        timeout=20,
+    )
+    assert first.closed
+    second = server.live_connections[0]
+    assert second is not first
+    print(f"reconnected: {len(server.connections)} connections")
+
+    # Home Assistant read the REST state again and shows it.
+    await hass.wait_state(
+        ids["line_1001"], lambda s: s["state"] == "in_use", what="in_use (REST)"
+    )
+    await hass.wait_state(
+        ids["line_1002"], lambda s: s["state"] == "offline", what="offline (REST)"
+    )
+    await hass.wait_state(
+        ids["registered_9101"], lambda s: s["state"] == "on", what="on (REST)"
+    )
+    for sensor, value in QUEUE_FIGURES_LATER.values():
+        await hass.wait_state(
+            ids[sensor],
+            lambda s, v=value: (
+                s["state"] not in ("unknown", "unavailable") and float(s["state"]) == v
+            ),
+            what=f"{value} (REST)",
+        )
+    await hass.wait_state(ids["stream"], lambda s: s["state"] == "on", what="on")
+    assert "/company/user/status" in server.rest_reads[reads_before:]
+    # The missed call was not announced a second time by the resync.
+    again = await hass.state(ids["call_1001"])
+    assert again is not None
+    assert again["state"] == missed["state"]
+    assert again["attributes"]["event_type"] == "missed"
+
+    # --- Later events arrive over the new connection ----------------------------
+    later_at = datetime.now(UTC)
+    idle = user_status("1001", 0, "Idle")
+    set_rest_status(server, idle)
+    push(server, "UserStatus", idle)
+    push(server, "Cdr", cdr("g-answered", "ANSWER", 42))
+    await hass.wait_state(ids["line_1001"], lambda s: s["state"] == "idle", what="idle")
+    answered = await hass.wait_state(
+        ids["call_1001"],
+        lambda s: s["attributes"].get("event_type") == "answered",
+        what="an answered call",
+    )
+    assert recent(answered["state"], later_at), answered
+    assert answered["state"] != missed["state"]
+    assert answered["attributes"]["caller"] == CALLER
+    assert answered["attributes"]["call_id"] == "g-answered"
+    assert float(answered["attributes"]["duration"]) == 42
+    assert server.errors == []
