@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,16 @@ from .const import (
 
 type NgucConfigEntry = ConfigEntry[NgucCoordinator]
 type CallListener = Callable[[CallEvent], None]
+# What an event is about, parsed once on arrival.
+type Update = UserStatus | DeviceStatus | Queue | Cdr | QueueCdr
+
+_PARSERS: dict[str, Callable[[Any], Update]] = {
+    c.EVENT_USER_STATUS: UserStatus.from_api,
+    c.EVENT_DEVICE_STATUS: DeviceStatus.from_api,
+    c.EVENT_QUEUE: Queue.from_api,
+    c.EVENT_CDR: Cdr.from_api,
+    c.EVENT_QUEUE_CDR: QueueCdr.from_api,
+}
 
 RECENT_EVENTS = 50
 # Keys of the listeners that are not about one NGUC item.
@@ -149,7 +159,8 @@ class NgucCoordinator:
         self._call_listeners: dict[str, list[CallListener]] = {}
         self._item_listeners: list[CALLBACK_TYPE] = []
         self._seen = SeenOnce()
-        self._held: list[tuple[str, Any]] | None = None  # events during a resync
+        self._held: list[Update] | None = None  # events during a resync
+        self._ringing: set[str] = set()  # users whose line we last saw ringing
         self._resync: asyncio.Task[None] | None = None
         self._grace: CALLBACK_TYPE | None = None
         self._lost_logged = False
@@ -177,6 +188,7 @@ class NgucCoordinator:
                 translation_key="unexpected_response",
                 translation_placeholders={"error": str(err)},
             ) from err
+        self._ringing = _ringing_users(self.data)
         self._register_devices()
 
     @callback
@@ -259,8 +271,9 @@ class NgucCoordinator:
             break
         held, self._held = self._held or [], None
         self._replace_data(data)
-        for name, payload in held:
-            self._apply(name, payload)
+        for update in held:
+            self._apply(update)
+        self._ringing = _ringing_users(self.data)
         self.in_sync = True
         self._cancel_grace()
         self._set_available(True, force_notify=True)
@@ -269,12 +282,13 @@ class NgucCoordinator:
         before = self.data.device_keys()
         self.data = data
         after = data.device_keys()
-        if after - before:
-            self._items_appeared()
+        if after == before:
+            return
         if before - after:
             self._remove_stale_devices(after)
+        self._items_changed()
 
-    def _items_appeared(self) -> None:
+    def _items_changed(self) -> None:
         self._register_devices()
         for listener in list(self._item_listeners):
             listener()
@@ -380,7 +394,7 @@ class NgucCoordinator:
 
     @callback
     def async_add_items_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``listener`` when users, phones or queues appear."""
+        """Call ``listener`` when users, phones or queues appear or go."""
         self._item_listeners.append(listener)
         return lambda: self._item_listeners.remove(listener)
 
@@ -417,57 +431,62 @@ class NgucCoordinator:
                 "device_id": self._device_id_for(name, payload),
             },
         )
-        if self._held is not None:
-            self._held.append((name, payload))
-            self._fire_call_events(name, payload)
-            return
-        self._apply(name, payload)
-        self._fire_call_events(name, payload)
-
-    def _apply(self, name: str, payload: Any) -> None:
-        """Apply a state event to the data and notify who it concerns."""
+        parse = _PARSERS.get(name)
+        if parse is None:
+            return  # only on the bus
         try:
-            if name == c.EVENT_USER_STATUS:
-                status = UserStatus.from_api(payload)
-                old = self.data.statuses.get(status.user_id)
-                self.data.statuses[status.user_id] = status
-                self._notify(user_key(status.user_id))
-                if LineState.RINGING in status.status and (
-                    old is None or LineState.RINGING not in old.status
-                ):
-                    self._fire(user_key(status.user_id), ringing_event(status.user_id))
-            elif name == c.EVENT_DEVICE_STATUS:
-                update = DeviceStatus.from_api(payload)
-                device = self.data.devices.get(update.device_id)
-                if device is not None:
-                    self.data.devices[update.device_id] = Device(
-                        id=device.id,
-                        user_id=update.user_id or device.user_id,
-                        name=device.name,
-                        model=device.model,
-                        registered=update.registered,
-                    )
-                    self._notify(device_key(update.device_id))
-            elif name == c.EVENT_QUEUE:
-                queue = Queue.from_api(payload)
-                is_new = queue.id not in self.data.queues
-                self.data.queues[queue.id] = queue
-                if is_new:
-                    self._items_appeared()
-                else:
-                    self._notify(queue_key(queue.id))
+            update = parse(payload)
         except ValueError:
             LOGGER.debug("Ignoring a %s event without an id", name)
+            return
+        self._fire_call_events(update)
+        if self._held is not None:
+            self._held.append(update)
+        else:
+            self._apply(update)
 
-    def _fire_call_events(self, name: str, payload: Any) -> None:
-        if name == c.EVENT_CDR:
-            event = user_call_event(Cdr.from_api(payload))
-            if event is not None:
+    def _apply(self, update: Update) -> None:
+        """Apply a state event to the data and notify who it concerns.
+
+        Call records (Cdr, QueueCdr) change no state.
+        """
+        data = self.data
+        if isinstance(update, UserStatus):
+            data.statuses[update.user_id] = update
+            self._notify(user_key(update.user_id))
+        elif isinstance(update, DeviceStatus):
+            if (device := data.devices.get(update.device_id)) is not None:
+                data.devices[update.device_id] = replace(
+                    device,
+                    user_id=update.user_id or device.user_id,
+                    registered=update.registered,
+                )
+                self._notify(device_key(update.device_id))
+        elif isinstance(update, Queue):
+            is_new = update.id not in data.queues
+            data.queues[update.id] = update
+            if is_new:
+                self._items_changed()
+            else:
+                self._notify(queue_key(update.id))
+
+    def _fire_call_events(self, update: Update) -> None:
+        """Fire what happened, as the event arrives (even during a resync)."""
+        if isinstance(update, UserStatus):
+            # Compared with what we last saw, not with the data: during a
+            # resync the REST answer may already show the line ringing.
+            user = update.user_id
+            if LineState.RINGING in update.status:
+                if user not in self._ringing:
+                    self._ringing.add(user)
+                    self._fire(user_key(user), ringing_event(user))
+            else:
+                self._ringing.discard(user)
+        elif isinstance(update, Cdr):
+            if (event := user_call_event(update)) is not None:
                 self._fire(user_key(event.target), event)
-        elif name == c.EVENT_QUEUE_CDR:
-            event = queue_call_event(QueueCdr.from_api(payload))
-            if event is not None:
-                self._fire(queue_key(event.target), event)
+        elif isinstance(update, QueueCdr) and (event := queue_call_event(update)):
+            self._fire(queue_key(event.target), event)
 
     def _device_id_for(self, name: str, payload: Any) -> str | None:
         """Return the Home Assistant device an event is about, if any."""
@@ -499,6 +518,14 @@ class NgucCoordinator:
             return None
         self._device_ids[key] = device_entry.id
         return device_entry.id
+
+
+def _ringing_users(data: NgucData) -> set[str]:
+    return {
+        user
+        for user, status in data.statuses.items()
+        if LineState.RINGING in status.status
+    }
 
 
 def _add[T](registry: dict[str, list[T]], key: str, listener: T) -> CALLBACK_TYPE:

@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .coordinator import NgucCoordinator
+from .coordinator import NgucConfigEntry, NgucCoordinator
+
+
+@callback
+def async_add_item_entities(
+    entry: NgucConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: Callable[[NgucCoordinator], Sequence[Entity]],
+) -> None:
+    """Add the entities of the items known now, and of those that appear later.
+
+    ``build`` returns the entities of every item known now; only those not yet
+    added are added. The entities of items that are gone were removed with
+    their devices, so they are forgotten and added again if the item returns.
+    """
+    coordinator = entry.runtime_data
+    added: set[str | None] = set()  # unique ids
+
+    @callback
+    def add_new_entities() -> None:
+        entities = build(coordinator)
+        added.intersection_update(entity.unique_id for entity in entities)
+        new = [entity for entity in entities if entity.unique_id not in added]
+        added.update(entity.unique_id for entity in new)
+        if new:
+            async_add_entities(new)
+
+    add_new_entities()
+    entry.async_on_unload(coordinator.async_add_items_listener(add_new_entities))
 
 
 class NgucEntity(Entity):

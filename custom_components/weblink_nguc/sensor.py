@@ -18,7 +18,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -31,7 +31,7 @@ from .coordinator import (
     queue_key,
     user_key,
 )
-from .entity import NgucEntity
+from .entity import NgucEntity, async_add_item_entities
 
 # Push only: nothing is polled or sent.
 PARALLEL_UPDATES = 0
@@ -194,25 +194,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of the items known now, and of those that appear later."""
-    coordinator = entry.runtime_data
-    added: set[str | None] = set()  # unique ids
-
-    @callback
-    def add_new_entities() -> None:
-        entities = _entities(coordinator)
-        # Forget the entities of items that are gone (removed with their
-        # devices), so that they are added again if their item comes back.
-        added.intersection_update(entity.unique_id for entity in entities)
-        new = [entity for entity in entities if entity.unique_id not in added]
-        added.update(entity.unique_id for entity in new)
-        if new:
-            async_add_entities(new)
-
-    add_new_entities()
-    # Called when items appear, and after every resync (the one that may have
-    # removed items), with all the listeners when availability is announced.
-    entry.async_on_unload(coordinator.async_add_items_listener(add_new_entities))
-    entry.async_on_unload(coordinator.async_subscribe(KEY_ACCOUNT, add_new_entities))
+    async_add_item_entities(entry, async_add_entities, _entities)
 
 
 class NgucSensor[T](NgucEntity, SensorEntity):

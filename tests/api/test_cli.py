@@ -98,6 +98,13 @@ async def run_main(
     return code, out, err
 
 
+def closed_port() -> int:
+    """Return a loopback port nobody listens on (needs ``socket_enabled``)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def error_line(stderr: str) -> str:
     """Return the one ``error:`` line of stderr (the log may precede it)."""
     assert "Traceback" not in stderr
@@ -268,6 +275,28 @@ async def test_password_from_environment(
     assert json.loads(stdout)["me"]["username"] == "demo"
 
 
+@pytest.mark.usefixtures("socket_enabled")
+async def test_unreachable_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listening: exit code 1 and one ``error:`` line."""
+    code, stdout, stderr = await run_main(
+        [
+            "snapshot",
+            "--api-url",
+            f"http://127.0.0.1:{closed_port()}",
+            "--company",
+            "demo",
+            "--username",
+            "demo",
+            "--password",
+            DEMO_PASSWORD,
+        ],
+        capsys,
+    )
+    assert code == cli.EXIT_FAILURE
+    assert stdout == ""
+    assert "cannot connect" in error_line(stderr)
+
+
 def test_missing_password(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -305,15 +334,13 @@ async def test_real_process_exit_codes(simulator: Simulator) -> None:
     (Two processes only: each spends seconds importing Home Assistant; the
     other exit codes are checked in-process above.)
     """
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
+    port = closed_port()
     unreachable = [
         "listen",
         "--api-url",
-        f"http://127.0.0.1:{closed_port}",
+        f"http://127.0.0.1:{port}",
         "--events-url",
-        f"ws://127.0.0.1:{closed_port}/events",
+        f"ws://127.0.0.1:{port}/events",
         "--company",
         "demo",
         "--username",

@@ -158,13 +158,13 @@ def make_stream(
     kwargs.setdefault("auth_grace", 0.1)
     kwargs.setdefault("backoff_base", 0.01)
     kwargs.setdefault("backoff_cap", 0.05)
+    kwargs.setdefault("on_connected", rec.on_connected)
+    kwargs.setdefault("on_disconnected", rec.on_disconnected)
     return NgucEventStream(
         client._session,
         events_url or client.events_url,
         client.auth,
         on_event=rec.on_event,
-        on_connected=rec.on_connected,
-        on_disconnected=rec.on_disconnected,
         **kwargs,
     )
 
@@ -375,7 +375,8 @@ async def test_reauthenticates_on_same_connection_after_refresh(
     sim = Simulator(demo_company(), token_lifetime=1)
     await sim.start()
     try:
-        client = make_client(session, sim)
+        issued: list[TokenSet] = []
+        client = make_client(session, sim, on_tokens=issued.append)
         await client.login()
         rec = Recorder()
         async with running(make_stream(client, rec)):
@@ -384,11 +385,11 @@ async def test_reauthenticates_on_same_connection_after_refresh(
             await wait_until(lambda: sim.reauth_on_open_count >= 1)
             assert sim.connection_count == 1
             assert sim.oauth_grants[:2] == ["password", "refresh_token"]
-            assert client.auth.tokens is not None
-            assert sim.ws_tokens[1] != sim.ws_tokens[0]
-            assert sim.ws_tokens[-1] in {client.auth.tokens.access_token, *sim._access}
-            last = json.loads(sim.client_messages[-1])
-            assert last[0] == "authenticate"
+            first, second = issued[0].access_token, issued[1].access_token
+            assert sim.ws_tokens[:2] == [first, second]
+            assert sim.client_messages[1] == (
+                '["authenticate",{"authorization":"Bearer ' + second + '"}]'
+            )
             await sim.set_user_status("86480", 1)
             await rec.wait_events(1)
             assert sim.connection_count == 1
@@ -501,8 +502,7 @@ async def test_go_away_reconnects_and_rest_can_be_read_again(
             asyncio.get_running_loop().create_task(client.get_user_statuses())
         )
 
-    stream = make_stream(client, rec)
-    stream._on_connected = on_connected
+    stream = make_stream(client, rec, on_connected=on_connected)
     async with OpenWatch(simulator).watching() as watch, running(stream):
         await simulator.wait_for_connections(1)
         await simulator.set_user_status("86480", 8)

@@ -10,12 +10,13 @@ the frontend does it, and is then used only through its public APIs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 import contextlib
 import itertools
 import json
 import os
 from pathlib import Path
+import re
 import signal
 import socket
 import time
@@ -49,6 +50,10 @@ logger:
 
 USERNAME = "e2e"
 PASSWORD = "e2e-Password-1"  # a throwaway local account
+
+
+# The start of a log record: "2026-11-27 23:28:57.117+00:00 WARNING (...".
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+[+-][\d:]+ (?P<level>[A-Z]+) ")
 
 
 class HassError(AssertionError):
@@ -137,6 +142,27 @@ class RealHass:
     def log_tail(self, lines: int = 150) -> str:
         """Return the last ``lines`` lines of :meth:`log`."""
         return "\n".join(self.log().splitlines()[-lines:])
+
+    def problems(self) -> list[str]:
+        """Return the log records at WARNING or above that concern the integration.
+
+        A record is a log line with its continuation lines (a traceback); Home
+        Assistant's notice that a custom integration is untested is not one.
+        """
+        records: list[str] = []
+        for line in self.log().splitlines():
+            if _RECORD.match(line) or not records:
+                records.append(line)
+            else:
+                records[-1] += "\n" + line
+        return [
+            record
+            for record in records
+            if (match := _RECORD.match(record))
+            and match["level"] in ("WARNING", "ERROR", "CRITICAL")
+            and INTEGRATION.name in record
+            and "has not been tested by Home Assistant" not in record
+        ]
 
     def _check_alive(self) -> None:
         if self.process is not None and self.process.returncode is not None:
@@ -231,21 +257,53 @@ class RealHass:
                 raise HassError(f"not RUNNING after {timeout} s: {config}")
             await asyncio.sleep(0.2)
 
-    async def ws_command(self, command: str, **fields: Any) -> Any:
-        """Run one websocket API command on a fresh connection; return its result."""
+    @contextlib.asynccontextmanager
+    async def websocket(self) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        """Open an authenticated connection to the websocket API."""
         self._check_alive()
         async with self.session.ws_connect(f"{self.url}/api/websocket") as ws:
-            assert (await ws.receive_json())["type"] == "auth_required"
+            assert (await ws.receive_json(timeout=30))["type"] == "auth_required"
             await ws.send_json({"type": "auth", "access_token": self.token})
-            if (answer := await ws.receive_json())["type"] != "auth_ok":
+            if (answer := await ws.receive_json(timeout=30))["type"] != "auth_ok":
                 raise HassError(f"websocket auth: {answer}")
-            msg_id = next(self._ids)
-            await ws.send_json({"id": msg_id, "type": command, **fields})
-            while (answer := await ws.receive_json(timeout=30))["id"] != msg_id:
-                pass
+            yield ws
+
+    async def _command(
+        self, ws: aiohttp.ClientWebSocketResponse, command: str, **fields: Any
+    ) -> Any:
+        msg_id = next(self._ids)
+        await ws.send_json({"id": msg_id, "type": command, **fields})
+        while (answer := await ws.receive_json(timeout=30)).get("id") != msg_id:
+            pass
         if not answer.get("success"):
             raise HassError(f"{command}: {answer}")
         return answer["result"]
+
+    async def ws_command(self, command: str, **fields: Any) -> Any:
+        """Run one websocket API command on a fresh connection; return its result."""
+        async with self.websocket() as ws:
+            return await self._command(ws, command, **fields)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, event_type: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """Collect the bus events of ``event_type`` fired while inside."""
+        events: list[dict[str, Any]] = []
+        async with self.websocket() as ws:
+            await self._command(ws, "subscribe_events", event_type=event_type)
+
+            async def read() -> None:
+                async for msg in ws:
+                    if msg.type is aiohttp.WSMsgType.TEXT:
+                        data = json.loads(msg.data)
+                        if data.get("type") == "event":
+                            events.append(data["event"])
+
+            reader = asyncio.create_task(read())
+            try:
+                yield events
+            finally:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
 
     # --- States ----------------------------------------------------------------
 

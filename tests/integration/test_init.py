@@ -339,3 +339,20 @@ async def test_remove_stale_device_by_hand(
     assert current is not None
     assert not await async_remove_config_entry_device(hass, init_integration, current)
     assert await async_remove_config_entry_device(hass, init_integration, stale)
+
+
+async def test_ringing_during_resync_fires(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A line that starts ringing while the state is re-read still fires once."""
+    coordinator = init_integration.runtime_data
+    simulator.rest_delay = 0.5
+    await simulator.close_connections()
+    await wait_for(hass, lambda: coordinator.stream.connected)
+    assert not coordinator.in_sync
+    # The model changes too: the slow REST read already shows the ringing.
+    await simulator.set_user_status("86480", 8)
+    await wait_in_sync(hass, init_integration)
+    call = hass.states.get("event.anna_lindqvist_call")
+    assert call.attributes["event_type"] == "ringing"
+    assert hass.states.get(ANNA_LINE).state == "ringing"
