@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
@@ -11,6 +12,8 @@ from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.weblink_nguc.const import (
     CONF_API_URL,
@@ -35,6 +38,25 @@ def short_delays() -> Generator[None]:
     with (
         patch("custom_components.weblink_nguc.api.events.AUTH_GRACE", 0.05),
         patch("custom_components.weblink_nguc.api.events.BACKOFF_BASE", 0.05),
+    ):
+        yield
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialize like Home Assistant: random ids and times as ANY, in snapshots/.
+
+    The harness defines this fixture too, but syrupy's own plugin shadows it.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def short_stream_grace() -> Generator[None]:
+    """Entities go unavailable 0.2 s after the event stream drops."""
+    with patch(
+        "custom_components.weblink_nguc.coordinator.STREAM_GRACE",
+        timedelta(seconds=0.2),
     ):
         yield
 

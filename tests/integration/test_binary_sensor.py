@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
-from datetime import timedelta
+from collections.abc import AsyncGenerator
 from unittest.mock import patch
 
 from homeassistant.const import (
@@ -21,7 +20,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     snapshot_platform,
 )
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.weblink_nguc.binary_sensor import (
@@ -35,25 +33,6 @@ from tests.simulator import Device, Queue, Simulator
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
 
 PHONES = ("9001", "9002", "9003", "9004", "9005")
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Serialize like Home Assistant: random ids and times as ANY, in snapshots/.
-
-    The harness defines this fixture too, but syrupy's own plugin shadows it.
-    """
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
-
-
-@pytest.fixture
-def short_stream_grace() -> Generator[None]:
-    """Entities go unavailable 0.2 s after the stream drops."""
-    with patch(
-        "custom_components.weblink_nguc.coordinator.STREAM_GRACE",
-        timedelta(seconds=0.2),
-    ):
-        yield
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
-from datetime import timedelta
+from collections.abc import AsyncGenerator
 from typing import Any
 from unittest.mock import patch
 
@@ -22,7 +21,6 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     snapshot_platform,
 )
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.weblink_nguc.api import LineState
@@ -40,15 +38,6 @@ REMOTE = "0701234567"
 
 
 @pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Serialize like Home Assistant: random ids and times as ANY, in snapshots/.
-
-    The harness defines this fixture too, but syrupy's own plugin shadows it.
-    """
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
-
-
-@pytest.fixture
 async def setup_events(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> AsyncGenerator[MockConfigEntry]:
@@ -59,16 +48,6 @@ async def setup_events(
         await hass.async_block_till_done()
         await wait_in_sync(hass, mock_config_entry)
         yield mock_config_entry
-
-
-@pytest.fixture
-def short_stream_grace() -> Generator[None]:
-    """Entities go unavailable 0.2 s after the stream drops."""
-    with patch(
-        "custom_components.weblink_nguc.coordinator.STREAM_GRACE",
-        timedelta(seconds=0.2),
-    ):
-        yield
 
 
 def event_id(hass: HomeAssistant, item_key: str, key: str) -> str:

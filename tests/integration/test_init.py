@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
-from datetime import timedelta
 import logging
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import CONF_PASSWORD, EVENT_STATE_CHANGED, STATE_UNAVAILABLE
@@ -24,16 +21,6 @@ from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
 
 ANNA_LINE = "sensor.anna_lindqvist_line_status"
 ERIK_LINE = "sensor.erik_johansson_line_status"
-
-
-@pytest.fixture
-def short_stream_grace() -> Generator[None]:
-    """Entities go unavailable 0.2 s after the stream drops."""
-    with patch(
-        "custom_components.weblink_nguc.coordinator.STREAM_GRACE",
-        timedelta(seconds=0.2),
-    ):
-        yield
 
 
 def _reauth_flows(hass: HomeAssistant) -> list[Any]:

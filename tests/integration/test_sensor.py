@@ -22,7 +22,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     snapshot_platform,
 )
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.weblink_nguc.const import DOMAIN
@@ -51,15 +50,6 @@ QUEUE_KEYS = (
     "talk_time_today",
     "hold_time_today",
 )
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Serialize like Home Assistant: random ids and times as ANY, in snapshots/.
-
-    The harness defines this fixture too, but syrupy's own plugin shadows it.
-    """
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture
