@@ -78,6 +78,8 @@ class RealHass:
         self.client_id = f"{self.url}/"
         self.log_path = config_dir / "hass-output.log"
         self.token: str | None = None
+        self.refresh_token: str | None = None
+        self.token_expires_in = 0
         self.process: asyncio.subprocess.Process | None = None
         self.returncode: int | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -92,6 +94,22 @@ class RealHass:
         (custom / INTEGRATION.name).symlink_to(INTEGRATION, target_is_directory=True)
         (self.config_dir / "configuration.yaml").write_text(
             CONFIGURATION.format(port=self.port), encoding="utf-8"
+        )
+        # The onboarding step "core_config" (location, units) is done by the
+        # YAML above. Done through the API it would also start the onboarding
+        # integrations (met, radio_browser, ...), which want the internet.
+        storage = self.config_dir / ".storage"
+        storage.mkdir()
+        (storage / "onboarding").write_text(
+            json.dumps(
+                {
+                    "version": 4,
+                    "minor_version": 1,
+                    "key": "onboarding",
+                    "data": {"done": ["core_config"]},
+                }
+            ),
+            encoding="utf-8",
         )
         # The test run's coverage and Python settings are not Home Assistant's.
         env = {
@@ -244,7 +262,36 @@ class RealHass:
             },
         )
         self.token = str(tokens["access_token"])
+        self.refresh_token = str(tokens["refresh_token"])
+        self.token_expires_in = int(tokens["expires_in"])
+        # The remaining steps, so that the frontend shows its normal pages.
+        await self.request("POST", "/api/onboarding/analytics", json_body={})
+        await self.request(
+            "POST",
+            "/api/onboarding/integration",
+            json_body={
+                "client_id": self.client_id,
+                "redirect_uri": f"{self.url}/?auth_callback=1",
+            },
+        )
+        steps = await self.request("GET", "/api/onboarding")
+        if not all(step["done"] for step in steps):
+            raise HassError(f"onboarding not done: {steps}")
         return self.token
+
+    async def confirm_http_config(self) -> None:
+        """Confirm the HTTP settings, as the frontend's dialog asks the owner.
+
+        Since 2026.11 the ``http:`` YAML is moved into storage as a trial
+        that Home Assistant reverts (restarting) after five minutes unless
+        it is confirmed.
+        """
+        http = await self.ws_command("http/config")
+        if http.get("pending") is not None:
+            await self.ws_command("http/config/promote")
+            http = await self.ws_command("http/config")
+        if http.get("revert_at") is not None:
+            raise HassError(f"HTTP settings not confirmed: {http}")
 
     async def wait_running(self, timeout: float = 60.0) -> dict[str, Any]:
         """Wait until Home Assistant reports that it is running; return /api/config."""

@@ -15,6 +15,7 @@ through its HTTP and websocket APIs, as the frontend does.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.api.nguc_sockjs_server import COMPANY, PASSWORD, USERNAME, NgucSockJsServer
+from tests.e2e.browser import CHROMIUM, Browser
 from tests.e2e.real_hass import HASS_BIN, RealHass
 
 pytestmark = [
@@ -225,6 +227,7 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
         await real.start()
         await real.wait_http()
         await real.onboard()
+        await real.confirm_http_config()
         config = await real.wait_running()
         print(
             f"\nHome Assistant {config['version']} running on {real.url}"
@@ -245,7 +248,7 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
 
 
 async def test_real_home_assistant_against_a_foreign_server(
-    server: NgucSockJsServer, hass: RealHass
+    server: NgucSockJsServer, hass: RealHass, tmp_path: Path
 ) -> None:
     """Add the integration over the config-flow API, then follow the server."""
     try:
@@ -269,6 +272,11 @@ async def test_real_home_assistant_against_a_foreign_server(
         ]
         assert [s for e, s in states if e == ids["stream"]] == ["off", "on"], states
         assert not [(e, s) for e, s in states if s in ("unavailable", None)], states
+
+        if CHROMIUM is None:
+            print("no chromium: the look at the frontend is left out")
+        else:
+            await look_in_the_browser(hass, tmp_path)
     except BaseException:
         print(f"\n--- hass log (tail) ---\n{hass.log_tail()}")
         raise
@@ -456,3 +464,55 @@ async def follow_the_server(
     assert float(answered["attributes"]["duration"]) == 42
     assert server.errors == []
     return list(server.sent)
+
+
+async def look_in_the_browser(hass: RealHass, tmp_path: Path) -> None:
+    """Open the frontend, signed in, on the devices of a user and of a queue."""
+    devices = await hass.ws_command("config/device_registry/list")
+    by_identifier = {
+        identifier: device["id"]
+        for device in devices
+        for domain, identifier in device["identifiers"]
+        if domain == DOMAIN
+    }
+    browser = Browser(tmp_path / "browser")
+    try:
+        await browser.start()
+        await browser.sign_in(
+            hass.url,
+            hass.client_id,
+            {
+                "access_token": hass.token,
+                "refresh_token": hass.refresh_token,
+                "expires_in": hass.token_expires_in,
+            },
+        )
+        pages = [
+            # (device, what its page must show, screenshot name)
+            (
+                f"{ENTRY_UNIQUE_ID}_user_1001",
+                ("Ulla Åkesson", "Line status", "Idle", "Call", "Answered"),
+                "user",
+            ),
+            (
+                f"{ENTRY_UNIQUE_ID}_queue_7",
+                ("Kundtjänst", "Waiting callers", "Completed calls today", "87%"),
+                "queue",
+            ),
+        ]
+        for identifier, needles, name in pages:
+            await browser.navigate(
+                f"{hass.url}/config/devices/device/{by_identifier[identifier]}"
+            )
+            await browser.wait_text(*needles)
+            await asyncio.sleep(1.0)  # let the last cards (and any dialog) render
+            # The HTTP settings were confirmed: no dialog asks for it.
+            assert "Confirm new HTTP" not in await browser.text()
+            shot = await browser.screenshot(tmp_path / f"device-{name}.png")
+            assert shot.stat().st_size > 10_000, shot
+            print(f"screenshot: {shot}")
+    except BaseException:
+        print(f"--- chromium log ---\n{browser.log()[-5000:]}")
+        raise
+    finally:
+        await browser.stop()
