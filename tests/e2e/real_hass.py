@@ -112,6 +112,8 @@ class RealHass:
             encoding="utf-8",
         )
         # The test run's coverage and Python settings are not Home Assistant's.
+        # Without PYTHONDONTWRITEBYTECODE, hass caches its bytecode in
+        # .venv-hass: later starts take about 3 s instead of 10 to 20.
         env = {
             key: value
             for key, value in os.environ.items()

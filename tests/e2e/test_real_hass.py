@@ -10,7 +10,10 @@ The server is not our simulator: it is ``tests.api.nguc_sockjs_server``, on
 the PyPI ``sockjs`` package (websocket pings rather than ``h`` frames, several
 events packed into one ``a[...]`` frame). Home Assistant is the ``hass`` of
 ``.venv-hass`` (``script/setup``), run as a process of its own and used only
-through its HTTP and websocket APIs, as the frontend does.
+through its HTTP and websocket APIs, as the frontend does. When Chromium is
+installed (``.ci/run`` installs it), the test also opens the frontend, signed
+in, on the pages of a user's and a queue's device, checks what they show and
+saves screenshots in the test's temporary directory.
 """
 
 from __future__ import annotations
