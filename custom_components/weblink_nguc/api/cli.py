@@ -85,10 +85,14 @@ async def _listen(
         if max_events is not None and count >= max_events:
             done.set()
 
+    def on_disconnected() -> None:
+        if not done.is_set():  # else the disconnect is our own stop
+            _LOGGER.info("Event stream lost; reconnecting")
+
     stream = client.event_stream(
         on_event,
         on_connected=lambda: _LOGGER.info("Connected to the event stream"),
-        on_disconnected=lambda: _LOGGER.info("Event stream lost; reconnecting"),
+        on_disconnected=on_disconnected,
     )
     runner = asyncio.create_task(stream.run())
     waiter = asyncio.create_task(done.wait())
@@ -100,6 +104,7 @@ async def _listen(
         waiter.cancel()
         if runner.done():
             runner.result()  # raises the credentials error that ended it
+        done.set()  # from here on, a disconnect is ours
         await stream.stop()
 
 
