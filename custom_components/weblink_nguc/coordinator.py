@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from .api import (
     NgucConnectionError,
     NgucError,
     NgucEventStream,
+    NgucNotFoundError,
     Queue,
     QueueCdr,
     TokenSet,
@@ -165,6 +166,7 @@ class NgucCoordinator:
         self._grace: CALLBACK_TYPE | None = None
         self._lost_logged = False
         self._device_ids: dict[str, str] = {}
+        self._missing_warned: set[str] = set()
 
     # --- Lifecycle ---------------------------------------------------------------
 
@@ -218,10 +220,10 @@ class NgucCoordinator:
     async def _async_read_state(self) -> NgucData:
         me, users, statuses, devices, queues = await asyncio.gather(
             self.client.get_me(),
-            self.client.get_users(),
-            self.client.get_user_statuses(),
-            self.client.get_devices(),
-            self.client.get_queues(),
+            self._async_optional(self.client.get_users),
+            self._async_optional(self.client.get_user_statuses),
+            self._async_optional(self.client.get_devices),
+            self._async_optional(self.client.get_queues),
         )
         return NgucData(
             me=me,
@@ -230,6 +232,21 @@ class NgucCoordinator:
             devices={d.id: d for d in devices},
             queues={q.id: q for q in queues},
         )
+
+    async def _async_optional[T](
+        self, read: Callable[[], Awaitable[list[T]]]
+    ) -> list[T]:
+        """Read a list whose endpoint may not exist: its path is assumed.
+
+        A 404 leaves that part empty (warned once) instead of failing setup.
+        """
+        try:
+            return await read()
+        except NgucNotFoundError as err:
+            if read.__name__ not in self._missing_warned:
+                self._missing_warned.add(read.__name__)
+                LOGGER.warning("NGUC has no such endpoint; left empty: %s", err)
+            return []
 
     # --- Connection state ----------------------------------------------------------
 

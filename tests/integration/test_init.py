@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import CONF_PASSWORD, EVENT_STATE_CHANGED, STATE_UNAVAILABLE
@@ -343,3 +344,24 @@ async def test_ringing_during_resync_fires(
     call = hass.states.get("event.anna_lindqvist_call")
     assert call.attributes["event_type"] == "ringing"
     assert hass.states.get(ANNA_LINE).state == "ringing"
+
+
+async def test_missing_assumed_endpoint_leaves_part_empty(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An assumed endpoint that NGUC lacks (404) does not stop the rest."""
+    with patch(
+        "custom_components.weblink_nguc.api.contract.PATH_DEVICES", "/company/phones"
+    ):
+        mock_config_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+        await wait_in_sync(hass, mock_config_entry)
+        assert mock_config_entry.state is ConfigEntryState.LOADED
+        assert hass.states.get(ANNA_LINE).state == "idle"
+        assert not mock_config_entry.runtime_data.data.devices
+        # Warned once, not again at the resync after connecting.
+        assert caplog.text.count("NGUC has no such endpoint") == 1

@@ -31,3 +31,7 @@ class NgucTwoFactorError(NgucAuthError):
 
 class NgucResponseError(NgucError):
     """NGUC answered with something this client cannot read."""
+
+
+class NgucNotFoundError(NgucResponseError):
+    """NGUC has no such endpoint or item (HTTP 404)."""

@@ -11,6 +11,7 @@ import aiohttp
 from .exceptions import (
     NgucAuthError,
     NgucConnectionError,
+    NgucNotFoundError,
     NgucRateLimitError,
     NgucResponseError,
     NgucTwoFactorError,
@@ -41,6 +42,8 @@ async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:
         )
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         raise NgucConnectionError(f"{what}: server error ({status})")
+    if status == HTTPStatus.NOT_FOUND:
+        raise NgucNotFoundError(f"{what}: not found (404)")
     if status >= HTTPStatus.BAD_REQUEST:
         raise NgucResponseError(f"{what}: unexpected answer ({status})")
     try:
