@@ -16,14 +16,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Device
-from .coordinator import (
-    KEY_ACCOUNT,
-    KEY_STREAM,
-    NgucConfigEntry,
-    NgucCoordinator,
-    device_key,
+from .coordinator import KEY_ACCOUNT, KEY_STREAM, NgucConfigEntry, NgucCoordinator
+from .entity import (
+    PHONE,
+    ItemDescriptions,
+    NgucEntity,
+    NgucItemEntity,
+    async_add_item_entities,
+    item_entities,
 )
-from .entity import NgucEntity, async_add_item_entities
 
 # Push only: nothing is polled or sent.
 PARALLEL_UPDATES = 0
@@ -58,18 +59,9 @@ PHONE_BINARY_SENSORS: tuple[NgucBinarySensorEntityDescription[Device], ...] = (
 )
 
 
-def _entities(coordinator: NgucCoordinator) -> list[NgucBinarySensor[Any]]:
-    """Return a binary sensor for every description of every item known now."""
-    entities: list[NgucBinarySensor[Any]] = [
-        NgucStreamBinarySensor(coordinator, description)
-        for description in ACCOUNT_BINARY_SENSORS
-    ]
-    entities.extend(
-        NgucPhoneBinarySensor(coordinator, device_id, description)
-        for device_id in coordinator.data.devices
-        for description in PHONE_BINARY_SENSORS
-    )
-    return entities
+ITEM_BINARY_SENSORS: ItemDescriptions[NgucBinarySensorEntityDescription[Any]] = (
+    (PHONE, PHONE_BINARY_SENSORS),
+)
 
 
 async def async_setup_entry(
@@ -77,30 +69,35 @@ async def async_setup_entry(
     entry: NgucConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors of the items known now, and of those that appear later."""
-    async_add_item_entities(entry, async_add_entities, _entities)
+    """Add the stream's binary sensor, and those of the phones known now and later."""
+    coordinator = entry.runtime_data
+    async_add_entities(
+        NgucStreamBinarySensor(coordinator, description)
+        for description in ACCOUNT_BINARY_SENSORS
+    )
+    async_add_item_entities(
+        entry, async_add_entities, item_entities(NgucBinarySensor, ITEM_BINARY_SENSORS)
+    )
 
 
-class NgucBinarySensor[T](NgucEntity, BinarySensorEntity):
-    """A binary sensor showing ``is_on_fn`` of its item."""
+class NgucBinarySensor[T](NgucItemEntity[T], BinarySensorEntity):
+    """A binary sensor showing ``is_on_fn`` of a phone."""
 
     entity_description: NgucBinarySensorEntityDescription[T]
-
-    def _item(self) -> T | None:
-        """Return the item the state is read from, None when it is not known."""
-        raise NotImplementedError
 
     @property
     @override
     def is_on(self) -> bool | None:
         """Return the state read from the item."""
-        if (item := self._item()) is None:
+        if (item := self.item) is None:
             return None
         return self.entity_description.is_on_fn(item)
 
 
-class NgucStreamBinarySensor(NgucBinarySensor[NgucCoordinator]):
+class NgucStreamBinarySensor(NgucEntity, BinarySensorEntity):
     """Whether the event stream is connected; it is about the account itself."""
+
+    entity_description: NgucBinarySensorEntityDescription[NgucCoordinator]
 
     def __init__(
         self,
@@ -116,30 +113,8 @@ class NgucStreamBinarySensor(NgucBinarySensor[NgucCoordinator]):
         """Return True always: this entity reports the connection itself."""
         return True
 
-    @override
-    def _item(self) -> NgucCoordinator:
-        return self.coordinator
-
-
-class NgucPhoneBinarySensor(NgucBinarySensor[Device]):
-    """A binary sensor of one phone."""
-
-    def __init__(
-        self,
-        coordinator: NgucCoordinator,
-        device_id: str,
-        description: NgucBinarySensorEntityDescription[Device],
-    ) -> None:
-        """Attach to the phone's device."""
-        super().__init__(coordinator, device_key(device_id), description)
-        self.device_id = device_id
-
     @property
     @override
-    def available(self) -> bool:
-        """Return False while the stream is down or the phone is gone."""
-        return super().available and self.device_id in self.coordinator.data.devices
-
-    @override
-    def _item(self) -> Device | None:
-        return self.coordinator.data.devices.get(self.device_id)
+    def is_on(self) -> bool | None:
+        """Return the state read from the account."""
+        return self.entity_description.is_on_fn(self.coordinator)

@@ -7,7 +7,6 @@ one it is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import override
 
@@ -16,15 +15,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .calls import CALL_EVENT_TYPES, QUEUE_CALL_EVENT_TYPES, CallEvent
-from .coordinator import (
-    KEY_ACCOUNT,
-    NgucConfigEntry,
-    NgucCoordinator,
-    NgucData,
-    queue_key,
-    user_key,
-)
-from .entity import NgucEntity, async_add_item_entities
+from .coordinator import KEY_ACCOUNT, NgucConfigEntry, NgucCoordinator
+from .entity import QUEUE, USER_LINE, ItemKind, NgucItemEntity, async_add_item_entities
 
 # Push only: nothing is polled or sent.
 PARALLEL_UPDATES = 0
@@ -32,12 +24,14 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class NgucEventEntityDescription(EventEntityDescription):
-    """Call events of one kind of item (users or queues)."""
+    """Call events of one kind of item (users or queues).
 
-    ids_fn: Callable[[NgucData], Collection[str]]
-    """The ids of the items that have this entity."""
-    key_fn: Callable[[str], str]
-    """The coordinator key of an item, by id: where its call events come."""
+    The kind is part of the description, not paired with it as on the
+    sensor platforms: each kind has call events of its own.
+    """
+
+    kind: ItemKind[object]
+    """The items that have this entity; their key is where their calls come."""
 
 
 EVENT_DESCRIPTIONS: tuple[NgucEventEntityDescription, ...] = (
@@ -45,15 +39,13 @@ EVENT_DESCRIPTIONS: tuple[NgucEventEntityDescription, ...] = (
         key="call",
         translation_key="call",
         event_types=CALL_EVENT_TYPES,
-        ids_fn=lambda data: data.users,
-        key_fn=user_key,
+        kind=USER_LINE,
     ),
     NgucEventEntityDescription(
         key="queue_call",
         translation_key="queue_call",
         event_types=QUEUE_CALL_EVENT_TYPES,
-        ids_fn=lambda data: data.queues,
-        key_fn=queue_key,
+        kind=QUEUE,
     ),
 )
 
@@ -63,7 +55,7 @@ def _entities(coordinator: NgucCoordinator) -> list[NgucCallEvent]:
     return [
         NgucCallEvent(coordinator, item_id, description)
         for description in EVENT_DESCRIPTIONS
-        for item_id in description.ids_fn(coordinator.data)
+        for item_id in description.kind.ids_fn(coordinator.data)
     ]
 
 
@@ -76,7 +68,7 @@ async def async_setup_entry(
     async_add_item_entities(entry, async_add_entities, _entities)
 
 
-class NgucCallEvent(NgucEntity, EventEntity):
+class NgucCallEvent(NgucItemEntity[object], EventEntity):
     """The calls of one user or one queue."""
 
     entity_description: NgucEventEntityDescription
@@ -94,16 +86,7 @@ class NgucCallEvent(NgucEntity, EventEntity):
         key, so it listens to the account key that no item event notifies.
         """
         super().__init__(
-            coordinator, description.key_fn(item_id), description, KEY_ACCOUNT
-        )
-        self.item_id = item_id
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return False while the stream is down or the item is gone."""
-        return super().available and self.item_id in self.entity_description.ids_fn(
-            self.coordinator.data
+            coordinator, description.kind, item_id, description, KEY_ACCOUNT
         )
 
     @override

@@ -23,15 +23,16 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .api import LineState, Queue, UserStatus
-from .coordinator import (
-    KEY_ACCOUNT,
-    KEY_LAST_EVENT,
-    NgucConfigEntry,
-    NgucCoordinator,
-    queue_key,
-    user_key,
+from .coordinator import KEY_ACCOUNT, KEY_LAST_EVENT, NgucConfigEntry, NgucCoordinator
+from .entity import (
+    QUEUE,
+    USER_LINE,
+    ItemDescriptions,
+    NgucEntity,
+    NgucItemEntity,
+    async_add_item_entities,
+    item_entities,
 )
-from .entity import NgucEntity, async_add_item_entities
 
 # Push only: nothing is polled or sent.
 PARALLEL_UPDATES = 0
@@ -173,23 +174,10 @@ QUEUE_SENSORS: tuple[NgucSensorEntityDescription[Queue], ...] = (
 )
 
 
-def _entities(coordinator: NgucCoordinator) -> list[NgucSensor[Any]]:
-    """Return a sensor for every description of every item known now."""
-    data = coordinator.data
-    entities: list[NgucSensor[Any]] = [
-        NgucAccountSensor(coordinator, description) for description in ACCOUNT_SENSORS
-    ]
-    entities.extend(
-        NgucLineSensor(coordinator, user_id, description)
-        for user_id in data.users
-        for description in USER_SENSORS
-    )
-    entities.extend(
-        NgucQueueSensor(coordinator, queue_id, description)
-        for queue_id in data.queues
-        for description in QUEUE_SENSORS
-    )
-    return entities
+ITEM_SENSORS: ItemDescriptions[NgucSensorEntityDescription[Any]] = (
+    (USER_LINE, USER_SENSORS),
+    (QUEUE, QUEUE_SENSORS),
+)
 
 
 async def async_setup_entry(
@@ -197,30 +185,34 @@ async def async_setup_entry(
     entry: NgucConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of the items known now, and of those that appear later."""
-    async_add_item_entities(entry, async_add_entities, _entities)
+    """Add the account's sensors, and those of the items known now and later."""
+    coordinator = entry.runtime_data
+    async_add_entities(
+        NgucAccountSensor(coordinator, description) for description in ACCOUNT_SENSORS
+    )
+    async_add_item_entities(
+        entry, async_add_entities, item_entities(NgucSensor, ITEM_SENSORS)
+    )
 
 
-class NgucSensor[T](NgucEntity, SensorEntity):
-    """A sensor showing ``value_fn`` of its item."""
+class NgucSensor[T](NgucItemEntity[T], SensorEntity):
+    """A sensor showing ``value_fn`` of a user's line or of a queue."""
 
     entity_description: NgucSensorEntityDescription[T]
-
-    def _item(self) -> T | None:
-        """Return the item the value is read from, None when it is not known."""
-        raise NotImplementedError
 
     @property
     @override
     def native_value(self) -> StateType | datetime:
         """Return the value read from the item."""
-        if (item := self._item()) is None:
+        if (item := self.item) is None:
             return None
         return self.entity_description.value_fn(item)
 
 
-class NgucAccountSensor(NgucSensor[NgucCoordinator]):
+class NgucAccountSensor(NgucEntity, SensorEntity):
     """A sensor of the account itself, told of every event."""
+
+    entity_description: NgucSensorEntityDescription[NgucCoordinator]
 
     def __init__(
         self,
@@ -230,54 +222,8 @@ class NgucAccountSensor(NgucSensor[NgucCoordinator]):
         """Attach to the account's device."""
         super().__init__(coordinator, KEY_ACCOUNT, description, KEY_LAST_EVENT)
 
-    @override
-    def _item(self) -> NgucCoordinator:
-        return self.coordinator
-
-
-class NgucLineSensor(NgucSensor[UserStatus]):
-    """A sensor of one user's line."""
-
-    def __init__(
-        self,
-        coordinator: NgucCoordinator,
-        user_id: str,
-        description: NgucSensorEntityDescription[UserStatus],
-    ) -> None:
-        """Attach to the user's device."""
-        super().__init__(coordinator, user_key(user_id), description)
-        self.user_id = user_id
-
     @property
     @override
-    def available(self) -> bool:
-        """Return False while the stream is down or the user is gone."""
-        return super().available and self.user_id in self.coordinator.data.users
-
-    @override
-    def _item(self) -> UserStatus | None:
-        return self.coordinator.data.statuses.get(self.user_id)
-
-
-class NgucQueueSensor(NgucSensor[Queue]):
-    """A figure of one call queue."""
-
-    def __init__(
-        self,
-        coordinator: NgucCoordinator,
-        queue_id: str,
-        description: NgucSensorEntityDescription[Queue],
-    ) -> None:
-        """Attach to the queue's device."""
-        super().__init__(coordinator, queue_key(queue_id), description)
-        self.queue_id = queue_id
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return False while the stream is down or the queue is gone."""
-        return super().available and self.queue_id in self.coordinator.data.queues
-
-    @override
-    def _item(self) -> Queue | None:
-        return self.coordinator.data.queues.get(self.queue_id)
+    def native_value(self) -> StateType | datetime:
+        """Return the value read from the account."""
+        return self.entity_description.value_fn(self.coordinator)

@@ -24,10 +24,11 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.weblink_nguc.binary_sensor import (
     PHONE_BINARY_SENSORS,
-    NgucPhoneBinarySensor,
+    NgucBinarySensor,
 )
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, device_key
+from custom_components.weblink_nguc.entity import PHONE
 from tests.simulator import Device, Queue, Simulator
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
@@ -242,6 +243,6 @@ async def test_phone_gone(
 ) -> None:
     """A phone's sensor whose phone is gone is unavailable and has no state."""
     coordinator = setup_binary_sensors.runtime_data
-    sensor = NgucPhoneBinarySensor(coordinator, "9999", PHONE_BINARY_SENSORS[0])
+    sensor = NgucBinarySensor(coordinator, PHONE, "9999", PHONE_BINARY_SENSORS[0])
     assert not sensor.available
     assert sensor.is_on is None

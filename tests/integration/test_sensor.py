@@ -26,11 +26,11 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, queue_key, user_key
+from custom_components.weblink_nguc.entity import QUEUE, USER_LINE
 from custom_components.weblink_nguc.sensor import (
     QUEUE_SENSORS,
     USER_SENSORS,
-    NgucLineSensor,
-    NgucQueueSensor,
+    NgucSensor,
 )
 from tests.simulator import Device, Queue, QueueMember, Simulator
 
@@ -388,8 +388,8 @@ async def test_new_phone_adds_no_sensor(
 async def test_item_gone(hass: HomeAssistant, setup_sensors: MockConfigEntry) -> None:
     """A sensor whose user or queue is gone is unavailable and has no value."""
     coordinator = setup_sensors.runtime_data
-    line = NgucLineSensor(coordinator, "99999", USER_SENSORS[0])
-    queue = NgucQueueSensor(coordinator, "599", QUEUE_SENSORS[0])
+    line = NgucSensor(coordinator, USER_LINE, "99999", USER_SENSORS[0])
+    queue = NgucSensor(coordinator, QUEUE, "599", QUEUE_SENSORS[0])
     for sensor in (line, queue):
         assert not sensor.available
         assert sensor.native_value is None
