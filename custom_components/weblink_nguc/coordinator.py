@@ -71,6 +71,9 @@ _PARSERS: dict[str, Callable[[Any], Update]] = {
 }
 
 RECENT_EVENTS = 50
+# A failed resync (REST down while the stream is up) is retried with backoff.
+RESYNC_RETRY_BASE = 5.0
+RESYNC_RETRY_CAP = 300.0
 # Keys of the listeners that are not about one NGUC item.
 KEY_ACCOUNT = "account"
 KEY_STREAM = "stream"
@@ -272,7 +275,7 @@ class NgucCoordinator:
 
     async def _async_resync(self) -> None:
         """Read the state again, then apply what arrived meanwhile."""
-        backoff = Backoff(base=5.0, cap=300.0)
+        backoff = Backoff(RESYNC_RETRY_BASE, RESYNC_RETRY_CAP)
         while True:
             try:
                 data = await self._async_read_state()

@@ -365,3 +365,40 @@ async def test_missing_assumed_endpoint_leaves_part_empty(
         assert not mock_config_entry.runtime_data.data.devices
         # Warned once, not again at the resync after connecting.
         assert caplog.text.count("NGUC has no such endpoint") == 1
+
+
+async def test_failed_resync_is_retried(
+    hass: HomeAssistant,
+    short_stream_grace: None,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """REST failing after a reconnect keeps entities unavailable, then retries."""
+    coordinator = init_integration.runtime_data
+    simulator.company.statuses["86481"] = 1
+    simulator.fail_rest(500)
+    with patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE", 0.05):
+        await simulator.drop_connections()
+        await wait_for(hass, lambda: coordinator.stream.connected)
+        # Connected, but the state cannot be read: it may be stale.
+        await wait_for(
+            hass, lambda: hass.states.get(ERIK_LINE).state == STATE_UNAVAILABLE
+        )
+        simulator.clear_faults()
+        await wait_in_sync(hass, init_integration)
+    assert hass.states.get(ERIK_LINE).state == "in_use"
+
+
+async def test_credentials_rejected_during_resync_start_reauth(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A 401 that no renewal cures during a resync starts reauthentication."""
+    coordinator = init_integration.runtime_data
+    simulator.rest_delay = 0.3
+    await simulator.drop_connections()
+    await wait_for(hass, lambda: coordinator.stream.connected)
+    # The REST read is under way: now nothing is accepted any more.
+    simulator.company.accounts["demo"].password = "changed"
+    simulator.revoke_tokens()
+    await wait_for(hass, lambda: len(_reauth_flows(hass)) == 1)
+    assert hass.states.get(ANNA_LINE).state == STATE_UNAVAILABLE
