@@ -2,9 +2,12 @@
 
 ``.venv-hass`` (made by ``script/setup``) holds the Home Assistant release that
 users run, apart from the test venv's (the version the test harness pins).
-The process gets a fresh configuration directory with this repository's
+The process gets a configuration directory with this repository's
 integration linked into ``custom_components``, is onboarded over HTTP like
 the frontend does it, and is then used only through its public APIs.
+
+The end-to-end test gives it a fresh directory and a free port each time;
+``script/develop`` keeps one (``config/``) on port 8123 from run to run.
 """
 
 from __future__ import annotations
@@ -67,13 +70,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _write_store(path: Path, key: str, version: int, data: Any) -> None:
+    """Write a file of Home Assistant's ``.storage`` as its ``Store`` does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"version": version, "minor_version": 1, "key": key, "data": data}),
+        encoding="utf-8",
+    )
+
+
 class RealHass:
     """One ``hass`` process on a loopback port, and a client of its APIs."""
 
-    def __init__(self, config_dir: Path) -> None:
-        """Prepare (nothing runs until :meth:`start`)."""
+    def __init__(
+        self,
+        config_dir: Path,
+        *,
+        port: int | None = None,
+        configuration: str = CONFIGURATION,
+        http_in_storage: bool = False,
+    ) -> None:
+        """Prepare (nothing runs until :meth:`start`).
+
+        ``port``: a free one if not given. ``configuration``: the text of
+        ``configuration.yaml``, ``{port}`` replaced; written only where there
+        is none yet. ``http_in_storage``: listen on 127.0.0.1 and ``port``
+        by Home Assistant's stored HTTP settings, as if set in its UI,
+        rather than by an ``http:`` block in ``configuration``, so that no
+        trial has to be confirmed and no repair asks to remove the block.
+        """
         self.config_dir = config_dir
-        self.port = free_port()
+        self.port = free_port() if port is None else port
+        self.configuration = configuration
+        self.http_in_storage = http_in_storage
         self.url = f"http://127.0.0.1:{self.port}"
         self.client_id = f"{self.url}/"
         self.log_path = config_dir / "hass-output.log"
@@ -87,30 +116,60 @@ class RealHass:
 
     # --- Process ---------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Write the configuration and start ``hass``; it is not ready yet."""
+    def onboarding_done(self) -> set[str]:
+        """Return the onboarding steps that are done, as stored (read it before start)."""
+        try:
+            stored = json.loads(
+                (self.config_dir / ".storage" / "onboarding").read_text("utf-8")
+            )
+        except FileNotFoundError:
+            return set()
+        return set(stored["data"]["done"])
+
+    def prepare(self) -> None:
+        """Fill the configuration directory with what is missing from it.
+
+        The integration's link, ``configuration.yaml`` and the storage that
+        must be there before the first start; what is there already is kept.
+        """
         custom = self.config_dir / "custom_components"
         custom.mkdir(parents=True, exist_ok=True)
-        (custom / INTEGRATION.name).symlink_to(INTEGRATION, target_is_directory=True)
-        (self.config_dir / "configuration.yaml").write_text(
-            CONFIGURATION.format(port=self.port), encoding="utf-8"
-        )
-        # The onboarding step "core_config" (location, units) is done by the
-        # YAML above. Done through the API it would also start the onboarding
-        # integrations (met, radio_browser, ...), which want the internet.
+        link = custom / INTEGRATION.name
+        if link.is_symlink() and link.resolve() != INTEGRATION:
+            link.unlink()  # e.g. to a clone that has moved
+        if not link.exists():
+            link.symlink_to(INTEGRATION, target_is_directory=True)
+        config_file = self.config_dir / "configuration.yaml"
+        if not config_file.exists():
+            config_file.write_text(
+                self.configuration.format(port=self.port), encoding="utf-8"
+            )
         storage = self.config_dir / ".storage"
-        storage.mkdir()
-        (storage / "onboarding").write_text(
-            json.dumps(
-                {
-                    "version": 4,
-                    "minor_version": 1,
-                    "key": "onboarding",
-                    "data": {"done": ["core_config"]},
-                }
-            ),
-            encoding="utf-8",
-        )
+        # The onboarding step "core_config" (location, units) is done by the
+        # YAML. Done through the API it would also start the onboarding
+        # integrations (met, radio_browser, ...), which want the internet.
+        if not (storage / "onboarding").exists():
+            _write_store(
+                storage / "onboarding", "onboarding", 4, {"done": ["core_config"]}
+            )
+        # The first version of the HTTP settings' store: Home Assistant
+        # migrates it to its current one, with its defaults for the rest.
+        if self.http_in_storage and not (storage / "http").exists():
+            _write_store(
+                storage / "http",
+                "http",
+                1,
+                {"server_host": ["127.0.0.1"], "server_port": self.port},
+            )
+
+    async def start(self) -> None:
+        """Prepare the configuration and start ``hass``; it is not ready yet.
+
+        ``hass`` gets a process group of its own: a Ctrl-C in the terminal
+        reaches only this process, which stops ``hass`` with :meth:`stop`.
+        (Home Assistant takes a second signal during its shutdown as a kill.)
+        """
+        self.prepare()
         # The test run's coverage and Python settings are not Home Assistant's.
         # Without PYTHONDONTWRITEBYTECODE, hass caches its bytecode in
         # .venv-hass: later starts take about 3 s instead of 10 to 20.
@@ -129,11 +188,16 @@ class RealHass:
                 stderr=asyncio.subprocess.STDOUT,
                 env=env,
                 cwd=self.config_dir,
+                process_group=0,
             )
         self._session = aiohttp.ClientSession()
 
     async def stop(self, timeout: float = 30.0) -> int | None:
-        """Stop ``hass`` with SIGTERM (SIGKILL after ``timeout``); return its code."""
+        """Stop ``hass`` with SIGTERM (SIGKILL after ``timeout``); return its code.
+
+        Home Assistant handles SIGTERM from the end of its bootstrap on;
+        before, SIGTERM ends it at once (exit code -15).
+        """
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -225,14 +289,20 @@ class RealHass:
                 raise HassError(f"{method} {path}: HTTP {resp.status}: {text}")
             return json.loads(text) if text else None
 
-    async def wait_http(self, timeout: float = 60.0) -> None:
-        """Wait until the onboarding API answers (the HTTP server is up)."""
+    async def wait_http(
+        self, timeout: float = 60.0, path: str = "/api/onboarding"
+    ) -> None:
+        """Wait until ``path`` answers 200 (the HTTP server is up).
+
+        The onboarding API is there only until the onboarding is done;
+        ``/auth/providers`` (the login page's) is always there.
+        """
         deadline = time.monotonic() + timeout
         while True:
             self._check_alive()
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with self.session.get(
-                    f"{self.url}/api/onboarding",
+                    f"{self.url}{path}",
                     timeout=aiohttp.ClientTimeout(total=2),
                 ) as resp:
                     if resp.status == 200:
@@ -241,45 +311,101 @@ class RealHass:
                 raise HassError(f"no HTTP after {timeout} s:\n{self.log_tail()}")
             await asyncio.sleep(0.2)
 
-    async def onboard(self) -> str:
-        """Create the owner, as the frontend's first screen does; keep a token."""
-        answer = await self.request(
-            "POST",
-            "/api/onboarding/users",
-            json_body={
-                "client_id": self.client_id,
-                "name": "End-to-end",
-                "username": USERNAME,
-                "password": PASSWORD,
-                "language": "en",
-            },
-        )
+    async def _tokens_for(self, code: str) -> str:
+        """Exchange an authorization code for tokens; keep them."""
         tokens = await self.request(
             "POST",
             "/auth/token",
             data={
                 "grant_type": "authorization_code",
-                "code": answer["auth_code"],
+                "code": code,
                 "client_id": self.client_id,
             },
         )
         self.token = str(tokens["access_token"])
         self.refresh_token = str(tokens["refresh_token"])
         self.token_expires_in = int(tokens["expires_in"])
-        # The remaining steps, so that the frontend shows its normal pages.
-        await self.request("POST", "/api/onboarding/analytics", json_body={})
-        await self.request(
+        return self.token
+
+    async def onboard(
+        self,
+        username: str = USERNAME,
+        password: str = PASSWORD,
+        name: str = "End-to-end",
+    ) -> str:
+        """Onboard as the frontend's first screens do; keep a token (the owner's)."""
+        token = await self.create_owner(username, password, name)
+        await self.finish_onboarding()
+        return token
+
+    async def create_owner(self, username: str, password: str, name: str) -> str:
+        """Do the onboarding's first step, the owner; keep a token."""
+        answer = await self.request(
             "POST",
-            "/api/onboarding/integration",
+            "/api/onboarding/users",
             json_body={
                 "client_id": self.client_id,
-                "redirect_uri": f"{self.url}/?auth_callback=1",
+                "name": name,
+                "username": username,
+                "password": password,
+                "language": "en",
             },
         )
+        return await self._tokens_for(answer["auth_code"])
+
+    async def finish_onboarding(self) -> None:
+        """Do the onboarding's steps after the owner, so that the frontend shows its normal pages.
+
+        Those done already are left out; needs the owner's token.
+        """
+        steps = await self.request("GET", "/api/onboarding")
+        done = {step["step"] for step in steps if step["done"]}
+        if "analytics" not in done:
+            await self.request("POST", "/api/onboarding/analytics", json_body={})
+        if "integration" not in done:
+            await self.request(
+                "POST",
+                "/api/onboarding/integration",
+                json_body={
+                    "client_id": self.client_id,
+                    "redirect_uri": f"{self.url}/?auth_callback=1",
+                },
+            )
         steps = await self.request("GET", "/api/onboarding")
         if not all(step["done"] for step in steps):
             raise HassError(f"onboarding not done: {steps}")
-        return self.token
+
+    async def login(self, username: str, password: str) -> str:
+        """Log in as the login page does; keep a token (HassError if refused)."""
+        flow = await self.request(
+            "POST",
+            "/auth/login_flow",
+            json_body={
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.url}/?auth_callback=1",
+            },
+        )
+        answer = await self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            json_body={
+                "client_id": self.client_id,
+                "username": username,
+                "password": password,
+            },
+        )
+        if answer.get("type") != "create_entry":
+            raise HassError(f"login as {username} refused: {answer.get('errors')}")
+        return await self._tokens_for(answer["result"])
+
+    async def logout(self) -> None:
+        """Revoke the refresh token (and so its access tokens), as the frontend does."""
+        if self.refresh_token is not None:
+            await self.request(
+                "POST", "/auth/revoke", data={"token": self.refresh_token}
+            )
+        self.token = self.refresh_token = None
 
     async def confirm_http_config(self) -> None:
         """Confirm the HTTP settings, as the frontend's dialog asks the owner.
