@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.weblink_nguc import async_remove_config_entry_device
 from custom_components.weblink_nguc.const import CONF_TOKEN, DOMAIN, EVENT_NGUC
-from tests.simulator import Device, Simulator, User
+from tests.simulator import Account, Device, Simulator, User
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
 
@@ -402,3 +402,45 @@ async def test_credentials_rejected_during_resync_start_reauth(
     simulator.revoke_tokens()
     await wait_for(hass, lambda: len(_reauth_flows(hass)) == 1)
     assert hass.states.get(ANNA_LINE).state == STATE_UNAVAILABLE
+
+
+async def test_no_secret_in_the_debug_log(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Login, renewals, reconnects and reauth leave no password or token in the log."""
+    caplog.set_level(logging.DEBUG)
+    password = "Hemligt-lösen-4711"
+    simulator.company.add_account(Account("anna.l", password, "86480"))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=ENTRY_UNIQUE_ID,
+        data={**mock_config_entry.data, "username": "anna.l", CONF_PASSWORD: password},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_in_sync(hass, entry)
+    auth = entry.runtime_data.client.auth
+    tokens = [auth.tokens]
+    simulator.expire_access_tokens()
+    await simulator.close_connections()
+    await wait_for(hass, lambda: auth.tokens is not tokens[0])
+    await wait_in_sync(hass, entry)
+    tokens.append(auth.tokens)
+    simulator.company.accounts["anna.l"].password = "changed"
+    simulator.revoke_tokens()
+    await simulator.drop_connections()
+    await wait_for(hass, lambda: len(_reauth_flows(hass)) == 1)
+
+    secrets = [password]
+    for token_set in tokens:
+        assert token_set is not None
+        secrets.append(token_set.access_token)
+        assert token_set.refresh_token is not None
+        secrets.append(token_set.refresh_token)
+    assert "Event stream" in caplog.text  # the debug log was captured
+    for secret in secrets:
+        assert secret not in caplog.text

@@ -37,6 +37,11 @@ _CLOSED_TYPES = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType
 type _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _same(secret: str, given: str) -> bool:
+    """Compare in constant time; as bytes, since passwords may be non-ASCII."""
+    return secrets.compare_digest(secret.encode(), given.encode())
+
+
 def event_frame(events: Iterable[tuple[str, Any]]) -> str:
     """Return the SockJS `a[...]` frame carrying the events."""
     messages = [
@@ -530,14 +535,12 @@ class Simulator:
         if (
             not self._client_ok(form["client_id"])
             or account is None
-            or not secrets.compare_digest(account.password, form["password"])
+            or not _same(account.password, form["password"])
         ):
             return _json_error(
                 401, "invalid_grant", "wrong company, username or password"
             )
-        if account.tfa_code and not secrets.compare_digest(
-            account.tfa_code, form["tfa"]
-        ):
+        if account.tfa_code and not _same(account.tfa_code, form["tfa"]):
             return _json_error(
                 402, "invalid_tfa", "two-factor code missing, wrong or expired"
             )
