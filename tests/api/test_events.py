@@ -1188,3 +1188,22 @@ async def test_renewal_during_the_grace_restarts_it(
         await rec.wait_log("connected")
         assert simulator.connection_count == 1
         assert not task.done()
+
+
+async def test_rate_limited_token_request_waits_retry_after(
+    simulator: Simulator,
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 429 from the token endpoint: the next attempt waits its Retry-After."""
+    caplog.set_level(logging.DEBUG, logger=EVENTS_LOGGER)
+    client = make_client(session, simulator)  # no token yet: logs in first
+    simulator.fail_rest(429, count=1, retry_after=2)
+    rec = Recorder()
+    async with running(make_stream(client, rec)):
+        await simulator.wait_for_authenticated(1)
+    waits = [
+        r.getMessage() for r in caplog.records if "reconnecting in" in r.getMessage()
+    ]
+    # Without Retry-After the backoff here is at most 0.01 s.
+    assert waits[0] == "Event stream: reconnecting in 2.0 s"

@@ -20,7 +20,7 @@ import aiohttp
 
 from . import contract as c
 from .backoff import Backoff
-from .exceptions import NgucAuthError, NgucError
+from .exceptions import NgucAuthError, NgucError, NgucRateLimitError
 from .ratelimit import RateLimitedLog
 from .sockjs import (
     Frame,
@@ -131,6 +131,7 @@ class NgucEventStream:
         try:
             while not self._stopped():
                 started = time.monotonic()
+                not_before = 0.0  # the server's Retry-After, when it gave one
                 try:
                     if renew:
                         # A fresh token for this attempt; raises NgucAuthError
@@ -149,6 +150,9 @@ class NgucEventStream:
                     renew = True
                 except NgucAuthError:
                     raise
+                except NgucRateLimitError as err:
+                    _LOGGER.debug("Event stream: %s", err)
+                    not_before = err.retry_after or 0.0
                 except NgucError as err:
                     # Lost connections, network and server errors, and answers
                     # of the token endpoint that cannot be read: retry.
@@ -164,7 +168,7 @@ class NgucEventStream:
                     break
                 if time.monotonic() - started >= self._healthy_after:
                     self._backoff.reset()
-                delay = self._backoff.next_delay()
+                delay = max(self._backoff.next_delay(), not_before)
                 _LOGGER.debug("Event stream: reconnecting in %.1f s", delay)
                 await self._sleep(delay)
         finally:
