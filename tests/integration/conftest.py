@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
+import contextlib
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -105,3 +107,25 @@ async def init_integration(
     await hass.async_block_till_done()
     await wait_in_sync(hass, mock_config_entry)
     return mock_config_entry
+
+
+@contextlib.asynccontextmanager
+async def setup_platform(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: Platform
+) -> AsyncIterator[MockConfigEntry]:
+    """Set up the integration with one platform only, in sync with the simulator."""
+    with patch("custom_components.weblink_nguc.PLATFORMS", [platform]):
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        await wait_in_sync(hass, entry)
+        yield entry
+
+
+def entity_id_of(
+    hass: HomeAssistant, platform: Platform, item_key: str, key: str
+) -> str | None:
+    """Return the entity id of one of our entities, found by its unique id."""
+    return er.async_get(hass).async_get_entity_id(
+        platform, DOMAIN, f"{ENTRY_UNIQUE_ID}_{item_key}_{key}"
+    )

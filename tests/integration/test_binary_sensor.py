@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from unittest.mock import patch
 
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
@@ -31,7 +30,13 @@ from custom_components.weblink_nguc.coordinator import KEY_ACCOUNT, device_key
 from custom_components.weblink_nguc.entity import PHONE
 from tests.simulator import Device, Queue, Simulator
 
-from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
+from .conftest import (
+    ENTRY_UNIQUE_ID,
+    entity_id_of,
+    setup_platform,
+    wait_for,
+    wait_in_sync,
+)
 
 PHONES = ("9001", "9002", "9003", "9004", "9005")
 
@@ -41,19 +46,13 @@ async def setup_binary_sensors(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> AsyncGenerator[MockConfigEntry]:
     """Set up the integration with the binary sensor platform only."""
-    with patch("custom_components.weblink_nguc.PLATFORMS", [Platform.BINARY_SENSOR]):
-        mock_config_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await wait_in_sync(hass, mock_config_entry)
-        yield mock_config_entry
+    async with setup_platform(hass, mock_config_entry, Platform.BINARY_SENSOR) as entry:
+        yield entry
 
 
 def binary_sensor_id(hass: HomeAssistant, item_key: str, key: str) -> str | None:
     """Return the entity id of a binary sensor, found by its unique id."""
-    return er.async_get(hass).async_get_entity_id(
-        Platform.BINARY_SENSOR, DOMAIN, f"{ENTRY_UNIQUE_ID}_{item_key}_{key}"
-    )
+    return entity_id_of(hass, Platform.BINARY_SENSOR, item_key, key)
 
 
 def phone_id(hass: HomeAssistant, phone: str) -> str:

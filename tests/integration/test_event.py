@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.components.event import ATTR_EVENT_TYPE, ATTR_EVENT_TYPES
 from homeassistant.const import (
@@ -29,7 +28,13 @@ from custom_components.weblink_nguc.coordinator import queue_key, user_key
 from custom_components.weblink_nguc.event import EVENT_DESCRIPTIONS, NgucCallEvent
 from tests.simulator import Device, Queue, Simulator
 
-from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
+from .conftest import (
+    ENTRY_UNIQUE_ID,
+    entity_id_of,
+    setup_platform,
+    wait_for,
+    wait_in_sync,
+)
 
 ANNA, ERIK, LARS = "86480", "86481", "86483"
 EXTENSIONS = {ANNA: "101", ERIK: "102", LARS: "104"}
@@ -42,19 +47,13 @@ async def setup_events(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> AsyncGenerator[MockConfigEntry]:
     """Set up the integration with the event platform only."""
-    with patch("custom_components.weblink_nguc.PLATFORMS", [Platform.EVENT]):
-        mock_config_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await wait_in_sync(hass, mock_config_entry)
-        yield mock_config_entry
+    async with setup_platform(hass, mock_config_entry, Platform.EVENT) as entry:
+        yield entry
 
 
 def event_id(hass: HomeAssistant, item_key: str, key: str) -> str:
     """Return the entity id of an event entity, found by its unique id."""
-    entity_id = er.async_get(hass).async_get_entity_id(
-        Platform.EVENT, DOMAIN, f"{ENTRY_UNIQUE_ID}_{item_key}_{key}"
-    )
+    entity_id = entity_id_of(hass, Platform.EVENT, item_key, key)
     assert entity_id is not None, f"no event {key} of {item_key}"
     return entity_id
 

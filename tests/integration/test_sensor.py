@@ -34,7 +34,13 @@ from custom_components.weblink_nguc.sensor import (
 )
 from tests.simulator import Device, Queue, QueueMember, Simulator
 
-from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
+from .conftest import (
+    ENTRY_UNIQUE_ID,
+    entity_id_of,
+    setup_platform,
+    wait_for,
+    wait_in_sync,
+)
 
 ANNA, ERIK, MAJA, LARS = "86480", "86481", "86482", "86483"
 SUPPORT, SALES = "501", "502"
@@ -68,19 +74,13 @@ async def setup_sensors(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> AsyncGenerator[MockConfigEntry]:
     """Set up the integration with the sensor platform only."""
-    with patch("custom_components.weblink_nguc.PLATFORMS", [Platform.SENSOR]):
-        mock_config_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await wait_in_sync(hass, mock_config_entry)
-        yield mock_config_entry
+    async with setup_platform(hass, mock_config_entry, Platform.SENSOR) as entry:
+        yield entry
 
 
 def sensor_id(hass: HomeAssistant, item_key: str, key: str) -> str:
     """Return the entity id of a sensor, found by its unique id."""
-    entity_id = er.async_get(hass).async_get_entity_id(
-        Platform.SENSOR, DOMAIN, f"{ENTRY_UNIQUE_ID}_{item_key}_{key}"
-    )
+    entity_id = entity_id_of(hass, Platform.SENSOR, item_key, key)
     assert entity_id is not None, f"no sensor {key} of {item_key}"
     return entity_id
 
