@@ -439,7 +439,7 @@ class NgucCoordinator:
         now = dt_util.utcnow()
         self.last_event = now
         self.recent_events.append(
-            {"time": now.isoformat(), "event": name, "data": payload}
+            {"time": now, "event": name, "data": payload}
         )
         self._notify(KEY_LAST_EVENT)
         self.hass.bus.async_fire(
