@@ -438,9 +438,7 @@ class NgucCoordinator:
     def _on_event(self, name: str, payload: Any) -> None:
         now = dt_util.utcnow()
         self.last_event = now
-        self.recent_events.append(
-            {"time": now, "event": name, "data": payload}
-        )
+        self.recent_events.append({"time": now, "event": name, "data": payload})
         self._notify(KEY_LAST_EVENT)
         self.hass.bus.async_fire(
             EVENT_NGUC,
