@@ -39,9 +39,11 @@ from .api import (
     Queue,
     QueueCdr,
     TokenSet,
+    Update,
     User,
     UserStatus,
     contract as c,
+    parse_event,
 )
 from .api.backoff import Backoff
 from .calls import CallEvent, SeenOnce, queue_call_event, ringing_event, user_call_event
@@ -59,16 +61,6 @@ from .const import (
 
 type NgucConfigEntry = ConfigEntry[NgucCoordinator]
 type CallListener = Callable[[CallEvent], None]
-# What an event is about, parsed once on arrival.
-type Update = UserStatus | DeviceStatus | Queue | Cdr | QueueCdr
-
-_PARSERS: dict[str, Callable[[Any], Update]] = {
-    c.EVENT_USER_STATUS: UserStatus.from_api,
-    c.EVENT_DEVICE_STATUS: DeviceStatus.from_api,
-    c.EVENT_QUEUE: Queue.from_api,
-    c.EVENT_CDR: Cdr.from_api,
-    c.EVENT_QUEUE_CDR: QueueCdr.from_api,
-}
 
 RECENT_EVENTS = 50
 # A failed resync (REST down while the stream is up) is retried with backoff.
@@ -449,14 +441,13 @@ class NgucCoordinator:
                 "device_id": self._device_id_for(name, payload),
             },
         )
-        parse = _PARSERS.get(name)
-        if parse is None:
-            return  # only on the bus
         try:
-            update = parse(payload)
+            update = parse_event(name, payload)
         except ValueError:
             LOGGER.debug("Ignoring a %s event without an id", name)
             return
+        if update is None:
+            return  # only on the bus
         self._fire_call_events(update)
         if self._held is not None:
             self._held.append(update)

@@ -27,8 +27,10 @@ from .models import (
     QueueCaller,
     QueueCdr,
     QueueMember,
+    Update,
     User,
     UserStatus,
+    parse_event,
 )
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "QueueCdr",
     "QueueMember",
     "TokenSet",
+    "Update",
     "User",
     "UserStatus",
+    "parse_event",
 ]

@@ -6,6 +6,7 @@ absent; the parsers below turn those into ``int`` or ``None``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntFlag
 from typing import Any
@@ -342,3 +343,25 @@ class QueueCdr:
             wait_time=as_int(data.get(c.QCDR_WAIT_TIME)),
             talk_time=as_int(data.get(c.QCDR_TALK_TIME)),
         )
+
+
+# What an event is about, parsed once on arrival.
+type Update = UserStatus | DeviceStatus | Queue | Cdr | QueueCdr
+
+#: The model of each event this client understands, by event name.
+EVENT_MODELS: dict[str, Callable[[Any], Update]] = {
+    c.EVENT_USER_STATUS: UserStatus.from_api,
+    c.EVENT_DEVICE_STATUS: DeviceStatus.from_api,
+    c.EVENT_QUEUE: Queue.from_api,
+    c.EVENT_CDR: Cdr.from_api,
+    c.EVENT_QUEUE_CDR: QueueCdr.from_api,
+}
+
+
+def parse_event(name: str, payload: Any) -> Update | None:
+    """Return the model of a known event; None for an event name we do not know.
+
+    Raises ValueError when a known event lacks the id it is about.
+    """
+    parse = EVENT_MODELS.get(name)
+    return None if parse is None else parse(payload)
