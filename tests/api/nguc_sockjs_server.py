@@ -65,6 +65,10 @@ DEVICES = [
 
 type Script = Callable[[Connection], Coroutine[Any, Any, None]]
 
+#: ``expires_in`` values meaning "say the token's real lifetime" and "leave it out".
+FROM_LIFETIME: Any = object()
+OMITTED: Any = object()
+
 
 @dataclass(eq=False)
 class Connection:
@@ -122,9 +126,16 @@ class NgucSockJsServer:
         script: Script | None = None,
         reject_ws_auth: bool = False,
         enforce_token_expiry: bool = False,
+        expires_in: Any = FROM_LIFETIME,
     ) -> None:
-        """Configure a stopped server (call :meth:`start`)."""
+        """Configure a stopped server (call :meth:`start`).
+
+        ``expires_in`` is what token answers say, whatever the real lifetime.
+        """
         self.token_lifetime = token_lifetime
+        self.expires_in = expires_in
+        #: The password of both accounts.
+        self.password = PASSWORD
         self.heartbeat = heartbeat
         self.script = script
         self.reject_ws_auth = reject_ws_auth
@@ -139,6 +150,8 @@ class NgucSockJsServer:
         self.rejections = 0
         self.client_messages: list[str] = []
         self.sent: list[tuple[str, Any]] = []
+        #: Every access and refresh token issued, in order.
+        self.issued: list[str] = []
         #: The path of every REST read that carried a valid token, in order.
         self.rest_reads: list[str] = []
         #: The REST truth, by path: copies of the module's data, which a test
@@ -171,6 +184,11 @@ class NgucSockJsServer:
     def events_url(self) -> str:
         """Base URL of the event pusher (the client appends the session path)."""
         return f"ws://127.0.0.1:{self._port}/events"
+
+    @property
+    def token_requests(self) -> int:
+        """Return how many requests the token endpoint answered."""
+        return len(self.grants)
 
     @property
     def refreshes(self) -> int:
@@ -241,6 +259,11 @@ class NgucSockJsServer:
                 raise TimeoutError(f"condition not met within {timeout} s")
             await asyncio.sleep(0.01)
 
+    def revoke_tokens(self) -> None:
+        """Forget every access and refresh token issued so far."""
+        self._access.clear()
+        self._refresh.clear()
+
     def token_valid(self, token: str) -> bool:
         """Return True for an access token issued here and not yet expired."""
         return time.monotonic() < self._access.get(token, 0.0)
@@ -267,11 +290,14 @@ class NgucSockJsServer:
         if grant == "password":
             if "tfa" not in form:
                 return _error(400, "invalid_request")
-            if form.get("username") == USERNAME and form.get("password") == PASSWORD:
+            if (
+                form.get("username") == USERNAME
+                and form.get("password") == self.password
+            ):
                 return self._issue()
             if (
                 form.get("username") == TFA_USERNAME
-                and form.get("password") == PASSWORD
+                and form.get("password") == self.password
             ):
                 if form["tfa"] != TFA_CODE:
                     return _error(402, "invalid_tfa")
@@ -289,14 +315,17 @@ class NgucSockJsServer:
         access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         self._access[access] = time.monotonic() + self.token_lifetime
         self._refresh.add(refresh)
-        return web.json_response(
-            {
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": max(1, round(self.token_lifetime)),
-                "refresh_token": refresh,
-            }
-        )
+        self.issued += [access, refresh]
+        body: dict[str, Any] = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "refresh_token": refresh,
+        }
+        if self.expires_in is FROM_LIFETIME:
+            body["expires_in"] = max(1, round(self.token_lifetime))
+        elif self.expires_in is not OMITTED:
+            body["expires_in"] = self.expires_in
+        return web.json_response(body)
 
     def _rest(self, path: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:

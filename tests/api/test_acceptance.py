@@ -1,10 +1,18 @@
-"""The project's acceptance criterion, as a test.
+"""The project's acceptance criteria, as tests, against servers we did not write.
 
-Against a PyPI-``sockjs`` NGUC server whose tokens live 4 seconds and which
-closes the first websocket with ``c[3000,"Go away!"]``, the command line
-``listen --max-events 9``, run as a real process, prints exactly the 9 events
-the server sent, in order, and exits 0, over exactly 2 websocket connections,
-having refreshed its token and authenticated again on the open connection.
+1. Against a PyPI-``sockjs`` NGUC server whose tokens live 4 seconds and which
+   closes the first websocket with ``c[3000,"Go away!"]``, the command line
+   ``listen --max-events 9``, run as a real process, prints exactly the 9
+   events the server sent, in order, and exits 0, over exactly 2 websocket
+   connections, having refreshed its token and authenticated again on the
+   open connection. (The process lowers the token lifetime floor of a minute
+   to a second, see ``short_tokens_cli``, or it would wait for a minute.)
+2. Issue 6: the same kind of server closes two freshly authenticated
+   connections in a row with ``c[3000,"Go away!"]`` while its token endpoint
+   accepts the credentials, and answers every token request with
+   ``expires_in`` ``"0"``: ``listen --max-events N``, the real command line in
+   a real process, prints the N events sent on the third connection and exits
+   0, with at most 6 token requests.
 """
 
 from __future__ import annotations
@@ -111,7 +119,7 @@ async def test_listen_survives_go_away_and_token_expiry() -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "custom_components.weblink_nguc.api",
+            "tests.api.short_tokens_cli",  # tokens of 4 s are taken at their word
             "listen",
             "--api-url",
             server.api_url,
@@ -154,4 +162,83 @@ async def test_listen_survives_go_away_and_token_expiry() -> None:
     assert server.refreshes >= 1
     assert server.reauthentications >= 1
     assert server.rejections == 0
+    assert server.errors == []
+
+
+# --- issue 6: two rejections in a row, and tokens that claim to live 0 s ----------
+
+THIRD: list[tuple[str, Any]] = [
+    ("UserStatus", {"pbx_user_id": "1001", "status": "8", "status_text": "Ringing"}),
+    ("Queue", FIRST[2][1]),
+    ("SomethingNew", {"ok": True, "text": "å ä ö"}),
+    ("UserStatus", {"pbx_user_id": "1001", "status": "0", "status_text": "Idle"}),
+    ("DeviceStatus", {"pbx_device_id": "9101", "status": "1", "pbx_user_id": "1001"}),
+]
+
+
+async def go_away_twice(conn: Connection) -> None:
+    """Connections 1 and 2: ``c[3000]`` at once; connection 3: the events."""
+    if conn.number <= 2:
+        conn.close(3000, "Go away!")
+        return
+    for event in THIRD[:2]:
+        conn.send_event(*event)
+    await asyncio.sleep(0.3)
+    for event in THIRD[2:]:
+        conn.send_event(*event)
+
+
+async def test_listen_survives_two_rejections_and_zero_lifetimes() -> None:
+    """Issue 6's criterion: no exit code 2, the events, few token requests."""
+    server = NgucSockJsServer(script=go_away_twice, expires_in="0")
+    await server.start()
+    env = {key: value for key, value in os.environ.items() if key != "NGUC_PASSWORD"}
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "custom_components.weblink_nguc.api",
+            "listen",
+            "--api-url",
+            server.api_url,
+            "--events-url",
+            server.events_url,
+            "--company",
+            COMPANY,
+            "--username",
+            USERNAME,
+            "--max-events",
+            str(len(THIRD)),
+            cwd=REPO_ROOT,
+            env={**env, "NGUC_PASSWORD": PASSWORD},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 40)
+        except TimeoutError:
+            process.kill()
+            stdout, stderr = await process.communicate()
+            pytest.fail(f"listen did not finish; stderr:\n{stderr.decode()}")
+    finally:
+        await server.stop()
+
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log
+    assert "error:" not in log
+    lines = stdout.decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"event": name, "data": payload} for name, payload in THIRD
+    ], log
+    assert len(server.connections) == 3
+    assert [conn.closed for conn in server.connections[:2]] == [True, True]
+    assert server.token_requests <= 6
+    assert server.grants == ["password", "refresh_token"]  # one renewal
+    # The close is logged with its code and reason, and no token is.
+    assert "c[3000, 'Go away!'] before accepting the token" in log
+    for conn in server.connections:
+        for token in conn.tokens:
+            assert token not in log
     assert server.errors == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 import contextlib
+import itertools
 import socket
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from custom_components.weblink_nguc.api import (
     NgucResponseError,
     NgucTwoFactorError,
     TokenSet,
+    auth as auth_module,
 )
 from custom_components.weblink_nguc.api.http import retry_after, transport_error
 from tests.simulator import Simulator, demo_company
@@ -394,6 +396,7 @@ def test_refresh_margin() -> None:
 # --- refresh ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("short_tokens")
 async def test_refresh_before_expiry(session: aiohttp.ClientSession) -> None:
     async with running(token_lifetime=2) as sim:
         client = NgucClient(
@@ -487,16 +490,19 @@ async def test_refresh_rejected_without_password(
     assert simulator.oauth_grants == ["password", "refresh_token"]
 
 
-async def test_refresh_unreadable_without_password(
+async def test_refresh_unreadable_without_password_is_retried(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
+    """A 404 from the token endpoint is no verdict on the credentials."""
     tokens = await make_auth(session, simulator).login()
     auth = make_auth(session, simulator, password=None, tokens=due(tokens))
     simulator.fail_rest(404, count=1)
-    with pytest.raises(NgucAuthError, match="log in again"):
+    with pytest.raises(NgucResponseError) as info:
         await auth.async_get_access_token()
+    assert not isinstance(info.value, NgucAuthError)
 
 
+@pytest.mark.usefixtures("fast_token_retry")
 async def test_refresh_network_error_is_not_an_auth_error(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
@@ -506,7 +512,15 @@ async def test_refresh_network_error_is_not_an_auth_error(
     with pytest.raises(NgucConnectionError):
         await auth.async_get_access_token()
     assert simulator.oauth_grants == ["password"]  # no password fallback
+    # No token to fall back on: callers are told when to come back, and
+    # the token endpoint is not asked again before then.
+    with pytest.raises(NgucRateLimitError) as info:
+        await auth.async_get_access_token()
+    assert info.value.retry_after is not None
+    assert 0 < info.value.retry_after <= auth_module.RENEW_RETRY_BASE
+    assert simulator.requests.count("POST /oauth2/user-credentials") == 2
     # The refresh token is still good once the server is back.
+    await asyncio.sleep(auth.seconds_until_refresh())
     assert await auth.async_get_access_token() in simulator._access
     assert simulator.oauth_grants == ["password", "refresh_token"]
 
@@ -583,3 +597,211 @@ async def test_on_tokens_receives_every_new_token_set(
     assert extra == seen[:3]
     # Each set handed out can be stored and restored.
     assert TokenSet.from_dict(seen[0].as_dict()) == seen[0]
+
+
+# --- lifetimes and failed renewals against a scripted token endpoint -------------
+
+
+class TokenEndpoint:
+    """A token endpoint on loopback answering what each test scripts."""
+
+    def __init__(self) -> None:
+        self.expires_in: Any = 3600
+        #: (status, headers) for the next requests, then 200s.
+        self.failures: list[tuple[int, dict[str, str]]] = []
+        self.requests: list[float] = []
+        self.issued = 0
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(time.monotonic())
+        if self.failures:
+            status, headers = self.failures.pop(0)
+            return web.json_response({"error": "x"}, status=status, headers=headers)
+        self.issued += 1
+        body: dict[str, Any] = {
+            "access_token": f"A{self.issued}",
+            "refresh_token": f"R{self.issued}",
+        }
+        if self.expires_in is not MISSING:
+            body["expires_in"] = self.expires_in
+        return web.json_response(body)
+
+
+MISSING = object()
+
+
+@pytest.fixture
+async def endpoint(socket_enabled: None) -> AsyncGenerator[TokenEndpoint]:
+    server = TokenEndpoint()
+    app = web.Application()
+    app.router.add_post("/oauth2/user-credentials", server.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+def endpoint_auth(
+    session: aiohttp.ClientSession, endpoint: TokenEndpoint, **kwargs: Any
+) -> NgucAuth:
+    kwargs.setdefault("password", "p")
+    return NgucAuth(session, api_url=endpoint.url, company="c", username="u", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        (0, 60.0),
+        ("0", 60.0),
+        (-5, 60.0),
+        ("-3600", 60.0),
+        (1, 60.0),
+        (59.9, 60.0),
+        (MISSING, 3600.0),
+        (None, 3600.0),
+        ("abc", 3600.0),
+        ("", 3600.0),
+        ("nan", 3600.0),
+        (True, 3600.0),
+        ([60], 3600.0),
+        ({"s": 60}, 3600.0),
+        (120, 120.0),
+        ("120", 120.0),
+        (86400, 86400.0),
+        (10**12, 86400.0),
+        (10**400, 86400.0),
+        ("1e999", 86400.0),
+        ("-inf", 60.0),
+        (-(10**400), 60.0),
+    ],
+)
+def test_lifetime_is_clamped(expires_in: Any, lifetime: float) -> None:
+    body: dict[str, Any] = {"access_token": "A"}
+    if expires_in is not MISSING:
+        body["expires_in"] = expires_in
+    tokens = TokenSet.from_response(body, now=1000.0)
+    assert tokens.lifetime == lifetime
+    assert tokens.expires_at == 1000.0 + lifetime
+    assert tokens.issued_at == 1000.0
+
+
+def test_stored_lifetime_is_clamped() -> None:
+    tokens = TokenSet.from_dict({"access_token": "A", "expires_at": 10, "lifetime": 0})
+    assert tokens.lifetime == 60.0
+
+
+@pytest.mark.parametrize("expires_in", [0, "0", -1, MISSING, "abc", 1e-9])
+async def test_token_requests_stay_bounded_whatever_expires_in_says(
+    endpoint: TokenEndpoint, session: aiohttp.ClientSession, expires_in: Any
+) -> None:
+    """The 900-requests-a-second bug: every caller, for a second, one request."""
+    endpoint.expires_in = expires_in
+    auth = endpoint_auth(session, endpoint)
+    await auth.login()
+    deadline = time.monotonic() + 1.0
+    calls = 0
+    while time.monotonic() < deadline:
+        await auth.async_get_access_token()
+        calls += 1
+        await asyncio.sleep(0.001)
+    assert calls > 100
+    assert len(endpoint.requests) == 1
+    assert auth.seconds_until_refresh() > 43.0  # a 60 s token, renewed at 3/4
+
+
+@pytest.mark.parametrize("status", [500, 503, 404, 400])
+async def test_failed_renewal_keeps_the_valid_token(
+    endpoint: TokenEndpoint, session: aiohttp.ClientSession, status: int
+) -> None:
+    """Due for renewal, not expired: the current token is used meanwhile."""
+    tokens = TokenSet("A0", "R0", time.time() + 30, 3600.0)  # due: 30 s left
+    auth = endpoint_auth(session, endpoint, tokens=tokens)
+    endpoint.failures = [(status, {})] * 4  # refresh and password both fail
+    assert await auth.async_get_access_token() == "A0"
+    tried = len(endpoint.requests)
+    assert tried in (1, 2)  # the refresh, and for a 4xx the password too
+    # The next attempt waits for its backoff: no request meanwhile.
+    for _ in range(20):
+        assert await auth.async_get_access_token() == "A0"
+    assert len(endpoint.requests) == tried
+    assert 0 < auth.seconds_until_refresh() <= auth_module.RENEW_RETRY_BASE
+
+
+@pytest.mark.usefixtures("fast_token_retry")
+async def test_failed_renewals_back_off_then_succeed(
+    endpoint: TokenEndpoint, session: aiohttp.ClientSession
+) -> None:
+    tokens = TokenSet("A0", "R0", time.time() + 30, 3600.0)
+    auth = endpoint_auth(session, endpoint, tokens=tokens)
+    endpoint.failures = [(503, {})] * 3
+    for _ in range(3):
+        assert await auth.async_get_access_token() == "A0"
+        await asyncio.sleep(auth.seconds_until_refresh())
+    assert await auth.async_get_access_token() == "A1"
+    assert len(endpoint.requests) == 4
+    gaps = [b - a for a, b in itertools.pairwise(endpoint.requests)]
+    assert all(gap >= auth_module.RENEW_RETRY_MIN for gap in gaps)
+    assert auth.seconds_until_refresh() > 3000  # renewed: the backoff is over
+
+
+async def test_retry_after_of_the_token_endpoint_is_honoured(
+    endpoint: TokenEndpoint, session: aiohttp.ClientSession
+) -> None:
+    tokens = TokenSet("A0", "R0", time.time() + 30, 3600.0)
+    auth = endpoint_auth(session, endpoint, tokens=tokens)
+    endpoint.failures = [(429, {"Retry-After": "20"})]
+    assert await auth.async_get_access_token() == "A0"
+    assert 19.0 < auth.seconds_until_refresh() <= 20.0
+    assert await auth.async_get_access_token() == "A0"
+    assert len(endpoint.requests) == 1
+
+
+async def test_retry_after_without_a_valid_token(
+    endpoint: TokenEndpoint, session: aiohttp.ClientSession
+) -> None:
+    """Expired and rate limited: callers learn how long to wait, the server is spared."""
+    tokens = TokenSet("A0", "R0", time.time() - 1, 3600.0)
+    auth = endpoint_auth(session, endpoint, tokens=tokens)
+    endpoint.failures = [(429, {"Retry-After": "20"})]
+    with pytest.raises(NgucRateLimitError) as info:
+        await auth.async_get_access_token()
+    assert info.value.retry_after == 20.0
+    with pytest.raises(NgucRateLimitError) as info:
+        await auth.async_get_access_token(force_refresh=True)
+    assert info.value.retry_after is not None
+    assert 19.0 < info.value.retry_after <= 20.0
+    assert len(endpoint.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, NgucAuthError), (402, NgucTwoFactorError)],
+)
+async def test_only_401_and_402_of_the_token_endpoint_are_auth_errors(
+    endpoint: TokenEndpoint,
+    session: aiohttp.ClientSession,
+    status: int,
+    error: type[NgucAuthError],
+) -> None:
+    auth = endpoint_auth(
+        session, endpoint, password=None, tokens=due(TokenSet("A0", "R0", 0, 3600.0))
+    )
+    endpoint.failures = [(status, {})]
+    with pytest.raises(error):
+        await auth.async_get_access_token()
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500, 429])
+async def test_other_answers_of_the_token_endpoint_are_not_auth_errors(
+    endpoint: TokenEndpoint, session: aiohttp.ClientSession, status: int
+) -> None:
+    auth = endpoint_auth(session, endpoint)
+    endpoint.failures = [(status, {})]
+    with pytest.raises(NgucError) as info:
+        await auth.login()
+    assert not isinstance(info.value, NgucAuthError)

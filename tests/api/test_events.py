@@ -327,8 +327,8 @@ async def test_events_in_order_several_per_frame_unknown_names(
             ),
         ),
         ("DeviceStatus", company.devices["9001"].event_payload()),
-        ("Unknown", None),
-        ("Listy", [1, "2", None]),
+        ("Unknown", {}),
+        ("Listy", {"list": [1, "2", None], "flag": False}),
     ]
     rec = Recorder()
     stream = make_stream(client, rec)
@@ -349,26 +349,42 @@ async def test_events_in_order_several_per_frame_unknown_names(
     assert stream.events == len(batch) + 3
 
 
-async def test_events_with_payload_shapes_arrive_unchanged(
-    simulator: Simulator, client: NgucClient
+async def test_malformed_elements_skipped_valid_ones_of_the_frame_delivered(
+    simulator: Simulator, client: NgucClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Not a string, not ["Name", {payload}]: skipped, logged once, nothing else lost."""
     rec = Recorder()
-    async with running(make_stream(client, rec)):
-        await simulator.wait_for_connections(1)
-        await simulator.send_raw(
-            'a["[\\"NoPayload\\"]",["AlreadyDecoded",{"x":1}],"[\\"Null\\",null]"]'
-        )
-        await rec.wait_events(3)
-    assert rec.events == [
-        ("NoPayload", None),
-        ("AlreadyDecoded", {"x": 1}),
-        ("Null", None),
-    ]
+    with caplog.at_level(logging.WARNING, logger=EVENTS_LOGGER):
+        async with running(make_stream(client, rec)):
+            await simulator.wait_for_connections(1)
+            await simulator.send_raw(
+                frame(
+                    event_element("First", {}),
+                    '["OnlyName"]',
+                    ["AlreadyDecoded", {"x": 1}],  # not a string
+                    '["Null",null]',
+                    '["False",false]',
+                    '["List",[1]]',
+                    '["Three",{},{}]',
+                    17,
+                    None,
+                    {},
+                    event_element("Last", {"n": "2"}),
+                )
+            )
+            await rec.wait_events(2)
+            await simulator.push_event("After", {}, apply=False)
+            await rec.wait_events(3)
+            assert simulator.connection_count == 1
+    assert rec.events == [("First", {}), ("Last", {"n": "2"}), ("After", {})]
+    assert len(warnings(caplog)) == 1, warnings(caplog)
+    assert "Skipping a malformed event" in warnings(caplog)[0]
 
 
 # --- tokens on the open connection ------------------------------------------------------
 
 
+@pytest.mark.usefixtures("short_tokens")
 async def test_reauthenticates_on_same_connection_after_refresh(
     session: aiohttp.ClientSession, socket_enabled: None
 ) -> None:
@@ -415,6 +431,7 @@ async def test_reauthenticates_when_another_caller_renews(
         assert rec.log == ["connected"]
 
 
+@pytest.mark.usefixtures("short_tokens")
 async def test_renewal_rejected_on_open_connection_raises(
     session: aiohttp.ClientSession, socket_enabled: None
 ) -> None:
@@ -440,12 +457,10 @@ async def test_renewal_rejected_on_open_connection_raises(
         await sim.stop()
 
 
+@pytest.mark.usefixtures("short_tokens", "fast_token_retry")
 async def test_renewal_network_error_is_retried(
-    session: aiohttp.ClientSession,
-    socket_enabled: None,
-    monkeypatch: pytest.MonkeyPatch,
+    session: aiohttp.ClientSession, socket_enabled: None
 ) -> None:
-    monkeypatch.setattr("custom_components.weblink_nguc.api.events.TOKEN_RETRY", 0.05)
     sim = Simulator(demo_company(), token_lifetime=1)
     await sim.start()
     try:
@@ -557,20 +572,41 @@ async def test_token_expired_on_server_is_renewed(
     assert simulator.connection_count == 2
 
 
-async def test_rejected_twice_raises_auth_error(
+async def test_rejected_again_and_again_is_no_auth_error(
     simulator: Simulator, client: NgucClient
 ) -> None:
+    """The token endpoint accepts us: a websocket that keeps closing is retried.
+
+    One renewal for the whole run of rejections, backoff growing, each
+    rejection with a fresh token reported; never NgucAuthError.
+    """
     simulator.reject_auth = True
+    rng = RecordingRandom()
     rec = Recorder()
-    stream = make_stream(client, rec, auth_grace=REJECT_GRACE)
-    with pytest.raises(NgucAuthError):
-        async with asyncio.timeout(3):
-            await stream.run()
-    assert simulator.connection_count == 2  # no spinning
+    counts: list[int] = []
+    stream = make_stream(
+        client,
+        rec,
+        auth_grace=REJECT_GRACE,
+        rng=rng,
+        backoff_base=0.01,
+        backoff_cap=0.08,
+        on_rejected=counts.append,
+    )
+    async with running(stream) as task:
+        await wait_until(lambda: simulator.connection_count >= 6, timeout=5)
+        assert not task.done()
+        assert counts[:5] == [1, 2, 3, 4, 5]
+        assert stream.rejected_in_a_row == len(counts)
+        simulator.reject_auth = False
+        await rec.wait_log("connected", timeout=5)
+        assert stream.rejected_in_a_row == len(counts)  # the grace proves nothing
+        await simulator.push_event("Proof", {}, apply=False)
+        await rec.wait_events(1)
+        assert stream.rejected_in_a_row == 0
     assert simulator.oauth_grants == ["password", "refresh_token"]
-    await wait_until(lambda: simulator.open_connections == 0)
-    assert rec.log == []
-    assert rec.events == []
+    assert rng.ceilings[:5] == [0.01, 0.02, 0.04, 0.08, 0.08]
+    assert rec.events == [("Proof", {})]
 
 
 async def test_rejected_and_renewal_impossible_raises_auth_error(
@@ -586,6 +622,7 @@ async def test_rejected_and_renewal_impossible_raises_auth_error(
     assert simulator.connection_count == 1
 
 
+@pytest.mark.usefixtures("fast_token_retry")
 async def test_rejected_then_token_endpoint_down_keeps_trying(
     simulator: Simulator, client: NgucClient
 ) -> None:
@@ -671,6 +708,7 @@ async def test_events_url_unreachable_keeps_trying(
         assert not task.done()
 
 
+@pytest.mark.usefixtures("fast_token_retry")
 @pytest.mark.parametrize("status", [503, 429, 404])
 async def test_token_endpoint_failing_before_connecting_keeps_trying(
     simulator: Simulator, session: aiohttp.ClientSession, status: int

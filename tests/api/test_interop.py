@@ -8,7 +8,7 @@ websocket pings rather than ``h`` frames.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import contextlib
 from dataclasses import dataclass, field
 import json
@@ -81,7 +81,11 @@ async def serving(**kwargs: Any) -> AsyncIterator[NgucSockJsServer]:
 
 @contextlib.asynccontextmanager
 async def streaming(
-    server: NgucSockJsServer, *, heartbeat: float = 25.0, auth_grace: float = 1.0
+    server: NgucSockJsServer,
+    *,
+    heartbeat: float = 25.0,
+    auth_grace: float = 1.0,
+    on_rejected: Callable[[int], None] | None = None,
 ) -> AsyncIterator[tuple[NgucEventStream, Recorder, asyncio.Task[None]]]:
     """Log in and run an event stream against ``server``; stop it afterwards."""
     async with aiohttp.ClientSession() as session:
@@ -102,6 +106,7 @@ async def streaming(
             on_event=recorder.on_event,
             on_connected=recorder.on_connected,
             on_disconnected=recorder.on_disconnected,
+            on_rejected=on_rejected,
             heartbeat=heartbeat,
             auth_grace=auth_grace,
             backoff_base=0.05,
@@ -330,6 +335,7 @@ async def test_websocket_pings_keep_an_idle_connection(
         assert rec.disconnected == 0
 
 
+@pytest.mark.usefixtures("short_tokens")
 async def test_reauthenticates_on_the_open_connection() -> None:
     """A short-lived token is renewed and sent again without reconnecting."""
 
@@ -353,22 +359,28 @@ async def test_reauthenticates_on_the_open_connection() -> None:
         assert len(server.connections[0].tokens) >= 2
 
 
-async def test_authentication_rejected_raises_after_bounded_attempts() -> None:
-    """A server that closes on every ``authenticate``: NgucAuthError, not a loop."""
+async def test_authentication_rejected_is_retried_with_one_renewal() -> None:
+    """A server that closes on every ``authenticate``: no NgucAuthError, no spin.
+
+    The token endpoint accepts the credentials, so only it could say they are
+    bad: the stream renews its token once and keeps trying with backoff.
+    """
+    counts: list[int] = []
     async with (
         serving(reject_ws_auth=True) as server,
-        streaming(server) as (_stream, recorder, task),
+        streaming(server, on_rejected=counts.append) as (stream, recorder, task),
     ):
-        with pytest.raises(NgucAuthError):
-            async with asyncio.timeout(TIMEOUT):
-                await task
-        assert len(server.connections) == 2
-        assert server.rejections == 2
+        await server.wait_until(lambda: len(counts) >= 4)
+        assert not task.done()
         assert server.refreshes == 1
+        assert server.token_requests == 2  # the login and the one renewal
+        assert counts[:4] == [1, 2, 3, 4]
         assert recorder.events == []
         assert recorder.connected == 0
+        assert not stream.connected
 
 
+@pytest.mark.usefixtures("fast_token_retry")
 async def test_token_endpoint_down_after_a_rejection_is_retried() -> None:
     """A close within the grace, then the token endpoint fails once: keep going.
 

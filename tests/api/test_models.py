@@ -19,7 +19,12 @@ from custom_components.weblink_nguc.api import (
     User,
     UserStatus,
 )
-from custom_components.weblink_nguc.api.models import as_int, as_str
+from custom_components.weblink_nguc.api.models import (
+    EVENT_MODELS,
+    as_int,
+    as_str,
+    parse_event,
+)
 from tests.simulator import demo_company
 
 # --- scalar helpers -------------------------------------------------------------
@@ -73,6 +78,28 @@ def test_as_int_infinity_is_absent(value: Any) -> None:
 )
 def test_as_str(value: Any, expected: str | None) -> None:
     assert as_str(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (2**63 - 1, 2**63 - 1),
+        (-(2**63) + 1, -(2**63) + 1),
+        (2**63, None),
+        (10**30, None),
+        ("1e300", None),
+        ("9" * 5000, None),  # beyond Python's int-from-text limit
+        (10**5000, None),
+    ],
+    ids=["max", "min", "2**63", "1e30", "1e300 text", "5000 digits", "10**5000"],
+)
+def test_as_int_huge_numbers_are_absent(value: Any, expected: int | None) -> None:
+    assert as_int(value) == expected
+
+
+def test_as_str_of_an_int_too_long_to_write_is_absent() -> None:
+    assert as_str(10**5000) is None
+    assert as_str(10**30) == "1" + "0" * 30
 
 
 def test_queue_with_infinite_number_still_parses() -> None:
@@ -507,3 +534,204 @@ def test_user_with_nulls() -> None:
     assert user == User("1", None, "101", None)
     with pytest.raises(ValueError, match="id"):
         User.from_api({"name": "x"})
+
+
+# --- any field, any bad value: a model or ValueError, never a crash ---------------
+
+DOCUMENTED: dict[str, dict[str, Any]] = {
+    "UserStatus": {"pbx_user_id": "86480", "status": "8", "status_text": "Ringing"},
+    "DeviceStatus": {
+        "pbx_device_id": "9001",
+        "pbx_user_id": "86480",
+        "status": "1",
+        "status_text": "Registered",
+    },
+    "Queue": {
+        "queue": {
+            "id": "501",
+            "name": "Support",
+            "waiting": "1",
+            "member_available": "2",
+            "member_total": "3",
+            "wait_longest": "40",
+            "wait_avg": "12",
+            "service_level": "90",
+            "service_level_time": "20",
+            "completed": "7",
+            "abandoned": "1",
+            "total": "8",
+            "talktime": "300",
+            "holdtime": "60",
+        },
+        "members": [
+            {
+                "pbx_user_id": "86480",
+                "name": "Anna",
+                "paused": "0",
+                "avg_call_length": "61",
+                "call_guid": None,
+            }
+        ],
+        "callers": [
+            {
+                "call_guid": "1.2",
+                "pbx_queue_id": "501",
+                "callerid": "070",
+                "wait": "12",
+                "position": "1",
+            }
+        ],
+    },
+    "Cdr": {
+        "id": "555",
+        "call_guid": "1.2",
+        "calldate": "2024-09-10 09:03:09",
+        "direction": "IN",
+        "src": "070",
+        "dst": "201",
+        "src_pbx_user_id": None,
+        "dst_pbx_user_id": "86480",
+        "billsec": "42",
+        "disposition": "ANSWER",
+        "pbx_recording_id": False,
+    },
+    "QueueCdr": {
+        "id": "9",
+        "call_guid": "1.2",
+        "ast_queue_id": "501",
+        "calldate": "2024-09-10T09:03:09Z",
+        "callerid": "070",
+        "did": "08123",
+        "e164_src": "+4670",
+        "e164_did": "+468123",
+        "disposition": "ANSWERED",
+        "answered_by": "Anna",
+        "pbx_user_id": "86480",
+        "wait_time": "12",
+        "talk_time": "30",
+        "reason": None,
+        "handled": "1",
+    },
+}
+REST_ITEMS: dict[str, tuple[Any, dict[str, Any]]] = {
+    "me": (
+        Me.from_api,
+        {
+            "id": "1",
+            "username": "u",
+            "name": "U",
+            "company_id": "7",
+            "company_name": "C",
+        },
+    ),
+    "user": (
+        User.from_api,
+        {"id": "1", "name": "U", "extension": "201", "email": "u@x.se"},
+    ),
+    "device": (
+        Device.from_api,
+        {
+            "id": "9001",
+            "pbx_user_id": "1",
+            "name": "Desk",
+            "model": "T54W",
+            "status": "1",
+            "status_text": "Registered",
+        },
+    ),
+}
+BAD_VALUES: list[Any] = [
+    MISSING := object(),
+    None,
+    False,
+    True,
+    "",
+    "abc",
+    "-1",
+    -(10**30),
+    10**30,
+    "9" * 5000,  # beyond Python's int-from-text limit
+    10**5000,
+    1e308,
+    float("inf"),
+    float("nan"),
+    "\ud800",  # a lone surrogate, as REST text may hold
+    "x\udfffy",
+    [],
+    [1, "2"],
+    {},
+    {"nested": {"deeper": None}},
+]
+
+
+def _variants(payload: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Every payload with one field, at the top or one level down, gone bad."""
+    out: list[tuple[str, Any, dict[str, Any]]] = []
+    for key, value in payload.items():
+        for bad in BAD_VALUES:
+            broken = dict(payload)
+            if bad is MISSING:
+                del broken[key]
+            else:
+                broken[key] = bad
+            out.append((key, bad, broken))
+        if isinstance(value, dict):
+            for sub, inner_bad, inner in _variants(value):
+                out.append((f"{key}.{sub}", inner_bad, {**payload, key: inner}))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for sub, inner_bad, inner in _variants(value[0]):
+                out.append((f"{key}[0].{sub}", inner_bad, {**payload, key: [inner]}))
+    return out
+
+
+@pytest.mark.parametrize("name", list(DOCUMENTED))
+def test_events_with_any_bad_field_parse_or_say_why(name: str) -> None:
+    """A bad field is absent in the model; only a missing id raises ValueError."""
+    assert isinstance(parse_event(name, DOCUMENTED[name]), EVENT_TYPES[name])
+    raised = set()
+    for field, bad, payload in _variants(DOCUMENTED[name]):
+        try:
+            model = parse_event(name, payload)
+        except ValueError:
+            raised.add(field)
+            continue
+        assert isinstance(model, EVENT_TYPES[name]), (field, bad)
+        repr(model)  # and it can be logged
+    # Only the field that names what the event is about is required.
+    assert raised <= {"pbx_user_id", "pbx_device_id", "queue", "queue.id"}
+
+
+@pytest.mark.parametrize("name", list(REST_ITEMS))
+def test_rest_items_with_any_bad_field_parse_or_say_why(name: str) -> None:
+    parse, good = REST_ITEMS[name]
+    parse(good)
+    for field, bad, payload in _variants(good):
+        try:
+            model = parse(payload)
+        except ValueError:
+            assert field == "id", (field, bad)
+            continue
+        repr(model)
+
+
+@pytest.mark.parametrize("payload", [None, False, [], "x", 17, {}])
+def test_events_with_payloads_that_are_no_object(payload: Any) -> None:
+    for name in DOCUMENTED:
+        try:
+            parse_event(name, payload)
+        except ValueError:
+            continue  # no id: nothing to apply it to
+
+
+def test_unknown_event_names_have_no_model() -> None:
+    assert parse_event("SomethingNew", {"a": 1}) is None
+    assert set(EVENT_MODELS) == set(DOCUMENTED)
+
+
+EVENT_TYPES: dict[str, type] = {
+    "UserStatus": UserStatus,
+    "DeviceStatus": DeviceStatus,
+    "Queue": Queue,
+    "Cdr": Cdr,
+    "QueueCdr": QueueCdr,
+}

@@ -57,7 +57,7 @@ async def test_listen_against_npm_sockjs() -> None:
         listen = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "custom_components.weblink_nguc.api",
+            "tests.api.short_tokens_cli",  # tokens of 4 s are taken at their word
             "listen",
             "--api-url",
             f"http://127.0.0.1:{port}",

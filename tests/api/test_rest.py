@@ -328,6 +328,18 @@ async def test_server_error(
     assert len(await client.get_queues()) == 2  # fine once the server is back
 
 
+async def test_402_from_a_rest_endpoint_is_not_a_two_factor_error(
+    simulator: Simulator, client: NgucClient
+) -> None:
+    """Only the token endpoint's 402 asks for a two-factor code."""
+    simulator.fail_rest(402, count=1)
+    with pytest.raises(NgucResponseError, match="402") as info:
+        await client.get_users()
+    assert not isinstance(info.value, NgucAuthError)
+    assert simulator.oauth_grants == ["password"]  # and no token renewal
+    assert len(await client.get_users()) == 4
+
+
 async def test_rate_limited(simulator: Simulator, client: NgucClient) -> None:
     simulator.fail_rest(429, count=1, retry_after=30)
     with pytest.raises(NgucRateLimitError) as info:

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from custom_components.weblink_nguc.api import sockjs
 from custom_components.weblink_nguc.api.sockjs import (
     HEARTBEAT,
     OPEN,
@@ -102,42 +103,54 @@ def test_decode_string_element() -> None:
     )
 
 
-def test_decode_element_already_decoded() -> None:
-    assert decode_element(["Queue", {"queue": {"id": "5"}}]) == (
-        "Queue",
-        {"queue": {"id": "5"}},
+def test_decode_element_event_name_unknown_is_kept() -> None:
+    assert decode_element('["SomethingNew",{"a":[1,null,false]}]') == (
+        "SomethingNew",
+        {"a": [1, None, False]},
     )
-
-
-def test_decode_element_without_payload() -> None:
-    assert decode_element('["Ping"]') == ("Ping", None)
-
-
-def test_decode_element_keeps_null_and_false_payloads() -> None:
-    assert decode_element('["X",null]') == ("X", None)
-    assert decode_element('["X",false]') == ("X", False)
 
 
 @pytest.mark.parametrize(
     "element",
     [
-        '["Name"',
-        "not json",
-        "null",
-        '"Name"',
-        "[]",
-        "[1,{}]",
-        '{"name":"X"}',
+        # Not a string: NGUC sends each event as a JSON string.
+        ["Queue", {"queue": {"id": "5"}}],
         1,
         None,
         [],
         [1, 2],
         {"Name": {}},
+        # Not ["Name", {payload}]: every documented event has an object.
+        '["OnlyName"]',
+        '["X",null]',
+        '["X",false]',
+        '["X",[1]]',
+        '["X",17]',
+        '["X","text"]',
+        '["X",{},{}]',
+        "[null,{}]",
+        "[1,{}]",
+        # Not JSON, or not an array.
+        '["Name"',
+        "not json",
+        "null",
+        '"Name"',
+        "[]",
+        '{"name":"X"}',
+        "",
     ],
 )
 def test_malformed_elements_raise_frame_error(element: object) -> None:
     with pytest.raises(SockJsFrameError):
         decode_element(element)
+
+
+def test_huge_numbers_decode() -> None:
+    """Numbers beyond 64 bits and beyond a double: decoded, never an error."""
+    name, payload = decode_element('["X",{"a":123456789012345678901234567890}]')
+    assert name == "X"
+    assert payload["a"] == pytest.approx(1.2345678901234568e29)
+    assert decode_element('["X",{"a":1e999}]')[1] == {"a": float("inf")}
 
 
 def test_lone_surrogate_escape_is_cleaned() -> None:
@@ -158,12 +171,21 @@ def test_lone_surrogate_in_decoded_text_is_cleaned() -> None:
     assert payload == {"status_text": "\ufffd"}
 
 
-def test_lone_surrogate_in_an_undecoded_element_is_cleaned() -> None:
-    frame = parse_frame('a[["UserStatus",{"status_text":"\\ud800"}]]')
-    assert decode_element(frame.messages[0]) == (
-        "UserStatus",
-        {"status_text": "\ufffd"},
+def test_lone_surrogate_at_the_outer_level_of_an_element_is_cleaned() -> None:
+    frame = parse_frame('a["[\\"X\\",{\\"t\\":\\"\\\\ud800\\"}]","\\ud800"]')
+    assert decode_element(frame.messages[0]) == ("X", {"t": "\ufffd"})
+    assert frame.messages[1] == "\ufffd"
+
+
+def test_decoding_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package works without orjson: the standard library decodes all."""
+    monkeypatch.setattr(sockjs, "orjson", None)
+    frame = parse_frame(
+        "a" + json.dumps([json.dumps(["X", {"t": "a\ud800", "n": "17"}])])
     )
+    assert decode_element(frame.messages[0]) == ("X", {"t": "a\ufffd", "n": "17"})
+    with pytest.raises(SockJsFrameError):
+        decode_element('["OnlyName"]')
 
 
 def test_valid_surrogate_pair_is_kept() -> None:

@@ -1,18 +1,32 @@
-"""OAuth2 tokens for NGUC: password login, refresh before expiry, one at a time."""
+"""OAuth2 tokens for NGUC: password login, refresh before expiry, one at a time.
+
+Only the token endpoint's 401 (credentials) and 402 (two-factor code) raise
+:class:`NgucAuthError`; any other failure to renew is retried with backoff,
+and the current token is used meanwhile while it is still valid.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 import logging
+import math
 import time
 from typing import Any
 
 import aiohttp
 
 from . import contract as c
-from .exceptions import NgucAuthError, NgucResponseError
+from .backoff import Backoff
+from .exceptions import (
+    NgucAuthError,
+    NgucError,
+    NgucRateLimitError,
+    NgucResponseError,
+    NgucTwoFactorError,
+)
 from .http import TRANSPORT_ERRORS, read_json, transport_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -21,6 +35,17 @@ _LOGGER = logging.getLogger(__name__)
 # of their life instead.
 REFRESH_MARGIN = 60.0
 REQUEST_TIMEOUT = 15.0
+# Whatever expires_in says (0, negative, "abc", 1e99), a token is taken to
+# live this long at least and at most: renewals stay at most one a minute or
+# so, and a token is renewed daily. A missing or unreadable expires_in is an hour.
+MIN_LIFETIME = 60.0
+MAX_LIFETIME = 86400.0
+DEFAULT_LIFETIME = 3600.0
+# After a failed renewal, wait at least this long, doubling with jitter up to
+# the cap, or the server's Retry-After when it is longer.
+RENEW_RETRY_MIN = 1.0
+RENEW_RETRY_BASE = 5.0
+RENEW_RETRY_CAP = 300.0
 
 type TokenListener = Callable[[TokenSet], None]
 
@@ -39,10 +64,7 @@ class TokenSet:
         """Build from the token endpoint's 200 body."""
         if not isinstance(data, dict) or not isinstance(data.get(c.TOKEN_ACCESS), str):
             raise NgucResponseError("token answer holds no access token")
-        try:
-            lifetime = float(data.get(c.TOKEN_EXPIRES_IN) or 3600)
-        except TypeError, ValueError:
-            lifetime = 3600.0
+        lifetime = clamp_lifetime(data.get(c.TOKEN_EXPIRES_IN))
         refresh = data.get(c.TOKEN_REFRESH)
         return cls(
             access_token=data[c.TOKEN_ACCESS],
@@ -58,8 +80,13 @@ class TokenSet:
             access_token=str(data["access_token"]),
             refresh_token=data.get("refresh_token"),
             expires_at=float(data["expires_at"]),
-            lifetime=float(data.get("lifetime", 3600.0)),
+            lifetime=clamp_lifetime(data.get("lifetime")),
         )
+
+    @property
+    def issued_at(self) -> float:
+        """Return when (epoch seconds) the token endpoint issued this token."""
+        return self.expires_at - self.lifetime
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable form for storage."""
@@ -74,6 +101,21 @@ class TokenSet:
         """Return when (epoch seconds) this token should be replaced."""
         margin = min(REFRESH_MARGIN, self.lifetime / 4)
         return self.expires_at - margin
+
+
+def clamp_lifetime(expires_in: Any) -> float:
+    """Return a token's lifetime in seconds from ``expires_in``, in a sane range."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
+        return DEFAULT_LIFETIME
+    try:
+        seconds = float(expires_in)
+    except OverflowError:  # an int beyond any float
+        return MAX_LIFETIME if int(expires_in) > 0 else MIN_LIFETIME
+    except ValueError:
+        return DEFAULT_LIFETIME
+    if math.isnan(seconds):
+        return DEFAULT_LIFETIME
+    return min(MAX_LIFETIME, max(MIN_LIFETIME, seconds))
 
 
 class NgucAuth:
@@ -104,6 +146,9 @@ class NgucAuth:
         self._listeners: list[TokenListener] = []
         if on_tokens is not None:
             self._listeners.append(on_tokens)
+        # After a failed renewal: no new attempt before this (epoch seconds).
+        self._retry = Backoff(RENEW_RETRY_BASE, RENEW_RETRY_CAP)
+        self._retry_at = 0.0
 
     @property
     def tokens(self) -> TokenSet | None:
@@ -116,10 +161,11 @@ class NgucAuth:
         return lambda: self._listeners.remove(listener)
 
     def seconds_until_refresh(self) -> float:
-        """Return how long the current token may still be used before renewal."""
-        if self._tokens is None:
-            return 0.0
-        return max(0.0, self._tokens.refresh_at() - time.time())
+        """Return how long until the next renewal is due (or may be retried)."""
+        due = self._retry_at
+        if self._tokens is not None:
+            due = max(due, self._tokens.refresh_at())
+        return max(0.0, due - time.time())
 
     async def login(self, tfa: str = "") -> TokenSet:
         """Log in with the password grant; ``tfa`` is always sent."""
@@ -135,16 +181,50 @@ class NgucAuth:
 
         ``force_refresh`` renews even an unexpired token, unless ``rejected``
         names a token that another caller has already replaced.
+
+        When a renewal fails for any reason but rejected credentials, the
+        current token is returned while it has not expired (unless the renewal
+        was forced), and no new attempt is made before a backoff delay (or
+        the server's Retry-After) has passed: meanwhile a caller without a
+        usable token gets :class:`NgucRateLimitError` with the time left.
         """
         async with self._lock:
             tokens = self._tokens
+            now = time.time()
             if tokens is not None:
                 if force_refresh:
                     if rejected is not None and tokens.access_token != rejected:
                         return tokens.access_token
-                elif time.time() < tokens.refresh_at():
+                # Not due yet; or due, but a renewal failed lately and the
+                # token has not expired: it is used until the next attempt.
+                elif now < tokens.refresh_at() or now < min(
+                    self._retry_at, tokens.expires_at
+                ):
                     return tokens.access_token
-            return (await self._renew()).access_token
+            if now < self._retry_at:
+                wait = self._retry_at - now
+                raise NgucRateLimitError(
+                    f"token renewal: retrying in {wait:.0f} s", wait
+                )
+            try:
+                return (await self._renew()).access_token
+            except NgucAuthError:
+                raise
+            except NgucError as err:
+                delay = max(RENEW_RETRY_MIN, self._retry.next_delay())
+                if isinstance(err, NgucRateLimitError) and err.retry_after:
+                    delay = max(delay, err.retry_after)
+                self._retry_at = time.time() + delay
+                usable = tokens is not None and time.time() < tokens.expires_at
+                _LOGGER.debug(
+                    "Token renewal failed (%s); %s; next attempt in %.0f s",
+                    err,
+                    "the current token is still valid" if usable else "no valid token",
+                    delay,
+                )
+                if usable and not force_refresh and tokens is not None:
+                    return tokens.access_token
+                raise
 
     async def _renew(self) -> TokenSet:
         if self._tokens is not None and self._tokens.refresh_token:
@@ -163,10 +243,10 @@ class NgucAuth:
                     raise
             except NgucResponseError:
                 # A 400 (invalid_grant) or an unreadable answer: the refresh
-                # token is no good, but the password may still be.
+                # token may be no good, but the password may still be.
                 _LOGGER.debug("Refresh failed")
                 if self._password is None:
-                    raise NgucAuthError("session expired; log in again") from None
+                    raise
         if self._password is None:
             raise NgucAuthError("session expired; log in again")
         return await self._login("")
@@ -190,13 +270,18 @@ class NgucAuth:
                 data=form,
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
             ) as response:
-                if response.status == 400:
-                    raise NgucAuthError(f"{what}: request refused (400)")
+                # Only here does 402 mean "two-factor code needed".
+                if response.status == HTTPStatus.PAYMENT_REQUIRED:
+                    raise NgucTwoFactorError(
+                        f"{what}: two-factor code needed or wrong (402)"
+                    )
                 body = await read_json(response, what)
         except TRANSPORT_ERRORS as err:
             raise transport_error(what, err) from None
         tokens = TokenSet.from_response(body)
         self._tokens = tokens
+        self._retry.reset()
+        self._retry_at = 0.0
         _LOGGER.debug("New tokens (%s), valid %.0f s", what, tokens.lifetime)
         for listener in list(self._listeners):
             listener(tokens)

@@ -89,10 +89,19 @@ async def _listen(
         if not done.is_set():  # else the disconnect is our own stop
             _LOGGER.info("Event stream lost; reconnecting")
 
+    def on_rejected(count: int) -> None:
+        # The stream logs each close with its codes; this says what it means.
+        _LOGGER.info(
+            "The event stream closed %d connection(s) in a row before accepting a "
+            "fresh token; retrying (may this account receive events?)",
+            count,
+        )
+
     stream = client.event_stream(
         on_event,
         on_connected=lambda: _LOGGER.info("Connected to the event stream"),
         on_disconnected=on_disconnected,
+        on_rejected=on_rejected,
     )
     runner = asyncio.create_task(stream.run())
     waiter = asyncio.create_task(done.wait())

@@ -1,18 +1,25 @@
-"""The NGUC client: login, the REST seed endpoints and the event stream."""
+"""The NGUC client: login, the REST seed endpoints, actions and the event stream."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 from . import contract as c
 from .auth import NgucAuth, TokenListener, TokenSet
-from .events import DisconnectCallback, EventCallback, NgucEventStream
+from .events import (
+    DisconnectCallback,
+    EventCallback,
+    NgucEventStream,
+    RejectedCallback,
+)
 from .exceptions import NgucAuthError, NgucResponseError
-from .http import TRANSPORT_ERRORS, read_json, transport_error
+from .http import TRANSPORT_ERRORS, raise_for_status, read_json, transport_error
 from .models import Device, Me, Queue, User, UserStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -55,15 +62,21 @@ class NgucClient:
 
     async def get_json(self, path: str) -> Any:
         """GET ``path`` as JSON; on a 401, renew the token once and retry once."""
+        return await self._with_token(path, lambda token: self._get(path, token))
+
+    async def _with_token[T](
+        self, path: str, request: Callable[[str], Awaitable[T]]
+    ) -> T:
+        """Send ``request`` with the access token; on a 401, renew it and retry once."""
         token = await self.auth.async_get_access_token()
         try:
-            return await self._get(path, token)
+            return await request(token)
         except NgucAuthError:
             _LOGGER.debug("%s answered 401; renewing the token", path)
         token = await self.auth.async_get_access_token(
             force_refresh=True, rejected=token
         )
-        return await self._get(path, token)
+        return await request(token)
 
     async def _get(self, path: str, token: str) -> Any:
         what = f"GET {path}"
@@ -74,6 +87,24 @@ class NgucClient:
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
             ) as response:
                 return await read_json(response, what)
+        except TRANSPORT_ERRORS as err:
+            raise transport_error(what, err) from None
+
+    async def _post_form(self, path: str, token: str) -> None:
+        """POST an empty form; any 2xx answer is success, whatever its body."""
+        what = f"POST {path}"
+        try:
+            async with self._session.post(
+                self.api_url + path,
+                data={},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+            ) as response:
+                raise_for_status(response, what)
+                if not HTTPStatus.OK <= response.status < HTTPStatus.MULTIPLE_CHOICES:
+                    raise NgucResponseError(
+                        f"{what}: unexpected answer ({response.status})"
+                    )
         except TRANSPORT_ERRORS as err:
             raise transport_error(what, err) from None
 
@@ -108,15 +139,30 @@ class NgucClient:
         """Return every phone and its registration."""
         return _parse_all(await self._get_list(c.PATH_DEVICES), Device.from_api)
 
+    async def pickup_queue_caller(self, queue_id: str, call_guid: str) -> None:
+        """Answer a caller waiting in a queue, on the logged-in user's phone.
+
+        Raises :class:`NgucNotFoundError` when the caller (or the queue) is
+        gone, :class:`NgucResponseError` when NGUC refuses otherwise.
+        """
+        path = c.PATH_QUEUE_CALLER_PICKUP.format(
+            queue_id=quote(queue_id, safe=""), call_guid=quote(call_guid, safe="")
+        )
+        await self._with_token(path, lambda token: self._post_form(path, token))
+
     def event_stream(
         self,
         on_event: EventCallback,
         *,
         on_connected: Callable[[], None] | None = None,
         on_disconnected: DisconnectCallback | None = None,
+        on_rejected: RejectedCallback | None = None,
         heartbeat: float = 25.0,
     ) -> NgucEventStream:
-        """Return an event stream that authenticates with this client's tokens."""
+        """Return an event stream that authenticates with this client's tokens.
+
+        The callbacks are those of :class:`NgucEventStream`.
+        """
         return NgucEventStream(
             self._session,
             self.events_url,
@@ -124,6 +170,7 @@ class NgucClient:
             on_event=on_event,
             on_connected=on_connected,
             on_disconnected=on_disconnected,
+            on_rejected=on_rejected,
             heartbeat=heartbeat,
         )
 

@@ -28,9 +28,18 @@ PATH_USER_STATUSES: Final = "/company/user/status"  # ASSUMED
 PATH_QUEUES: Final = "/company/queue"  # ASSUMED
 PATH_DEVICES: Final = "/company/device"  # ASSUMED
 
+# --- Actions (ASSUMED: seen in a public NGUC client, not documented) -----------
+# POST, form-encoded, empty body: answers a waiting caller on the phone of the
+# logged-in user. A 404 means the queue or the caller is gone.
+PATH_QUEUE_CALLER_PICKUP: Final = "/queue/{queue_id}/caller/{call_guid}/pickup"
+
 # --- Event pusher (documented: /documentation/events) --------------------------
 AUTHENTICATE: Final = "authenticate"
 AUTHORIZATION: Final = "authorization"
+# ASSUMED: the codes of a ``c[code,"reason"]`` or websocket close that mean
+# "your token was rejected". Empty until someone sees them: for now, only a
+# close before the server's first ``h`` or ``a`` counts as a rejection.
+REJECT_CLOSE_CODES: Final[frozenset[int]] = frozenset()
 
 # Documented event names.
 EVENT_USER_STATUS: Final = "UserStatus"

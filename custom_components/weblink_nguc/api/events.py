@@ -1,9 +1,12 @@
 """NGUC's event stream: a SockJS websocket that reconnects forever.
 
-One connection at a time. Each connection waits for ``o``, authenticates with
-the current access token, authenticates again on the open connection whenever
-the token is renewed, and watches for silence at both the SockJS (``h``) and the
-websocket (ping/pong) level.
+Each connection is one :class:`_Connection`: it waits for ``o``, sends
+``authenticate``, then runs its reader beside its pinger, token keeper and
+watch in one task group until it ends. The server proves that it accepted the
+token with its first ``h`` or ``a`` frame; a close before that is a
+rejection, and the first of a run of rejections renews the token. Only the
+token endpoint decides that the credentials are bad; every other fault is
+retried with backoff, forever.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass
 import logging
 import random
 import time
@@ -38,33 +42,67 @@ _LOGGER = logging.getLogger(__name__)
 
 type EventCallback = Callable[[str, Any], None]
 type DisconnectCallback = Callable[[], None]
+type RejectedCallback = Callable[[int], None]
 
 # A connection silent at both levels for this many heartbeat intervals is dead.
 SILENCE_FACTOR = 2.5
-# NGUC does not acknowledge authentication: a connection not closed within
-# this many seconds of it (or that delivers an event) was accepted.
-AUTH_GRACE = 3.0
+# A connection neither closed nor proven by an h or a frame this long after
+# authenticate counts as connected (reference SockJS servers say nothing while
+# idle). It proves nothing about the token.
+AUTH_GRACE = 1.0
 # Reconnect delays: full jitter from about 1 s, doubling up to 5 minutes.
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
-# Retry a failed token renewal on an open connection after this long.
-TOKEN_RETRY = 10.0
+# A frame larger than this is delivered, but logged: no event should be that
+# large. (Above aiohttp's limit, 4 MiB, the connection ends and is renewed.)
+LARGE_FRAME = 1 << 20
+# The token keeper's shortest wait between two looks at the token.
+TOKEN_CHECK_MIN = 0.5
+
+_WS = aiohttp.WSMsgType
 
 
-class _AuthRejectedError(NgucError):
-    """The server closed the connection right after we authenticated."""
+class _EndedError(NgucError):
+    """The connection ended; the stream connects again."""
 
 
-class _ConnectionLostError(NgucError):
-    """The connection ended; we will connect again."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Context:
+    """What every connection of one stream shares: settings, callbacks, logs."""
+
+    session: aiohttp.ClientSession
+    events_url: str
+    auth: NgucAuth
+    rng: random.Random | None
+    heartbeat: float
+    open_timeout: float
+    grace: float
+    healthy_after: float
+    deliver: Callable[[tuple[Any, ...]], None]
+    on_connected: Callable[[], None]
+    on_disconnected: Callable[[], None]
+    on_accepted: Callable[[], None]
+    stopping: Callable[[], bool]
+    bad_input_log: RateLimitedLog
+    close_log: RateLimitedLog
 
 
 class NgucEventStream:
     """Delivers NGUC's events to callbacks, reconnecting with backoff forever.
 
+    - ``on_event(name, payload)``: each well-formed event, in order; the payload
+      is a dict.
+    - ``on_connected()``: once per connection, at its first ``h`` or ``a``
+      frame, or when the auth grace has passed without a close.
+    - ``on_disconnected()``: when a connection reported connected ends.
+    - ``on_rejected(n)``: after each connection closed before the server
+      accepted it while its token was freshly issued; ``n`` counts such
+      rejections in a row, and starts again once a connection is accepted
+      (by an ``h`` or ``a`` frame, or by lasting ``healthy_after`` seconds).
+
     ``run()`` returns only after ``stop()``; it raises :class:`NgucAuthError`
-    when the credentials are no longer accepted, so that the caller can ask a
-    person to log in again.
+    only when the token endpoint refuses the credentials (401, or 402 when a
+    two-factor code is needed), so that the caller can ask a person.
     """
 
     def __init__(
@@ -76,6 +114,7 @@ class NgucEventStream:
         on_event: EventCallback,
         on_connected: Callable[[], None] | None = None,
         on_disconnected: DisconnectCallback | None = None,
+        on_rejected: RejectedCallback | None = None,
         heartbeat: float = 25.0,
         open_timeout: float = 10.0,
         auth_grace: float | None = None,
@@ -91,28 +130,29 @@ class NgucEventStream:
         self._on_event = on_event
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
+        self._on_rejected = on_rejected
         self._heartbeat = heartbeat
         self._open_timeout = open_timeout
         self._auth_grace = AUTH_GRACE if auth_grace is None else auth_grace
         self._healthy_after = healthy_after
+        self._rng = rng
         self._backoff = Backoff(
             BACKOFF_BASE if backoff_base is None else backoff_base,
             BACKOFF_CAP if backoff_cap is None else backoff_cap,
             rng,
         )
-        self._rng = rng
         self._bad_frame_log = RateLimitedLog(_LOGGER)
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._close_log = RateLimitedLog(_LOGGER)
+        self._handshake_log = RateLimitedLog(_LOGGER)
+        self._connection: _Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wake = asyncio.Event()
-        self._token_changed = asyncio.Event()
-        # Per connection:
-        self._connected = False
-        self._auth_pending = False
-        self._got_event = False
-        self._grace_timer: asyncio.TimerHandle | None = None
-        self._fatal: BaseException | None = None
+        # The current run of rejected connections.
+        self._rejected_in_a_row = 0
+        self._rejected_since: float | None = None  # its first, epoch seconds
+        self._renew: str | None = None  # a rejected token to replace first
+        self._last_sent: TokenSet | None = None
         #: Websocket connections opened so far (for diagnostics).
         self.connections = 0
         #: Events delivered so far.
@@ -120,263 +160,382 @@ class NgucEventStream:
 
     @property
     def connected(self) -> bool:
-        """Return True while authenticated on an open connection."""
-        return self._connected
+        """Return True while a connection is reported connected."""
+        return self._connection is not None and self._connection.connected
+
+    @property
+    def rejected_in_a_row(self) -> int:
+        """Return how many fresh-token connections were rejected in a row."""
+        return self._rejected_in_a_row
 
     async def run(self) -> None:
         """Connect, deliver events and reconnect until :meth:`stop`."""
         self._task = asyncio.current_task()
-        rejected_in_a_row = 0
-        renew = False
+        context = _Context(
+            session=self._session,
+            events_url=self._events_url,
+            auth=self._auth,
+            rng=self._rng,
+            heartbeat=self._heartbeat,
+            open_timeout=self._open_timeout,
+            grace=self._auth_grace,
+            healthy_after=self._healthy_after,
+            deliver=self._deliver,
+            on_connected=self._connected,
+            on_disconnected=self._disconnected,
+            on_accepted=self._accepted,
+            stopping=self._stopped,
+            bad_input_log=self._bad_frame_log,
+            close_log=self._close_log,
+        )
         try:
             while not self._stopped():
-                started = time.monotonic()
-                not_before = 0.0  # the server's Retry-After, when it gave one
-                try:
-                    if renew:
-                        # A fresh token for this attempt; raises NgucAuthError
-                        # when that is no longer possible. A network or server
-                        # error is retried like any failed connection.
-                        await self._auth.async_get_access_token(force_refresh=True)
-                        renew = False
-                    await self._connect_once()
-                except _AuthRejectedError:
-                    rejected_in_a_row += 1
-                    if rejected_in_a_row >= 2:
-                        raise NgucAuthError(
-                            "the event stream rejected our credentials"
-                        ) from None
-                    _LOGGER.info("Event stream rejected the token; renewing it")
-                    renew = True
-                except NgucAuthError:
-                    raise
-                except NgucRateLimitError as err:
-                    _LOGGER.debug("Event stream: %s", err)
-                    not_before = err.retry_after or 0.0
-                except NgucError as err:
-                    # Lost connections, network and server errors, and answers
-                    # of the token endpoint that cannot be read: retry.
-                    _LOGGER.debug("Event stream: %s", err)
-                except (aiohttp.ClientError, TimeoutError) as err:
-                    _LOGGER.debug(
-                        "Event stream: cannot connect (%s)", type(err).__name__
-                    )
-                if self._got_event or self._connected:
-                    rejected_in_a_row = 0
-                self._end_connection()
+                not_before = await self._attempt(context)
                 if self._stopped():
                     break
-                if time.monotonic() - started >= self._healthy_after:
-                    self._backoff.reset()
                 delay = max(self._backoff.next_delay(), not_before)
                 _LOGGER.debug("Event stream: reconnecting in %.1f s", delay)
                 await self._sleep(delay)
         finally:
-            self._end_connection()
             self._task = None
+
+    async def stop(self) -> None:
+        """Stop and close; returns when no task or socket is left."""
+        self._stopping = True
+        self._wake.set()
+        if self._connection is not None:
+            await self._connection.close()
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _stopped(self) -> bool:
         # A method, not an attribute read, so that type narrowing does not
         # assume stop() cannot happen during an await.
         return self._stopping
 
-    async def stop(self) -> None:
-        """Stop and close; returns when no task or socket is left."""
-        self._stopping = True
-        self._wake.set()
-        task = self._task
-        ws = self._ws
-        if ws is not None:
-            await ws.close()
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     async def _sleep(self, delay: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
 
-    async def _connect_once(self) -> NoReturn:
-        """Run one connection; it always ends in an exception."""
-        url = session_url(self._events_url, self._rng)
-        token = await self._auth.async_get_access_token()
-        self.connections += 1
-        _LOGGER.debug("Event stream: connecting (connection %d)", self.connections)
-        self._fatal = None
-        self._got_event = False
-        async with asyncio.timeout(self._open_timeout):
+    async def _attempt(self, context: _Context) -> float:
+        """Run one connection to its end; return the server's Retry-After, or 0."""
+        connection = _Connection(context)
+        self._connection = connection
+        not_before = 0.0
+        try:
+            if self._renew is not None:
+                # The one renewal of a run of rejections.
+                await self._auth.async_get_access_token(
+                    force_refresh=True, rejected=self._renew
+                )
+                self._renew = None
+            token = await self._auth.async_get_access_token()
+            self.connections += 1
+            _LOGGER.debug("Event stream: connecting (connection %d)", self.connections)
+            await connection.run(token, self._auth.tokens)
+        except NgucAuthError:
+            raise
+        except NgucRateLimitError as err:
+            _LOGGER.debug("Event stream: %s", err)
+            not_before = err.retry_after or 0.0
+        except NgucError as err:
+            _LOGGER.debug("Event stream: %s", err)
+        except aiohttp.WSServerHandshakeError as err:
+            self._handshake_log.warning(
+                "Event stream: the server refused the websocket (HTTP %s)", err.status
+            )
+        except (aiohttp.ClientError, TimeoutError) as err:
+            _LOGGER.debug("Event stream: cannot connect (%s)", type(err).__name__)
+        except Exception:
+            _LOGGER.exception("Unexpected error in the event stream; reconnecting")
+        finally:
+            self._connection = None
+        self._settle(connection)
+        return not_before
+
+    def _settle(self, connection: _Connection) -> None:
+        """Draw the conclusions of a connection that ended."""
+        if connection.healthy:
+            self._backoff.reset()
+        tokens = connection.tokens
+        if tokens is None:
+            return  # it never authenticated: nothing learned about the token
+        first_use = tokens is not self._last_sent
+        self._last_sent = tokens
+        if not connection.rejected:
+            return
+        fresh = first_use or (
+            self._rejected_since is not None
+            and tokens.issued_at >= self._rejected_since
+        )
+        if self._rejected_since is None:
+            self._rejected_since = time.time()
+            self._renew = connection.token
+        if not fresh:
+            _LOGGER.debug("Event stream: a token used before was rejected")
+            return
+        self._rejected_in_a_row += 1
+        _LOGGER.debug(
+            "Event stream: connection rejected (%d in a row)", self._rejected_in_a_row
+        )
+        _call(self._on_rejected, "rejected", self._rejected_in_a_row)
+
+    def _accepted(self) -> None:
+        self._rejected_in_a_row = 0
+        self._rejected_since = None
+
+    def _connected(self) -> None:
+        _LOGGER.debug("Event stream: connected")
+        _call(self._on_connected, "connected")
+
+    def _disconnected(self) -> None:
+        _LOGGER.debug("Event stream: disconnected")
+        _call(self._on_disconnected, "disconnected")
+
+    def _deliver(self, messages: tuple[Any, ...]) -> None:
+        """Decode the elements of one ``a`` frame and hand each event on."""
+        for element in messages:
+            try:
+                name, payload = decode_element(element)
+            except SockJsFrameError as err:
+                self._bad_frame_log.warning("Skipping a malformed event: %s", err)
+                continue
+            self.events += 1
+            try:
+                self._on_event(name, payload)
+            except Exception:
+                _LOGGER.exception("Error handling NGUC event %s", name)
+
+
+def _call(callback: Callable[..., None] | None, name: str, *args: Any) -> None:
+    """Call a user's callback; its errors are logged, not raised."""
+    if callback is not None:
+        try:
+            callback(*args)
+        except Exception:
+            _LOGGER.exception("Error in the %s callback", name)
+
+
+class _Connection:
+    """One websocket session, from connecting to its end (always an exception)."""
+
+    def __init__(self, context: _Context) -> None:
+        self._context = context
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._renewed = asyncio.Event()
+        self._connected_at = 0.0
+        #: The token last sent on this connection, and its set.
+        self.token: str | None = None
+        self.tokens: TokenSet | None = None
+        #: Reported connected: an h or a frame came, or the grace passed.
+        self.connected = False
+        #: The server accepted the token: an h or a frame, or healthy.
+        self.accepted = False
+        #: Connected for healthy_after seconds.
+        self.healthy = False
+        #: Closed before acceptance, or with a code of REJECT_CLOSE_CODES.
+        self.rejected = False
+
+    async def close(self) -> None:
+        """Close the socket, which ends :meth:`run`."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def run(self, token: str, tokens: TokenSet | None) -> None:
+        """Connect, authenticate with ``token`` and serve until the end."""
+        context = self._context
+        async with asyncio.timeout(context.open_timeout):
             # Pings are ours (see _ping) rather than ws_connect(heartbeat=):
             # aiohttp re-arms its heartbeat timer when the server's close
             # frame arrives after close(), leaving a timer behind.
-            ws = await self._session.ws_connect(
-                url,
+            self._ws = ws = await context.session.ws_connect(
+                session_url(context.events_url, context.rng),
                 autoping=False,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
             )
-        self._ws = ws
-        remove_listener = self._auth.add_listener(self._tokens_renewed)
-        keeper: asyncio.Task[None] | None = None
-        pinger = asyncio.create_task(self._ping(ws), name="nguc-ping")
         try:
-            async with asyncio.timeout(self._open_timeout):
+            async with asyncio.timeout(context.open_timeout):
                 frame = await self._next_frame(ws)
                 while frame is None:
                     frame = await self._next_frame(ws)
+            if frame.kind == "close":
+                self._closed(ws, frame)
             if frame.kind != "open":
-                raise _ConnectionLostError(f"expected 'o', got {frame.kind!r}")
-            await self._authenticate(ws, token)
-            keeper = asyncio.create_task(
-                self._keep_token(ws, token), name="nguc-token-keeper"
-            )
-            while True:
-                frame = await self._next_frame(ws)
-                if frame is not None:
-                    self._handle(frame)
+                raise _EndedError(f"expected 'o', got {frame.kind!r}")
+            await self._authenticate(ws, token, tokens)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._ping(ws), name="nguc-ping")
+                group.create_task(self._keep_token(ws), name="nguc-token")
+                group.create_task(self._watch(), name="nguc-watch")
+                await self._read(ws)
+        except BaseExceptionGroup as group:
+            # The reason that matters most: credentials, else the first.
+            auth, _rest = group.split(NgucAuthError)
+            reason: BaseException = auth or group
+            while isinstance(reason, BaseExceptionGroup):
+                reason = reason.exceptions[0]
+            raise reason from None
         finally:
-            remove_listener()
-            for task in (pinger, keeper):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
             await ws.close()
-            if self._fatal is not None:
-                raise self._fatal
+            if self.connected:
+                context.on_disconnected()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> NoReturn:
+        while True:
+            frame = await self._next_frame(ws)
+            if frame is None:
+                continue
+            if frame.kind == "messages":
+                if not self.accepted:
+                    self._accept()
+                self._context.deliver(frame.messages)
+            elif frame.kind == "heartbeat":
+                if not self.accepted:
+                    self._accept()
+            elif frame.kind == "close":
+                self._closed(ws, frame)
+            else:
+                self._context.bad_input_log.warning(
+                    "Event stream: the server opened the session again; reconnecting"
+                )
+                raise _EndedError("server opened the session again")
 
     async def _next_frame(self, ws: aiohttp.ClientWebSocketResponse) -> Frame | None:
         """Return the next SockJS frame, or None for a frame not to act on."""
+        context = self._context
         try:
-            msg = await ws.receive(timeout=self._heartbeat * SILENCE_FACTOR)
+            msg = await ws.receive(timeout=context.heartbeat * SILENCE_FACTOR)
         except TimeoutError:
-            raise _ConnectionLostError("connection silent; presumed dead") from None
-        if msg.type is aiohttp.WSMsgType.TEXT:
+            raise _EndedError("connection silent; presumed dead") from None
+        if msg.type is _WS.TEXT:
+            text: str = msg.data
+            if len(text) > LARGE_FRAME:
+                context.bad_input_log.warning(
+                    "Event stream: a frame of %d characters", len(text)
+                )
             try:
-                return parse_frame(msg.data)
+                return parse_frame(text)
             except SockJsFrameError as err:
-                self._bad_frame_log.warning("Skipping a malformed frame: %s", err)
+                context.bad_input_log.warning("Skipping a malformed frame: %s", err)
                 return None
-        if msg.type is aiohttp.WSMsgType.PING:
+        if msg.type is _WS.PING:
             await ws.pong(msg.data)
             return None
-        if msg.type is aiohttp.WSMsgType.PONG:
+        if msg.type is _WS.PONG:
             return None
-        if msg.type is aiohttp.WSMsgType.BINARY:
-            self._bad_frame_log.warning("Skipping a binary frame")
+        if msg.type is _WS.BINARY:
+            context.bad_input_log.warning("Skipping a binary frame")
             return None
-        if self._fatal is not None:
-            raise self._fatal
-        raise _ConnectionLostError(f"connection closed ({msg.type.name})")
-
-    def _handle(self, frame: Frame) -> None:
-        if frame.kind == "messages":
-            self._got_event = True
-            self._auth_pending = False
-            self._mark_connected()
-            for element in frame.messages:
-                try:
-                    name, payload = decode_element(element)
-                except SockJsFrameError as err:
-                    self._bad_frame_log.warning("Skipping a malformed event: %s", err)
-                    continue
-                self.events += 1
-                try:
-                    self._on_event(name, payload)
-                except Exception:
-                    _LOGGER.exception("Error handling NGUC event %s", name)
-        elif frame.kind == "close":
-            if self._auth_pending:
-                raise _AuthRejectedError(
-                    f"closed after authenticating: {frame.close_code} {frame.close_reason}"
-                )
-            raise _ConnectionLostError(
-                f"server closed the session: {frame.close_code} {frame.close_reason}"
+        if msg.type in (_WS.CLOSE, _WS.CLOSED):  # a close frame, or a drop
+            self._closed(ws, None)
+        if msg.type is _WS.ERROR and not context.stopping():
+            context.close_log.warning(
+                "Event stream: websocket error (%s), close code %s",
+                type(msg.data).__name__,
+                ws.close_code,
             )
-        elif frame.kind == "open":
-            raise _ConnectionLostError("server opened the session again")
+        raise _EndedError(f"connection ended ({msg.type.name})")
+
+    def _closed(
+        self, ws: aiohttp.ClientWebSocketResponse, frame: Frame | None
+    ) -> NoReturn:
+        """End after the server closed: with ``c[...]`` (``frame``), or the websocket."""
+        code = ws.close_code if frame is None else frame.close_code
+        if self._context.stopping():
+            raise _EndedError("stopped")
+        early = self.tokens is not None and not self.accepted
+        self.rejected = early or code in c.REJECT_CLOSE_CODES
+        when = " before accepting the token" if early else ""
+        if frame is None:
+            self._context.close_log.warning(
+                "Event stream: the server closed the websocket (close code %s)%s",
+                code,
+                when,
+            )
+        else:
+            self._context.close_log.warning(
+                "Event stream: the server closed the session with c[%s, %r]%s",
+                code,
+                frame.close_reason,
+                when,
+            )
+        raise _EndedError(f"closed by the server ({code})")
 
     async def _authenticate(
-        self, ws: aiohttp.ClientWebSocketResponse, token: str
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        token: str,
+        tokens: TokenSet | None,
     ) -> None:
         await ws.send_str(
             encode_message([c.AUTHENTICATE, {c.AUTHORIZATION: f"Bearer {token}"}])
         )
-        # NGUC does not acknowledge; a close soon after means "rejected".
-        self._auth_pending = True
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-        self._grace_timer = asyncio.get_running_loop().call_later(
-            self._auth_grace, self._grace_over
-        )
+        self.token, self.tokens = token, tokens
 
-    def _grace_over(self) -> None:
-        self._grace_timer = None
-        self._auth_pending = False
-        self._mark_connected()
+    def _accept(self) -> None:
+        self.accepted = True
+        self._connect()
+        self._context.on_accepted()
 
-    def _mark_connected(self) -> None:
-        if self._connected:
+    def _connect(self) -> None:
+        if self.connected:
             return
-        self._connected = True
-        _LOGGER.debug("Event stream: authenticated")
-        if self._on_connected is not None:
-            try:
-                self._on_connected()
-            except Exception:
-                _LOGGER.exception("Error in the connected callback")
+        self.connected = True
+        self._connected_at = asyncio.get_running_loop().time()
+        self._context.on_connected()
 
-    def _end_connection(self) -> None:
-        self._ws = None
-        self._auth_pending = False
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-            self._grace_timer = None
-        if not self._connected:
-            return
-        self._connected = False
-        _LOGGER.debug("Event stream: disconnected")
-        if self._on_disconnected is not None:
-            try:
-                self._on_disconnected()
-            except Exception:
-                _LOGGER.exception("Error in the disconnected callback")
+    async def _watch(self) -> None:
+        """Report connected after the grace; accepted and healthy after healthy_after."""
+        context = self._context
+        await asyncio.sleep(context.grace)
+        self._connect()
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(self._connected_at + context.healthy_after - loop.time())
+        self.healthy = True
+        if not self.accepted:
+            self._accept()
 
     async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Ping every heartbeat interval; the pongs prove the line is alive."""
         while not ws.closed:
-            await asyncio.sleep(self._heartbeat)
+            await asyncio.sleep(self._context.heartbeat)
             try:
                 await ws.ping()
             except aiohttp.ClientError, ConnectionError:
-                return  # the reading side sees the connection end
+                return  # the reader sees the connection end
 
-    def _tokens_renewed(self, _tokens: TokenSet) -> None:
-        self._token_changed.set()
+    async def _keep_token(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Renew the token when due; send whichever token is current.
 
-    async def _keep_token(self, ws: aiohttp.ClientWebSocketResponse, sent: str) -> None:
-        """Renew the token before it expires and authenticate again with it."""
-        while not ws.closed:
-            self._token_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._token_changed.wait(), self._auth.seconds_until_refresh()
-                )
-            try:
-                token = await self._auth.async_get_access_token()
-            except NgucAuthError as err:
-                self._fatal = err
-                await ws.close()
-                return
-            except NgucError as err:
-                _LOGGER.debug("Token renewal failed (%s); retrying", err)
-                await asyncio.sleep(TOKEN_RETRY)
-                continue
-            if token == sent:
-                continue
-            _LOGGER.debug("Event stream: authenticating with the renewed token")
-            try:
-                await self._authenticate(ws, token)
-            except aiohttp.ClientError, ConnectionError:
-                return  # the reading side sees the connection end
-            sent = token
+        Comparing with the current token first catches a renewal that
+        happened between reading the token and sending ``authenticate``.
+        """
+        auth = self._context.auth
+        remove_listener = auth.add_listener(lambda _tokens: self._renewed.set())
+        try:
+            while True:
+                self._renewed.clear()
+                try:
+                    token = await auth.async_get_access_token()
+                except NgucAuthError:
+                    raise
+                except NgucError as err:
+                    _LOGGER.debug("Event stream: token renewal failed (%s)", err)
+                else:
+                    if token != self.token:
+                        _LOGGER.debug("Event stream: authenticating with a new token")
+                        try:
+                            await self._authenticate(ws, token, auth.tokens)
+                        except aiohttp.ClientError, ConnectionError:
+                            return  # the reader sees the connection end
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(
+                        max(TOKEN_CHECK_MIN, auth.seconds_until_refresh())
+                    ):
+                        await self._renewed.wait()
+        finally:
+            remove_listener()

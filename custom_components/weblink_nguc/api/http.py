@@ -14,7 +14,6 @@ from .exceptions import (
     NgucNotFoundError,
     NgucRateLimitError,
     NgucResponseError,
-    NgucTwoFactorError,
 )
 
 
@@ -31,11 +30,23 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:
     """Return the JSON body of a response, or raise the matching error."""
+    raise_for_status(response, what)
+    try:
+        return await response.json(content_type=None)
+    except ValueError:
+        raise NgucResponseError(f"{what}: answer is not JSON") from None
+
+
+def raise_for_status(response: aiohttp.ClientResponse, what: str) -> None:
+    """Raise the error that matches an error status; return on any other.
+
+    A 402 means "two-factor code needed" only from the token endpoint, which
+    checks for it before calling this; from anywhere else it is an answer this
+    client cannot read.
+    """
     status = response.status
     if status == HTTPStatus.UNAUTHORIZED:
         raise NgucAuthError(f"{what}: credentials rejected (401)")
-    if status == HTTPStatus.PAYMENT_REQUIRED:
-        raise NgucTwoFactorError(f"{what}: two-factor code needed or wrong (402)")
     if status == HTTPStatus.TOO_MANY_REQUESTS:
         raise NgucRateLimitError(
             f"{what}: rate limited (429)", retry_after(response.headers)
@@ -46,10 +57,6 @@ async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:
         raise NgucNotFoundError(f"{what}: not found (404)")
     if status >= HTTPStatus.BAD_REQUEST:
         raise NgucResponseError(f"{what}: unexpected answer ({status})")
-    try:
-        return await response.json(content_type=None)
-    except ValueError:
-        raise NgucResponseError(f"{what}: answer is not JSON") from None
 
 
 def transport_error(what: str, err: BaseException) -> NgucConnectionError:

@@ -13,6 +13,10 @@ from typing import Any
 
 from . import contract as c
 
+# No count, duration or status of NGUC's is larger: beyond, a number is garbage
+# (and one of over 4300 digits cannot even be written out).
+_INT_LIMIT = 2**63 - 1
+
 
 def as_int(value: Any) -> int | None:
     """Return ``value`` as an int: "17" and 17 become 17; null, false, "" become None."""
@@ -21,12 +25,13 @@ def as_int(value: Any) -> int | None:
     if value is True:
         return 1
     try:
-        return int(value)
+        number = int(value)
     except TypeError, ValueError, OverflowError:
         try:
-            return int(float(value))
+            number = int(float(value))
         except TypeError, ValueError, OverflowError:  # "inf", 1e999: no number
             return None
+    return number if -_INT_LIMIT <= number <= _INT_LIMIT else None
 
 
 def as_str(value: Any) -> str | None:
@@ -35,7 +40,10 @@ def as_str(value: Any) -> str | None:
         return None
     if isinstance(value, (dict, list)):
         return None
-    return str(value)
+    try:
+        return str(value)
+    except ValueError:  # an int too long to write out
+        return None
 
 
 def _mapping(value: Any) -> dict[str, Any]:

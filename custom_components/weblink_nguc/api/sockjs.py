@@ -3,6 +3,12 @@
 A server frame is one letter, then JSON: ``o`` (open), ``h`` (heartbeat),
 ``a[...]`` (messages) and ``c[code,"reason"]`` (close). A client sends a JSON
 array of strings, so application JSON is encoded twice.
+
+JSON is decoded with ``orjson`` when it is installed (Home Assistant ships
+it). ``orjson`` refuses lone UTF-16 surrogates, which JSON allows as escapes;
+that text, and all text when ``orjson`` is missing (this package does not
+require it), goes to the standard library instead, and the surrogates are
+replaced, since they can be neither logged nor stored.
 """
 
 from __future__ import annotations
@@ -10,15 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 import json
 import random
-import re
 import string
 from typing import Any, Literal
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson comes with Home Assistant
+    orjson = None  # type: ignore[assignment]
+
 _SESSION_ALPHABET = string.ascii_lowercase + string.digits
 _SESSION_LENGTH = 20
-# A JSON escape of a UTF-16 surrogate, or a surrogate itself (when the escape
-# sat at the frame's outer level): only then can decoded text hold one.
-_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 
 
 class SockJsFrameError(ValueError):
@@ -52,6 +59,16 @@ def encode_message(message: Any) -> str:
     return json.dumps([json.dumps(message, separators=(",", ":"))])
 
 
+def loads(text: str) -> Any:
+    """Decode JSON text; lone surrogates in it become U+FFFD."""
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # lone surrogates, or not JSON: the standard library decides
+    return clean_text(json.loads(text))
+
+
 def parse_frame(text: str) -> Frame:
     """Decode a server frame; ``a`` frames keep their elements undecoded."""
     if not text:
@@ -64,7 +81,7 @@ def parse_frame(text: str) -> Frame:
     if kind not in "ac":
         raise SockJsFrameError(f"unknown frame type {kind!r}")
     try:
-        body = json.loads(text[1:])
+        body = loads(text[1:])
     except ValueError as err:
         raise SockJsFrameError(f"frame {kind!r} is not JSON: {err}") from None
     if kind == "a":
@@ -78,28 +95,30 @@ def parse_frame(text: str) -> Frame:
         or isinstance(body[0], bool)
     ):
         raise SockJsFrameError("close frame is not [code, reason]")
-    # The reason is logged: clean it like event text.
-    reason = clean_text(body[1]) if len(body) > 1 and isinstance(body[1], str) else None
+    reason = body[1] if len(body) > 1 and isinstance(body[1], str) else None
     return Frame("close", close_code=body[0], close_reason=reason)
 
 
-def decode_element(element: Any) -> tuple[str, Any]:
+def decode_element(element: Any) -> tuple[str, dict[str, Any]]:
     """Decode one element of an ``a`` frame into (event name, payload).
 
-    NGUC sends each element as a string of JSON ``["Name", {payload}]``.
+    NGUC sends each element as a string of JSON ``["Name", {payload}]``;
+    anything else raises :class:`SockJsFrameError`.
     """
-    if isinstance(element, str):
-        try:
-            decoded = json.loads(element)
-        except ValueError as err:
-            raise SockJsFrameError(f"message is not JSON: {err}") from None
-        if _SURROGATE.search(element):
-            decoded = clean_text(decoded)
-    else:
-        decoded = clean_text(element)
-    if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], str):
-        raise SockJsFrameError('message is not ["EventName", payload]')
-    return decoded[0], decoded[1] if len(decoded) > 1 else None
+    if not isinstance(element, str):
+        raise SockJsFrameError(f"message is not a string but {type(element).__name__}")
+    try:
+        decoded = loads(element)
+    except ValueError as err:
+        raise SockJsFrameError(f"message is not JSON: {err}") from None
+    if (
+        type(decoded) is not list
+        or len(decoded) != 2
+        or type(decoded[0]) is not str
+        or type(decoded[1]) is not dict
+    ):
+        raise SockJsFrameError('message is not ["EventName", {payload}]')
+    return decoded[0], decoded[1]
 
 
 def clean_text(value: Any) -> Any:
