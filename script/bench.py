@@ -1,190 +1,915 @@
-"""Benchmark of the per-event hot path; prints its figures, asserts nothing.
+"""Benchmark at company scale (issue 7): prints a table, then one JSON line.
 
-1. Decoding: one SockJS frame to (event name, typed model), per event.
-2. The client over a real loopback websocket: the simulator pushes events as
-   fast as it can, the client delivers them; events per second.
-3. Home Assistant: the coordinator's per-event path with the integration set
-   up against the simulator; time per event, entity states written per event,
-   and memory growth over many events (every buffer must be bounded).
+The integration runs inside Home Assistant's test harness against the
+simulator in a process of its own (``python -m tests.simulator --control``),
+for companies of 10, 100 and 1,000 users (one phone each) and 10 and 100
+queues (10 agents each), with a ``state_changed`` listener installed as every
+Home Assistant has one (the recorder's). Both processes read
+``time.monotonic()``, one clock for the whole machine, so a send in the
+simulator compares with a state change here.
 
-Run with ``script/bench``.
+Nothing here passes or fails: the exit code is non-zero only when the
+benchmark itself breaks. The targets are in issue 7 and the README.
+``script/bench`` runs everything (a few minutes); ``script/bench --quick``
+runs companies of at most 100 users in under a minute.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable
+import contextlib
+from dataclasses import dataclass, field
 import gc
 import json
+import logging
+import os
 from pathlib import Path
+import platform
+import statistics
 import sys
+import tempfile
+import threading
 import time
 import tracemalloc
 from typing import Any
+from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp
-
-from custom_components.weblink_nguc.api import NgucClient, UserStatus
-from custom_components.weblink_nguc.api.sockjs import (
-    decode_element,
-    parse_frame,
+from aiohttp.resolver import AsyncResolver
+from homeassistant import core as ha, loader
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+    __version__ as ha_version,
 )
-from tests.simulator import Simulator, demo_company
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er, frame
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_test_home_assistant,
+)
 
-USERS = ("86480", "86481", "86482", "86483")
+from custom_components.weblink_nguc.const import (
+    CONF_API_URL,
+    CONF_COMPANY,
+    CONF_EVENTS_URL,
+    DOMAIN,
+    EVENT_NGUC,
+)
+from custom_components.weblink_nguc.sensor import LINE_IDLE, LINE_IN_USE
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENTS_PER_QUEUE = 10
 
 
-def _status(i: int) -> dict[str, str]:
-    status = (0, 1, 8, 9)[(i // 4) % 4]
-    return {"pbx_user_id": USERS[i % 4], "status": str(status), "status_text": "x"}
+@dataclass(frozen=True)
+class Plan:
+    """What one run measures, and how much."""
+
+    mode: str
+    small: tuple[int, int]  # users, queues
+    medium: tuple[int, int] | None
+    large: tuple[int, int]
+    burst: int  # events per burst (throughput, CPU per event)
+    steady: int  # events at `rate` for the latency
+    rate: float
+    pairs: int  # paired small/large runs for scale_ratio
+    new_items: int  # queues added one by one, per company
+    resyncs: int  # reconnects after changes unseen
+    repeats: int  # repetitions of each unchanged event
+    trace_events: int  # events under tracemalloc
+    timeout: float  # the whole benchmark
 
 
-def bench_decode(n: int = 200_000) -> None:
-    """Frame text to typed models."""
-    for batch in (1, 10):
-        frame = "a" + json.dumps(
-            [json.dumps(["UserStatus", _status(i)]) for i in range(batch)]
+FULL = Plan(
+    mode="full",
+    small=(10, 10),
+    medium=(100, 10),
+    large=(1000, 100),
+    burst=30_000,
+    steady=2_000,
+    rate=200.0,
+    pairs=5,
+    new_items=5,
+    resyncs=3,
+    repeats=10,
+    trace_events=5_000,
+    timeout=1200.0,
+)
+QUICK = Plan(
+    mode="quick",
+    small=(10, 10),
+    medium=None,
+    large=(100, 10),
+    burst=3_000,
+    steady=400,
+    rate=200.0,
+    pairs=1,
+    new_items=3,
+    resyncs=1,
+    repeats=5,
+    trace_events=1_000,
+    timeout=170.0,
+)
+
+
+def _progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def _wait_until(
+    condition: Callable[[], bool], limit: float, what: str, interval: float = 0.001
+) -> float:
+    """Poll ``condition`` for up to ``limit`` seconds; return the time it first held."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {limit:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+    return time.monotonic()
+
+
+# --- The simulator, in its own process -------------------------------------------------
+
+
+class SimProcess:
+    """``python -m tests.simulator --control`` with a company of a given size."""
+
+    def __init__(self, users: int, queues: int) -> None:
+        """Configure; :meth:`start` runs it."""
+        self.users = users
+        self.queues = queues
+        self.info: dict[str, Any] = {}
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        """Start the process and read what it serves."""
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.simulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--users",
+            str(self.users),
+            "--queues",
+            str(self.queues),
+            "--agents",
+            str(AGENTS_PER_QUEUE),
+            "--control",
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**24,
         )
-        start = time.perf_counter()
-        for _ in range(n // batch):
-            for element in parse_frame(frame).messages:
-                _name, payload = decode_element(element)
-                UserStatus.from_api(payload)
-        elapsed = time.perf_counter() - start
-        print(
-            f"decode      {batch:>2} event(s)/frame: {elapsed / n * 1e6:6.2f} µs/event"
+        self.info = await self._answer(60.0)
+
+    async def call(self, command: str, limit: float = 60.0, **args: Any) -> Any:
+        """Run one of the driver's commands (tests/simulator/scale.py) and return its result."""
+        assert self._proc is not None
+        assert self._proc.stdin is not None
+        line = json.dumps({"command": command, "args": args}) + "\n"
+        self._proc.stdin.write(line.encode())
+        await self._proc.stdin.drain()
+        return await self._answer(limit)
+
+    async def _answer(self, limit: float) -> Any:
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        async with asyncio.timeout(limit):
+            line = await self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator process ended")
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise RuntimeError(f"simulator: {reply['error']}")
+        return reply["result"]
+
+    async def stop(self) -> None:
+        """Close its stdin (it stops); kill it if it does not end within 5 s."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            async with asyncio.timeout(5):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+# --- Instruments in the Home Assistant process ------------------------------------------
+
+
+class Writes:
+    """The ``state_changed`` listener every Home Assistant has; it counts state writes.
+
+    A write either changes a state (``state_changed``) or only reports it
+    unchanged (``state_reported``); both cost about the same. Reports are
+    counted only while :meth:`counting` is on, so that the throughput runs
+    have no listener a real Home Assistant would not have.
+    """
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Listen to state changes of ``hass``."""
+        self.hass = hass
+        self.changed = 0
+        self.reported = 0
+        self.per_entity: Counter[str] = Counter()
+        #: entity_id -> user id of every line status sensor
+        self.lines: dict[str, str] = {}
+        self.line_changes = 0
+        self.last_line_change = 0.0
+        self.per_user: dict[str, list[float]] | None = None
+        self._wanted = 0
+        self._reached = asyncio.Event()
+        self._unreport: Callable[[], None] | None = None
+        hass.bus.async_listen(EVENT_STATE_CHANGED, self._on_changed)
+
+    @callback
+    def _on_changed(self, event: Event[Any]) -> None:
+        self.changed += 1
+        entity_id = event.data["entity_id"]
+        if self._unreport is not None:
+            self.per_entity[entity_id] += 1
+        user = self.lines.get(entity_id)
+        if user is None:
+            return
+        now = time.monotonic()
+        self.line_changes += 1
+        self.last_line_change = now
+        if self.per_user is not None:
+            self.per_user[user].append(now)
+        if self.line_changes >= self._wanted:
+            self._reached.set()
+
+    @callback
+    def _on_reported(self, data: Any) -> bool:
+        self.reported += 1
+        self.per_entity[data["entity_id"]] += 1
+        return False  # counted here; nothing to run
+
+    @callback
+    def _never(self, _event: Event[Any]) -> None:
+        """Never called: the filter takes every report."""
+
+    @property
+    def total(self) -> int:
+        """Return the writes counted since :meth:`counting` began."""
+        return self.changed + self.reported
+
+    @contextlib.contextmanager
+    def counting(self) -> Any:
+        """Count every write, changed or reported, from zero."""
+        self.changed = self.reported = 0
+        self.per_entity = Counter()
+        self._unreport = self.hass.bus.async_listen(
+            EVENT_STATE_REPORTED, self._never, event_filter=self._on_reported
         )
+        try:
+            yield self
+        finally:
+            self._unreport()
+            self._unreport = None
+
+    async def line_changes_to(self, count: int, limit: float) -> None:
+        """Wait up to ``limit`` seconds until ``count`` line status changes were seen in all."""
+        self._wanted = count
+        self._reached.clear()
+        if self.line_changes < count:
+            async with asyncio.timeout(limit):
+                await self._reached.wait()
 
 
-async def bench_client(n: int = 20_000, batch: int = 20) -> None:
-    """Events delivered per second over a loopback websocket."""
-    sim = Simulator(demo_company())
-    await sim.start()
-    received = 0
-    done = asyncio.Event()
+class LoopProbe:
+    """The longest event-loop block while it runs.
 
-    def on_event(_name: str, _payload: Any) -> None:
-        nonlocal received
-        received += 1
-        if received >= n:
-            done.set()
+    A thread hands the loop a callback every half millisecond and notes how
+    late it runs: a callback posted while the loop is busy waits until the
+    loop is free, so the worst delay is the longest block, to within about
+    half a millisecond (a task that sleeps would see the millisecond rounding
+    of the loop's select instead). The thread must get the GIL to post during
+    a block: the switch interval is cut to 0.2 ms while probing.
+    """
 
-    async with aiohttp.ClientSession() as session:
-        client = NgucClient(
-            session,
-            company="demo",
-            username="demo",
-            password="demo",
-            api_url=sim.api_url,
-            events_url=sim.events_url,
-        )
-        stream = client.event_stream(on_event)
-        stream._auth_grace = 0.05  # noqa: SLF001 - the bench need not wait 3 s
-        runner = asyncio.create_task(stream.run())
-        await sim.wait_for_authenticated(1)
-        events = [("UserStatus", _status(i)) for i in range(n)]
-        start = time.perf_counter()
-        for i in range(0, n, batch):
-            await sim.push_events(events[i : i + batch], apply=False)
-        await done.wait()
-        elapsed = time.perf_counter() - start
-        await stream.stop()
-        runner.cancel()
-    await sim.stop()
-    print(
-        f"client      loopback, {batch}/frame: {n / elapsed:8.0f} events/s "
-        "(simulator and client share one core)"
-    )
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Probe ``loop``."""
+        self._loop = loop
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._switch_interval = sys.getswitchinterval()
+        self.worst = 0.0
+
+    def _post(self) -> None:
+        while not self._stop.is_set():
+            self._loop.call_soon_threadsafe(self._arrived, time.perf_counter())
+            time.sleep(0.0005)
+
+    def _arrived(self, posted: float) -> None:
+        self.worst = max(self.worst, time.perf_counter() - posted)
+
+    def __enter__(self) -> LoopProbe:
+        """Start probing."""
+        self.worst = 0.0
+        self._stop.clear()
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0002)
+        self._thread = threading.Thread(target=self._post, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop probing (callbacks already posted still count when they run)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        sys.setswitchinterval(self._switch_interval)
+
+    @property
+    def worst_ms(self) -> float:
+        """Return the longest block seen, in milliseconds."""
+        return self.worst * 1000
 
 
-async def bench_home_assistant(n: int = 20_000) -> None:
-    """Measure the coordinator's per-event path inside a real Home Assistant."""
-    from homeassistant import loader  # noqa: PLC0415
-    from homeassistant.const import EVENT_STATE_CHANGED  # noqa: PLC0415
-    from homeassistant.core import Event, callback  # noqa: PLC0415
-    from homeassistant.setup import async_setup_component  # noqa: PLC0415
-    from pytest_homeassistant_custom_component.common import (  # noqa: PLC0415
-        MockConfigEntry,
-        async_test_home_assistant,
-    )
+@contextlib.asynccontextmanager
+async def home_assistant() -> AsyncIterator[HomeAssistant]:
+    """Yield a Home Assistant of the test harness that loads this repository's integration.
 
-    from custom_components.weblink_nguc.api import events  # noqa: PLC0415
+    Set up as the harness's ``hass`` fixture does; names are resolved
+    without zeroconf (whose multicast sockets a benchmark on 127.0.0.1 has
+    no use for), as the harness's autouse fixture does too.
+    """
+    resolver = AsyncResolver()
+    resolver.real_close = resolver.close  # type: ignore[attr-defined]
+    with (
+        # Registries are saved for real: into a directory of this run's own,
+        # not the harness's (whose registries the next run would load).
+        tempfile.TemporaryDirectory(prefix="nguc-bench-") as config_dir,
+        patch(
+            "homeassistant.helpers.aiohttp_client._async_make_resolver",
+            return_value=resolver,
+        ),
+    ):
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            frame.async_setup(hass)
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+            # The shared aiohttp session asks the network component for addresses.
+            await async_setup_component(hass, "network", {})
+            try:
+                yield hass
+            finally:
+                await hass.async_stop(force=True)
+                frame.async_setup(None)
+                ha._hass.__dict__.clear()  # noqa: SLF001 - as the harness resets it
 
-    events.AUTH_GRACE = 0.05
-    sim = Simulator(demo_company())
-    await sim.start()
-    async with async_test_home_assistant() as hass:
-        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        # The shared aiohttp session asks the network component for addresses.
-        await async_setup_component(hass, "network", {})
-        entry = MockConfigEntry(
-            domain="weblink_nguc",
-            title="demo",
-            unique_id="4711_86480",
+
+# --- One company in one Home Assistant -------------------------------------------------
+
+
+@dataclass
+class Result:
+    """What was measured for one company."""
+
+    users: int
+    queues: int
+    entities: int = 0
+    setup_s: float = 0.0
+    connected_s: float = 0.0
+    setup_block_ms: float = 0.0
+    rest_gets: int = 0
+    rest_reads: int = 0
+    setup_writes: int = 0
+    events_per_s: float = 0.0
+    cpu_us_per_event: float = 0.0
+    new_item_block_ms: list[float] = field(default_factory=list)
+    new_item_s: list[float] = field(default_factory=list)
+    new_item_writes: list[int] = field(default_factory=list)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    unchanged: dict[str, float] = field(default_factory=dict)
+    resyncs: list[dict[str, Any]] = field(default_factory=list)
+    needless_examples: list[str] = field(default_factory=list)
+    tracemalloc_peak_mb: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Return the company's size, e.g. ``1000 u / 100 q``."""
+        return f"{self.users} u / {self.queues} q"
+
+    @property
+    def resync(self) -> dict[str, Any]:
+        """Return the median of each resync figure (the most lines wrong)."""
+        runs = self.resyncs
+        summary = {
+            key: statistics.median(run[key] for run in runs)
+            for key in runs[0]
+            if key != "wrong_lines"
+        }
+        summary["wrong_lines"] = max(run["wrong_lines"] for run in runs)
+        return summary
+
+    @property
+    def writes_per_entity(self) -> float:
+        """Return the state writes per entity during setup."""
+        return self.setup_writes / self.entities if self.entities else 0.0
+
+
+class Integration:
+    """The integration set up in ``hass`` against one simulator process."""
+
+    def __init__(self, hass: HomeAssistant, sim: SimProcess) -> None:
+        """Bind; :meth:`setup` adds the config entry."""
+        self.hass = hass
+        self.sim = sim
+        self.info = sim.info
+        self.writes = Writes(hass)
+        self.result = Result(sim.users, sim.queues)
+        self.entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=f"{self.info['company']} (bench)",
+            unique_id=f"{self.info['company_id']}_{self.info['account_user_id']}",
             data={
-                "company": "demo",
-                "username": "demo",
-                "password": "demo",
-                "api_url": sim.api_url,
-                "events_url": sim.events_url,
+                CONF_COMPANY: self.info["company"],
+                CONF_USERNAME: self.info["username"],
+                CONF_PASSWORD: self.info["password"],
+                CONF_API_URL: self.info["api_url"],
+                CONF_EVENTS_URL: self.info["events_url"],
             },
         )
-        entry.add_to_hass(hass)
-        await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        coordinator = entry.runtime_data
-        while not coordinator.in_sync:
-            await asyncio.sleep(0.02)
-        writes = 0
+        self._nguc_events = 0
+
+    @property
+    def coordinator(self) -> Any:
+        """Return the entry's coordinator."""
+        return self.entry.runtime_data
+
+    def _in_sync(self) -> bool:
+        coordinator = self.coordinator
+        return bool(coordinator.in_sync and coordinator.stream.connected)
+
+    def _our_entities(self) -> list[er.RegistryEntry]:
+        return [
+            entry
+            for entry in er.async_entries_for_config_entry(
+                er.async_get(self.hass), self.entry.entry_id
+            )
+            if entry.disabled_by is None
+        ]
+
+    def _states(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        states = {}
+        for entry in self._our_entities():
+            if (state := self.hass.states.get(entry.entity_id)) is not None:
+                states[entry.entity_id] = (state.state, dict(state.attributes))
+        return states
+
+    async def _settle(self) -> None:
+        await self.hass.async_block_till_done()
+        await asyncio.sleep(0.1)  # anything deferred by a timer
+        await self.hass.async_block_till_done()
+
+    async def setup(self) -> None:
+        """Config entry setup until in sync: time, REST reads, writes, loop block."""
+        hass, result = self.hass, self.result
+        self.entry.add_to_hass(hass)
+        before = (await self.sim.call("requests"))["count"]
+        gc.collect()
+        with self.writes.counting(), LoopProbe(hass.loop) as probe:
+            start = time.monotonic()
+            if not await hass.config_entries.async_setup(self.entry.entry_id):
+                raise RuntimeError("config entry setup failed")
+            connected = await _wait_until(
+                lambda: self.coordinator.stream.connected, 120, "the event stream"
+            )
+            synced = await _wait_until(self._in_sync, 120, "in sync after setup")
+            await self._settle()
+        result.setup_s = synced - start
+        result.connected_s = connected - start
+        result.setup_block_ms = probe.worst_ms
+        result.setup_writes = self.writes.total
+        result.entities = len(self._our_entities())
+        requests = (await self.sim.call("requests", since=before))["requests"]
+        gets = Counter(r.split(" ", 1)[1] for r in requests if r.startswith("GET "))
+        result.rest_gets = sum(gets.values())
+        result.rest_reads = max(gets.values(), default=0)
+        # Each user's line status sensor, found by its unique id.
+        registry = er.async_get(hass)
+        for user in self.info["users"]:
+            unique_id = f"{self.entry.unique_id}_user_{user}_line_status"
+            entity_id = registry.async_get_entity_id("sensor", DOMAIN, unique_id)
+            if entity_id is None:
+                raise RuntimeError(f"no line status sensor with unique id {unique_id}")
+            self.writes.lines[entity_id] = user
 
         @callback
-        def count(_event: Event[Any]) -> None:
-            nonlocal writes
-            writes += 1
+        def count_nguc_event(_event: Event[Any]) -> None:
+            self._nguc_events += 1
 
-        hass.bus.async_listen(EVENT_STATE_CHANGED, count)
-        payloads = [_status(i) for i in range(n)]
-        on_event = coordinator._on_event  # noqa: SLF001 - the hot path itself
-        start = time.perf_counter()
-        for payload in payloads:
-            on_event("UserStatus", payload)
-        elapsed = time.perf_counter() - start
-        await hass.async_block_till_done()
-        entities = len(hass.states.async_all())
-        print(
-            f"coordinator UserStatus: {elapsed / n * 1e6:6.1f} µs/event, "
-            f"{writes / n:.2f} state writes/event ({entities} entities in all)"
+        self.entry.async_on_unload(hass.bus.async_listen(EVENT_NGUC, count_nguc_event))
+
+    async def burst(self, n: int) -> None:
+        """UserStatus events one a frame as fast as they go: events/s and CPU per event.
+
+        Each event flips a line between idle and in use, so each ends in one
+        state change; the rate is from the first send to the last change.
+        The CPU is this process's (Home Assistant's), all threads.
+        """
+        writes = self.writes
+        wanted = writes.line_changes + n
+        gc.collect()  # every run starts with the same garbage: none
+        cpu = time.process_time()
+        sent = await self.sim.call("burst", limit=60 + n / 100, n=n)
+        await writes.line_changes_to(wanted, limit=60 + n / 100)
+        cpu = time.process_time() - cpu
+        self.result.events_per_s = n / (writes.last_line_change - sent["first"])
+        self.result.cpu_us_per_event = cpu / n * 1e6
+
+    async def latency(self, n: int, rate: float) -> None:
+        """From the simulator's send to the line's state change, at a steady rate."""
+        writes = self.writes
+        writes.per_user = defaultdict(list)
+        wanted = writes.line_changes + n
+        try:
+            log = await self.sim.call("steady", limit=60 + n / rate, n=n, rate=rate)
+            await writes.line_changes_to(wanted, limit=60)
+            changes = writes.per_user
+        finally:
+            writes.per_user = None
+        sends: dict[str, list[float]] = defaultdict(list)
+        for user, sent in log:
+            sends[user].append(sent)
+        latencies: list[float] = []
+        unmatched = 0
+        for user, times in sends.items():
+            seen = changes.get(user, [])
+            unmatched += abs(len(times) - len(seen))
+            latencies.extend(c - s for s, c in zip(times, seen, strict=False))
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        self.result.latency_ms = {
+            "p50": cuts[49] * 1000,
+            "p99": cuts[98] * 1000,
+            "max": max(latencies) * 1000,
+            "samples": len(latencies),
+            "unmatched": unmatched,
+            "rate": rate,
+        }
+
+    async def _nguc_events_to(self, count: int) -> None:
+        await _wait_until(
+            lambda: self._nguc_events >= count, 30, f"{count} {EVENT_NGUC} bus events"
+        )
+        await self._settle()
+
+    async def unchanged(self, repeats: int) -> None:
+        """State writes caused by repeating the last UserStatus, DeviceStatus and Queue event."""
+        info = self.info
+        items = {
+            "UserStatus": ("user", info["users"][len(info["users"]) // 2]),
+            "DeviceStatus": ("device", next(iter(info["devices"]))),
+            "Queue": ("queue", info["queues"][0]),
+        }
+        for name, (kind, item) in items.items():
+            seen = self._nguc_events
+            await self.sim.call("change", kind=kind, item=item)
+            await self._nguc_events_to(seen + 1)
+            with self.writes.counting():
+                await self.sim.call("repeat", kind=kind, item=item, n=repeats)
+                await self._nguc_events_to(seen + 1 + repeats)
+                self.result.unchanged[name] = self.writes.total / repeats
+
+    async def resync(self, users: int, queues: int) -> None:
+        """Drop the stream after ``users`` statuses and ``queues`` queues changed unseen; resync.
+
+        Measures the writes, the longest loop block, and the time from the
+        new websocket to in sync (the reconnect backoff before it is not
+        counted); checks that every line ends right.
+        """
+        hass, result = self.hass, self.result
+        before = self._states()
+        changed = await self.sim.call("change_silently", users=users, queues=queues)
+        gc.collect()  # a collection due anyway would land at random in the window
+        with self.writes.counting(), LoopProbe(hass.loop) as probe:
+            dropped = await self.sim.call("drop")
+            # Asked of the simulator: a quick reconnect could hide the drop
+            # from a poll here. A new websocket means the drop was handled.
+            deadline = time.monotonic() + 60
+            while "opened" not in await self.sim.call("watched"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no reconnect within 60 s")
+                await asyncio.sleep(0.01)
+            connected = await _wait_until(
+                lambda: self.coordinator.stream.connected, 60, "the reconnect"
+            )
+            synced = await _wait_until(self._in_sync, 60, "in sync after reconnect")
+            await self._settle()
+        watched = await self.sim.call("watched")
+        after = self._states()
+        statuses = await self.sim.call("statuses")
+        changed_ids = {
+            entity_id
+            for entity_id, state in after.items()
+            if before.get(entity_id) != state
+        }
+        needless = Counter(
+            {
+                entity_id: count
+                for entity_id, count in self.writes.per_entity.items()
+                if entity_id not in changed_ids
+            }
+        )
+        result.needless_examples = [
+            entity_id for entity_id, _ in needless.most_common(3)
+        ]
+        wrong = 0
+        for entity_id, user in self.writes.lines.items():
+            want = LINE_IN_USE if statuses[user] else LINE_IDLE
+            wrong += after.get(entity_id, ("", {}))[0] != want
+        result.resyncs.append(
+            {
+                "statuses_changed": len(changed["users"]),
+                "queues_changed": len(changed["queues"]),
+                "writes": self.writes.total,
+                "changed_entities": len(changed_ids),
+                # Writes to entities that ended as they were (an outage shown
+                # and cleared is one: the stream's sensor).
+                "needless_writes": sum(needless.values()),
+                "block_ms": probe.worst_ms,
+                "backoff_s": watched["opened"] - dropped,
+                "resync_s": synced - watched["opened"],
+                "accept_s": connected - watched["opened"],
+                "wrong_lines": wrong,
+            }
         )
 
-        tracemalloc.start()
-        for payload in payloads:
-            on_event("UserStatus", payload)
-        await hass.async_block_till_done()
+    async def new_items(self, n: int) -> None:
+        """Add queues one at a time (a snapshot with a new id): loop block and writes each."""
+        hass, result = self.hass, self.result
+        for _ in range(n):
+            count = len(hass.states.async_entity_ids())
+            gc.collect()
+            with self.writes.counting(), LoopProbe(hass.loop) as probe:
+                sent = (await self.sim.call("new_queue", agents=AGENTS_PER_QUEUE))[
+                    "sent"
+                ]
+                shown = await _wait_until(
+                    lambda count=count: len(hass.states.async_entity_ids()) > count,
+                    30,
+                    "the new queue's entities",
+                )
+                await self._settle()
+            result.new_item_block_ms.append(probe.worst_ms)
+            result.new_item_s.append(shown - sent)
+            result.new_item_writes.append(self.writes.total)
+
+    async def unload(self) -> None:
+        """Unload the config entry."""
+        await self.hass.config_entries.async_unload(self.entry.entry_id)
+        await self.hass.async_block_till_done()
+
+
+@contextlib.asynccontextmanager
+async def company(size: tuple[int, int]) -> AsyncIterator[Integration]:
+    """Yield the integration set up, in sync, for a company of ``size`` (users, queues)."""
+    users, queues = size
+    sim = SimProcess(users, queues)
+    await sim.start()
+    try:
+        async with home_assistant() as hass:
+            bench = Integration(hass, sim)
+            await bench.setup()
+            try:
+                yield bench
+            finally:
+                await bench.unload()
+    finally:
+        await sim.stop()
         gc.collect()
-        first, _ = tracemalloc.get_traced_memory()
-        for payload in payloads:
-            on_event("UserStatus", payload)
-        await hass.async_block_till_done()
+
+
+# --- The plan --------------------------------------------------------------------------
+
+
+async def measure_company(
+    plan: Plan, size: tuple[int, int], *, detail: bool, everything: bool = False
+) -> Result:
+    """Set up one company and measure it; ``detail`` adds new items, ``everything`` the rest."""
+    _progress(f"{size[0]} users, {size[1]} queues: setup")
+    async with company(size) as bench:
+        _progress(f"{size[0]} users: {plan.burst} events")
+        await bench.burst(plan.burst)
+        if everything:
+            _progress(f"{size[0]} users: {plan.steady} events at {plan.rate:.0f}/s")
+            await bench.latency(plan.steady, plan.rate)
+            _progress(f"{size[0]} users: unchanged events")
+            await bench.unchanged(plan.repeats)
+            for _ in range(plan.resyncs):
+                _progress(f"{size[0]} users: resync")
+                await bench.resync(max(1, size[0] // 10), max(1, size[1] // 10))
+        if detail:
+            _progress(f"{size[0]} users: {plan.new_items} new queues")
+            await bench.new_items(plan.new_items)
+        return bench.result
+
+
+async def measure_memory(plan: Plan) -> float:
+    """Peak traced memory (MiB) of setup, events and a new queue for the large company.
+
+    Traced from after Home Assistant started, so the figure is what the
+    integration's company costs; a run of its own since tracing slows
+    everything.
+    """
+    users, queues = plan.large
+    _progress(f"{users} users: tracemalloc")
+    sim = SimProcess(users, queues)
+    await sim.start()
+    try:
+        async with home_assistant() as hass:
+            bench = Integration(hass, sim)
+            tracemalloc.start()
+            try:
+                await bench.setup()
+                await bench.burst(plan.trace_events)
+                await bench.new_items(1)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            await bench.unload()
+    finally:
+        await sim.stop()
         gc.collect()
-        second, _ = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        print(
-            f"coordinator memory growth over {n} more events: "
-            f"{(second - first) / 1024:8.1f} KiB (bounded buffers: ~0 expected)"
+    return peak / 2**20
+
+
+async def run(plan: Plan) -> dict[str, Any]:
+    """Measure everything; print the table; return the figures."""
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    medium = None
+    if plan.medium is not None:
+        medium = await measure_company(plan, plan.medium, detail=True)
+    smalls: list[Result] = []
+    larges: list[Result] = []
+    for pair in range(plan.pairs):
+        first = pair == 0
+        smalls.append(await measure_company(plan, plan.small, detail=first))
+        larges.append(
+            await measure_company(plan, plan.large, detail=first, everything=first)
         )
-        await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
-        await hass.async_stop(force=True)
-    await sim.stop()
+    ratios = [
+        large.cpu_us_per_event / small.cpu_us_per_event
+        for small, large in zip(smalls, larges, strict=True)
+    ]
+    # The first run of each measured everything; its bursts count as the
+    # median of all runs.
+    small, large = smalls[0], larges[0]
+    for result, runs in ((small, smalls), (large, larges)):
+        result.events_per_s = statistics.median(r.events_per_s for r in runs)
+        result.cpu_us_per_event = statistics.median(r.cpu_us_per_event for r in runs)
+    large.tracemalloc_peak_mb = await measure_memory(plan)
+    figures = _figures(plan, small, large, ratios)
+    # Other work on the machine shows in every time; say how busy it was.
+    figures["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    results = [small] + ([medium] if medium is not None else []) + [large]
+    _print_table(plan, results, large, ratios, time.monotonic() - started)
+    print(
+        f"load average (1 min) before {figures['load_avg'][0]:.2f}, "
+        f"after {figures['load_avg'][1]:.2f}, on {os.cpu_count()} CPUs"
+    )
+    return figures
 
 
-async def main() -> None:
-    """Run every benchmark."""
-    bench_decode()
-    await bench_client()
-    await bench_home_assistant()
+def _figures(
+    plan: Plan, small: Result, large: Result, ratios: list[float]
+) -> dict[str, Any]:
+    resync = large.resync
+    return {
+        "events_per_s": round(large.events_per_s),
+        "p50_ms": round(large.latency_ms["p50"], 2),
+        "p99_ms": round(large.latency_ms["p99"], 2),
+        "scale_ratio": round(statistics.median(ratios), 3),
+        "writes_per_unchanged_event": round(
+            statistics.mean(large.unchanged.values()), 3
+        ),
+        "resync_writes": round(resync["writes"]),
+        "changed_entities_at_resync": round(resync["changed_entities"]),
+        "resync_block_ms": round(resync["block_ms"], 1),
+        "resync_s": round(resync["resync_s"], 3),
+        "new_item_block_ms_ratio": round(
+            statistics.median(large.new_item_block_ms)
+            / statistics.median(small.new_item_block_ms),
+            2,
+        ),
+        "setup_s_1000": round(large.setup_s, 3),
+        "rest_reads_at_setup": large.rest_reads,
+        "writes_per_entity_at_setup": round(large.writes_per_entity, 3),
+        "tracemalloc_peak_mb_1000": round(large.tracemalloc_peak_mb or 0.0, 1),
+        "mode": plan.mode,
+        "users": large.users,
+        "queues": large.queues,
+    }
+
+
+def _print_table(
+    plan: Plan,
+    results: list[Result],
+    large: Result,
+    ratios: list[float],
+    elapsed: float,
+) -> None:
+    print(
+        f"Weblink NGUC benchmark ({plan.mode}): Home Assistant {ha_version} test harness, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{AGENTS_PER_QUEUE} agents a queue, one phone a user"
+    )
+    header = (
+        f"{'company':<16}{'entities':>9}{'setup s':>9}{'stream s':>9}{'REST GETs':>10}"
+        f"{'reads':>6}{'writes/ent':>11}{'setup blk ms':>13}{'events/s':>10}"
+        f"{'CPU µs/ev':>10}{'new q blk ms':>13}{'new q s':>8}{'new q writes':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        blocks = (
+            f"{statistics.median(r.new_item_block_ms):.1f}"
+            if r.new_item_block_ms
+            else "-"
+        )
+        shown = f"{statistics.median(r.new_item_s):.3f}" if r.new_item_s else "-"
+        new_writes = (
+            f"{statistics.median(r.new_item_writes):.0f}" if r.new_item_writes else "-"
+        )
+        print(
+            f"{r.label:<16}{r.entities:>9}{r.setup_s:>9.2f}{r.connected_s:>9.2f}"
+            f"{r.rest_gets:>10}{r.rest_reads:>6}{r.writes_per_entity:>11.2f}"
+            f"{r.setup_block_ms:>13.1f}{r.events_per_s:>10.0f}{r.cpu_us_per_event:>10.1f}"
+            f"{blocks:>13}{shown:>8}{new_writes:>13}"
+        )
+    print(
+        "(stream s: setup until the event stream counted as connected; reads: full "
+        f"REST reads; events/s and CPU: median of {plan.pairs} runs for "
+        f"{plan.small[0]} and {plan.large[0]} users, bursts of {plan.burst}; "
+        "new q: a queue added, median of "
+        f"{plan.new_items})"
+    )
+    lat = large.latency_ms
+    print(
+        f"{large.label}: latency send -> state at {lat['rate']:.0f} events/s: "
+        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms "
+        f"({lat['samples']} events, {lat['unmatched']} unmatched)"
+    )
+    print(
+        f"{large.label}: writes per repeated unchanged event: "
+        + ", ".join(f"{name} {value:.2f}" for name, value in large.unchanged.items())
+    )
+    rs = large.resync
+    print(
+        f"{large.label}: resync after {rs['statuses_changed']} statuses and "
+        f"{rs['queues_changed']} queues changed unseen: {rs['writes']} writes for "
+        f"{rs['changed_entities']} changed entities ({rs['needless_writes']} to "
+        f"entities that ended unchanged, e.g. {', '.join(large.needless_examples) or '-'}), "
+        "longest loop block "
+        f"{rs['block_ms']:.1f} ms, new websocket -> in sync {rs['resync_s']:.3f} s "
+        f"(of which until connected {rs['accept_s']:.3f} s; backoff before it "
+        f"{rs['backoff_s']:.2f} s), lines wrong after: {rs['wrong_lines']}; "
+        f"median of {len(large.resyncs)}: blocks "
+        + ", ".join(f"{run['block_ms']:.1f}" for run in large.resyncs)
+        + " ms, in sync after "
+        + ", ".join(f"{run['resync_s']:.3f}" for run in large.resyncs)
+        + " s"
+    )
+    print(
+        "scale_ratio, CPU per event at "
+        f"{plan.large[0]} over {plan.small[0]} users, per pair: "
+        + ", ".join(f"{ratio:.3f}" for ratio in ratios)
+    )
+    print(f"{large.label}: tracemalloc peak {large.tracemalloc_peak_mb:.1f} MiB")
+    print(f"benchmark took {elapsed:.0f} s")
+
+
+async def main(plan: Plan) -> None:
+    """Run the plan within its time limit; the JSON line is printed last."""
+    async with asyncio.timeout(plan.timeout):
+        figures = await run(plan)
+    print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="at most 100 users, under a minute"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # Each Home Assistant warns that a custom integration is loaded.
+    logging.getLogger("homeassistant.loader").setLevel(logging.ERROR)
+    asyncio.run(main(QUICK if args.quick else FULL))

@@ -25,9 +25,11 @@ from pathlib import Path
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 import aiohttp
+import yaml  # type: ignore[import-untyped]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,15 +53,24 @@ ACCOUNT_USER = "Anna Lindqvist"  # the PBX user of the account "demo"
 # Home Assistant's onboarding; the first-run setup is done when all are.
 ONBOARDING_STEPS = {"user", "core_config", "analytics", "integration"}
 RESUME = "The next run of script/develop takes the first-run setup up again."
+# The dashboard of the demo company, added on the first run.
+DASHBOARD = REPO_ROOT / "docs" / "dashboard.yaml"
+DASHBOARD_PATH = "phone-system"
+DASHBOARD_TITLE = "Phone system"
+# How long to wait for the devices of the demo account after the start.
+DEVICES_PATIENCE = 30.0
 
 # Written only when config/configuration.yaml is missing; edits are kept.
-# Not default_config: some of what it sets up needs the internet (alerts),
-# binaries that a development machine may lack (go2rtc: without it
-# default_config fails) or hardware (bluetooth, usb). This is what looking at
-# this integration needs; the frontend brings config, search, system_log,
-# diagnostics and repairs along. Where Home Assistant listens (127.0.0.1:8123)
-# is in its storage (RealHass.prepare), as the UI keeps it, not in an http:
-# block, which Home Assistant 2026.11 migrates once and then flags.
+# Home Assistant's own default configuration without default_config, some of
+# which needs the internet (cloud, alerts), binaries that a development
+# machine may lack (go2rtc, ffmpeg for stream) or hardware (bluetooth, usb):
+# of it, what works offline. The includes are those of Home Assistant's
+# default configuration: without them, automations, scripts and scenes saved
+# in the UI are written to their files and never loaded. The frontend brings
+# config, search, system_log, diagnostics and repairs along. Where Home
+# Assistant listens (127.0.0.1:8123) is in its storage (RealHass.prepare), as
+# the UI keeps it, not in an http: block, which Home Assistant 2026.11
+# migrates once and then flags.
 CONFIGURATION = """\
 homeassistant:
   name: NGUC demo
@@ -74,11 +85,26 @@ frontend:
 config:
 history:
 logbook:
+my:
+sun:
 logger:
   default: warning
   logs:
     custom_components.weblink_nguc: debug
+
+automation: !include automations.yaml
+script: !include scripts.yaml
+scene: !include scenes.yaml
 """
+# The files the includes name, written when missing, as Home Assistant's
+# first start writes them.
+INCLUDED_FILES = {"automations.yaml": "[]\n", "scripts.yaml": "", "scenes.yaml": ""}
+# What an older config/configuration.yaml may lack, with its consequence.
+INCLUDES = {
+    "automation: !include automations.yaml": "automations",
+    "script: !include scripts.yaml": "scripts",
+    "scene: !include scenes.yaml": "scenes",
+}
 
 
 class DevelopError(Exception):
@@ -150,19 +176,97 @@ async def add_integration(hass: RealHass, sim: Simulator) -> str:
     return str(result["title"])
 
 
-async def look_around(hass: RealHass) -> list[str]:
-    """Return lines on the integration's entries and the account user's device page."""
+# The words of Home Assistant's integration page for an entry's state.
+ENTRY_STATES = {
+    "loaded": "Loaded",
+    "setup_error": "Failed to set up",
+    "setup_retry": "Failed setup, will retry",
+    "setup_in_progress": "Initializing",
+    "not_loaded": "Not loaded",
+    "migration_error": "Migration error",
+}
+
+
+def missing_includes(config_dir: Path = CONFIG_DIR) -> list[str]:
+    """Return a line for each include of INCLUDES that configuration.yaml lacks.
+
+    An older ``script/develop`` wrote a configuration without them.
+    """
+    try:
+        text = (config_dir / "configuration.yaml").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = {" ".join(line.split()) for line in text.splitlines()}
+    return [
+        f"config/configuration.yaml lacks '{include}': {what} saved in the UI"
+        " are not loaded; add the line (or remove config/ to start afresh)."
+        for include, what in INCLUDES.items()
+        if include not in lines
+    ]
+
+
+def entry_status(entry: dict[str, Any], flows: list[dict[str, Any]]) -> str:
+    """Return an entry's state in the words of the UI's integration page."""
+    reauth = any(
+        flow.get("handler") == DOMAIN
+        and flow.get("context", {}).get("source") == "reauth"
+        and flow.get("context", {}).get("entry_id") == entry["entry_id"]
+        for flow in flows
+    )
+    if reauth:
+        # The entry shows "Attention required" with a Reconfigure button.
+        return "Attention required: sign in again (Reconfigure)"
+    state = str(entry["state"])
+    return ENTRY_STATES.get(state, state)
+
+
+async def add_dashboard(hass: RealHass) -> None:
+    """Add docs/dashboard.yaml as a dashboard, as its raw editor would save it."""
+    await hass.ws_command(
+        "lovelace/dashboards/create",
+        url_path=DASHBOARD_PATH,
+        title=DASHBOARD_TITLE,
+        icon="mdi:phone-classic",
+        show_in_sidebar=True,
+        require_admin=False,
+    )
+    config = yaml.safe_load(DASHBOARD.read_text(encoding="utf-8"))
+    await hass.ws_command(
+        "lovelace/config/save", url_path=DASHBOARD_PATH, config=config
+    )
+
+
+async def look_around(hass: RealHass, patience: float = 0.0) -> list[str]:
+    """Return lines on the integration's entries and the account user's device page.
+
+    The devices come when the integration has read NGUC's state, which may
+    be a moment after its entry is loaded: wait up to ``patience`` seconds
+    for the account user's device.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        lines, found = await _look_once(hass)
+        if found or time.monotonic() >= deadline:
+            return lines
+        await asyncio.sleep(0.5)
+
+
+async def _look_once(hass: RealHass) -> tuple[list[str], bool]:
+    """Return the lines of :func:`look_around`, and whether the user's device is there."""
     entries = await hass.request(
         "GET", f"/api/config/config_entries/entry?domain={DOMAIN}"
     )
     if not entries:
-        return ["Weblink NGUC is not set up: add it (see below)."]
+        return ["Weblink NGUC is not set up: add it (see below)."], True
     devices: list[dict[str, Any]] = await hass.ws_command("config/device_registry/list")
+    # Flows not started by a user: a reauthentication is one.
+    flows: list[dict[str, Any]] = await hass.ws_command("config_entries/flow/progress")
     lines, link = [], None
     for entry in entries:
         ours = [d for d in devices if entry["entry_id"] in d["config_entries"]]
         lines.append(
-            f"Weblink NGUC {entry['title']}: {entry['state']}, {len(ours)} devices"
+            f"Weblink NGUC {entry['title']}: {entry_status(entry, flows)},"
+            f" {len(ours)} device{'' if len(ours) == 1 else 's'}"
         )
         link = link or next(
             (
@@ -174,7 +278,7 @@ async def look_around(hass: RealHass) -> list[str]:
         )
     if link is not None:
         lines.append(f"{ACCOUNT_USER}: {link}")
-    return lines
+    return lines, link is not None
 
 
 async def set_up(hass: RealHass, sim: Simulator, done: set[str]) -> list[str]:
@@ -208,11 +312,19 @@ async def set_up(hass: RealHass, sim: Simulator, done: set[str]) -> list[str]:
             if not entries:
                 title = await add_integration(hass, sim)
                 lines.append(f"First run: added Weblink NGUC {title}.")
+                await add_dashboard(hass)
+                lines.append(
+                    f"First run: added the dashboard {DASHBOARD_TITLE}"
+                    f" ({DASHBOARD.relative_to(REPO_ROOT)})."
+                )
             await hass.finish_onboarding()
         # Nothing to confirm where the HTTP settings came from storage; this
         # only settles one left unconfirmed by a change in the UI.
         await hass.confirm_http_config()
-        lines += await look_around(hass)
+        # Devices are kept in the registry: only a first run waits for them.
+        first_run = not ONBOARDING_STEPS.issubset(done)
+        lines += await look_around(hass, DEVICES_PATIENCE if first_run else 0.0)
+        lines += missing_includes(hass.config_dir)
     finally:
         with contextlib.suppress(HassError, aiohttp.ClientError):
             await hass.logout()  # no refresh token left behind per run
@@ -229,9 +341,11 @@ def banner(status: list[str], sim: Simulator) -> str:
             *status,
             f'Look at the device "{ACCOUNT_USER}" (line status, calls) and the',
             "queues Support and Sales: Settings > Devices & services > Weblink NGUC.",
-            "Two-factor login: add the integration again with company demo,",
-            "username secure, password secure, code 123456, Advanced settings:",
-            f"  API URL {sim.api_url}   Events URL {sim.events_url}",
+            f"The dashboard: http://{HOST}:{HASS_PORT}/{DASHBOARD_PATH}/0 (in the sidebar).",
+            "Two-factor login (one entry per company: delete the entry first):",
+            "Add integration > Weblink NGUC, Company demo, Username secure,",
+            "Password secure, Code 123456; under Advanced settings:",
+            f"  API URL {sim.api_url}   Event stream URL {sim.events_url}",
             "Log: config/home-assistant.log. Ctrl-C stops Home Assistant and the simulator.",
             rule,
         ]
@@ -281,6 +395,7 @@ async def main(sim_port: int) -> int:
         CONFIG_DIR,
         port=HASS_PORT,
         configuration=CONFIGURATION,
+        files=INCLUDED_FILES,
         http_in_storage=True,
     )
     done = hass.onboarding_done()

@@ -4,27 +4,48 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
+from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import DOMAIN, ISSUE_DUPLICATE_COMPANY
 from .coordinator import (
     KEY_ACCOUNT,
     NgucConfigEntry,
     NgucCoordinator,
+    async_remove_store,
     client_from_entry,
 )
+from .migrate import async_migrate
+from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions."""
+    async_setup_services(hass)
+    return True
+
 
 async def async_setup_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
-    """Log in, read the state over REST and start the event stream."""
+    """Log in and start the event stream; the state is read once it connects."""
     coordinator = NgucCoordinator(hass, entry, client_from_entry(hass, entry))
     await coordinator.async_setup()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start()
     return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
+    """Migrate an older entry: its company becomes its unique id."""
+    return await async_migrate(hass, entry)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
@@ -42,9 +63,15 @@ async def async_remove_config_entry_device(
     coordinator = entry.runtime_data
     current = {
         coordinator.identifier(key)
-        for key in coordinator.data.device_keys() | {KEY_ACCOUNT}
+        for key in coordinator.data.item_keys() | {KEY_ACCOUNT}
     }
     return not any(
         domain == DOMAIN and identifier in current
         for domain, identifier in device.identifiers
     )
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> None:
+    """Forget what the entry kept: its items on disk, its repair issues."""
+    await async_remove_store(hass, entry)
+    ir.async_delete_issue(hass, DOMAIN, f"{entry.entry_id}_{ISSUE_DUPLICATE_COMPANY}")

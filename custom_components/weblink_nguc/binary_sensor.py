@@ -45,7 +45,7 @@ ACCOUNT_BINARY_SENSORS: tuple[
         translation_key="event_stream",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda coordinator: coordinator.stream.connected,
+        is_on_fn=lambda coordinator: coordinator.connected,
     ),
 )
 
@@ -93,6 +93,10 @@ class NgucBinarySensor[T](NgucItemEntity[T], BinarySensorEntity):
             return None
         return self.entity_description.is_on_fn(item)
 
+    @override
+    def _shown(self) -> object:
+        return (self.is_on, self.extra_state_attributes)
+
 
 class NgucStreamBinarySensor(NgucEntity, BinarySensorEntity):
     """Whether the event stream is connected; it is about the account itself."""
@@ -118,3 +122,7 @@ class NgucStreamBinarySensor(NgucEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """Return the state read from the account."""
         return self.entity_description.is_on_fn(self.coordinator)
+
+    @override
+    def _shown(self) -> object:
+        return self.is_on

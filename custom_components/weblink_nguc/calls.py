@@ -1,12 +1,19 @@
-"""What a call record means to a person: event types and their data."""
+"""What a call means to a person: call events from call records and ringing lines.
+
+:class:`CallTracker` turns each update, as it arrives, into the call event it
+stands for, each happening once: a line that starts ringing, a call record
+(``Cdr``) of a user, a step of a queued call (``QueueCdr``).
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .api import Cdr, QueueCdr, contract as c
+from .api import Cdr, LineState, QueueCdr, Update, UserStatus, contract as c
+from .data import queue_key, user_key
 
 CALL_RINGING = "ringing"
 CALL_ANSWERED = "answered"
@@ -42,10 +49,10 @@ _MISSED = {c.DISPOSITION_NO_ANSWER, c.DISPOSITION_BUSY, c.DISPOSITION_CANCEL}
 class CallEvent:
     """One thing that happened to a call, addressed to a user or a queue."""
 
-    target: str  # the NGUC id of the user or queue it concerns
+    item: str  # the key of the user or queue it concerns ("user_86480")
     event_type: str
     data: dict[str, Any]
-    key: tuple[str, ...]  # identifies the happening, so that it fires once
+    once: tuple[str, ...]  # identifies the happening, so that it fires once
 
 
 def user_call_event(cdr: Cdr) -> CallEvent | None:
@@ -72,7 +79,7 @@ def user_call_event(cdr: Cdr) -> CallEvent | None:
         return None
     call_id = cdr.call_guid or cdr.id or ""
     return CallEvent(
-        target=user,
+        item=user_key(user),
         event_type=event_type,
         data={
             "call_id": call_id,
@@ -83,17 +90,17 @@ def user_call_event(cdr: Cdr) -> CallEvent | None:
             "disposition": cdr.disposition,
             "recording": cdr.recording_id is not None,
         },
-        key=("cdr", user, call_id, event_type),
+        once=("cdr", user, call_id, event_type),
     )
 
 
 def ringing_event(user_id: str) -> CallEvent:
     """Return the event for a line that starts ringing."""
     return CallEvent(
-        target=user_id,
+        item=user_key(user_id),
         event_type=CALL_RINGING,
         data={},
-        key=(),  # each start of ringing is its own happening
+        once=(),  # each start of ringing is its own happening
     )
 
 
@@ -104,7 +111,7 @@ def queue_call_event(qcdr: QueueCdr) -> CallEvent | None:
         return None
     call_id = qcdr.call_guid or qcdr.id or ""
     return CallEvent(
-        target=qcdr.queue_id,
+        item=queue_key(qcdr.queue_id),
         event_type=event_type,
         data={
             "call_id": call_id,
@@ -113,7 +120,7 @@ def queue_call_event(qcdr: QueueCdr) -> CallEvent | None:
             "agent": qcdr.answered_by,
         },
         # QueueCdr repeats at each step of a call: one event per outcome.
-        key=("queue", qcdr.queue_id, call_id, event_type),
+        once=("queue", qcdr.queue_id, call_id, event_type),
     )
 
 
@@ -135,3 +142,39 @@ class SeenOnce:
         if len(self._seen) > self._size:
             self._seen.popitem(last=False)
         return True
+
+
+class CallTracker:
+    """Turns updates into call events as they arrive, each happening once."""
+
+    def __init__(self) -> None:
+        """Start with no line ringing and nothing seen."""
+        self._seen = SeenOnce()
+        self._ringing: set[str] = set()  # users whose line we last saw ringing
+
+    def reset(self, statuses: Iterable[UserStatus]) -> None:
+        """Take the lines ringing now, after a re-read, as already seen ringing."""
+        self._ringing = {
+            status.user_id for status in statuses if LineState.RINGING in status.status
+        }
+
+    def event_for(self, update: Update) -> CallEvent | None:
+        """Return the call event an update stands for, None if none or seen."""
+        event: CallEvent | None = None
+        if isinstance(update, UserStatus):
+            # Compared with what we last saw, not with the data: during a
+            # resync the REST answer may already show the line ringing.
+            user = update.user_id
+            if LineState.RINGING in update.status:
+                if user not in self._ringing:
+                    self._ringing.add(user)
+                    event = ringing_event(user)
+            else:
+                self._ringing.discard(user)
+        elif isinstance(update, Cdr):
+            event = user_call_event(update)
+        elif isinstance(update, QueueCdr):
+            event = queue_call_event(update)
+        if event is None or not self._seen.first_time(event.once):
+            return None
+        return event

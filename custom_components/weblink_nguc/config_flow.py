@@ -32,6 +32,7 @@ from homeassistant.helpers.selector import (
 import probatio as vol
 from yarl import URL
 
+from . import migrate
 from .api import (
     DEFAULT_API_URL,
     DEFAULT_EVENTS_URL,
@@ -49,8 +50,10 @@ from .const import (
     CONF_COMPANY,
     CONF_EVENTS_URL,
     CONF_TOKEN,
+    CONF_USER_ID,
     DOMAIN,
 )
+from .migrate import company_unique_id, legacy_unique_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -138,6 +141,17 @@ class _Credentials:
             events_url=data.get(CONF_EVENTS_URL, DEFAULT_EVENTS_URL),
         )
 
+    def blank_field(self) -> str | None:
+        """Return the first field left blank (spaces only), None if none is."""
+        for name, value in (
+            (CONF_COMPANY, self.company),
+            (CONF_USERNAME, self.username),
+            (CONF_PASSWORD, self.password),
+        ):
+            if not value.strip():
+                return name
+        return None
+
     def urls_valid(self) -> bool:
         """Return whether both URLs have the right scheme and a host."""
         return _url_valid(self.api_url, API_SCHEMES) and _url_valid(
@@ -156,11 +170,14 @@ class _Credentials:
             },
         }
 
-    def entry_data(self, tokens: TokenSet, *, two_factor: bool) -> dict[str, Any]:
+    def entry_data(
+        self, tokens: TokenSet, me: Me, *, two_factor: bool
+    ) -> dict[str, Any]:
         """Return the config entry data for a successful login."""
         data: dict[str, Any] = {
             CONF_COMPANY: self.company,
             CONF_USERNAME: self.username,
+            CONF_USER_ID: me.id,
             CONF_API_URL: self.api_url,
             CONF_EVENTS_URL: self.events_url,
             CONF_TOKEN: tokens.as_dict(),
@@ -197,9 +214,10 @@ def _entry_form_values(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class NgucConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Handle a config flow for Weblink NGUC."""
+    """Handle a config flow for Weblink NGUC: one entry per company."""
 
-    VERSION = 1
+    VERSION = migrate.VERSION
+    MINOR_VERSION = migrate.MINOR_VERSION
 
     # Set by _async_start_login before the two-factor step can be reached.
     _credentials: _Credentials
@@ -288,6 +306,9 @@ class NgucConfigFlow(ConfigFlow, domain=DOMAIN):
         self, credentials: _Credentials, errors: dict[str, str]
     ) -> ConfigFlowResult | None:
         """Log in without a code; on failure fill in ``errors``, return None."""
+        if (blank := credentials.blank_field()) is not None:
+            errors[blank] = "blank"
+            return None
         if not credentials.urls_valid():
             errors["base"] = "invalid_url"
             return None
@@ -335,25 +356,32 @@ class NgucConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Create the entry, or update the one being reauthenticated/reconfigured."""
         credentials = self._credentials
-        await self.async_set_unique_id(
-            f"{me.company_id or credentials.company.lower()}_{me.id}",
-            # A reauth or reconfigure flow must not be stopped by a user
-            # flow that happens to be adding the same account.
-            raise_on_progress=self.source not in (SOURCE_REAUTH, SOURCE_RECONFIGURE),
-        )
-        data = credentials.entry_data(tokens, two_factor=two_factor)
+        unique_id = company_unique_id(me.company_id, credentials.company)
+        data = credentials.entry_data(tokens, me, two_factor=two_factor)
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()
         elif self.source == SOURCE_RECONFIGURE:
             entry = self._get_reconfigure_entry()
         else:
+            await self.async_set_unique_id(unique_id)
             self._abort_if_unique_id_configured()
             return self.async_create_entry(
                 title=f"{me.company_name or credentials.company}"
                 f" ({me.name or credentials.username})",
                 data=data,
             )
-        self._abort_if_unique_id_mismatch(reason="wrong_account")
+        # The same company and the same user: the entry's devices are that
+        # user's view of that company. (A second entry of a company that an
+        # older version made keeps the unique id it had then.)
+        if (
+            entry.unique_id
+            not in (
+                unique_id,
+                legacy_unique_id(unique_id, me.id),
+            )
+            or entry.data.get(CONF_USER_ID, me.id) != me.id
+        ):
+            return self.async_abort(reason="wrong_account")
         # A full replacement rather than data_updates: a password kept from
         # before must go once the account uses two-factor authentication.
         new_data = {**entry.data, **data}

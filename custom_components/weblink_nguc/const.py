@@ -13,12 +13,31 @@ CONF_EVENTS_URL: Final = "events_url"
 CONF_ADVANCED: Final = "advanced"
 CONF_CODE: Final = "code"
 CONF_TOKEN: Final = "token"  # noqa: S105 - a key, not a secret
+# The NGUC id of the account's user, to tell a reauthentication with another
+# user of the same company (the entry's unique id) from the same user.
+CONF_USER_ID: Final = "user_id"
 
 MANUFACTURER: Final = "Weblink"
 
 # Entities stay available this long after the event stream drops, so that a
 # quick reconnect does not flap every entity.
 STREAM_GRACE: Final = timedelta(seconds=30)
+
+# A full resync runs this often on a healthy stream, to catch what no event
+# tells (renames, removals).
+RESYNC_INTERVAL: Final = 3600.0  # seconds
+# An event about a user, phone or queue we do not know starts a resync this
+# long after the first such event (they tend to come in bursts).
+UNKNOWN_ITEM_RESYNC_DELAY: Final = 5.0
+
+# After this many connections in a row that the event pusher rejected with a
+# freshly issued token, a repair issue says the account may lack the right.
+STREAM_REJECTED_ISSUE_AFTER: Final = 3
+
+# Repair issues (translation keys).
+ISSUE_MISSING_ENDPOINT: Final = "missing_endpoint"
+ISSUE_STREAM_REJECTED: Final = "stream_rejected"
+ISSUE_DUPLICATE_COMPANY: Final = "duplicate_company"
 
 # The bus event that carries every NGUC event, documented or not.
 EVENT_NGUC: Final = f"{DOMAIN}_event"

@@ -1,52 +1,55 @@
-"""The push coordinator: NGUC's event stream, seeded and re-seeded over REST.
+"""The push coordinator: NGUC's event stream, with the state read over REST.
 
-Events only carry changes, so the state is read over REST at setup and again
-after every reconnect; events that arrive during that read are held back and
-applied after it, so entities end at the truth. Each event notifies only the
-entities it concerns.
+Events only carry changes, so the state is read over REST once the stream is
+connected, after every reconnect, hourly, and soon after an event names an
+item we do not know. Events are applied as they come, during a read too, and
+again on top of its answer, so that an older answer never overwrites a newer
+event. What changed reaches only the entities of the items it concerns,
+through Home Assistant's dispatcher.
+
+Other jobs live beside it: the data and what an update changes (data.py),
+reading it (reader.py), devices (devices.py), call events (calls.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Callable, Collection, Hashable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.dispatcher import (
+    async_dispatcher_connect,
+    async_dispatcher_send,
+)
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .api import (
     Cdr,
-    Device,
     DeviceStatus,
-    LineState,
-    Me,
     NgucAuthError,
     NgucClient,
     NgucConnectionError,
     NgucError,
     NgucEventStream,
-    NgucNotFoundError,
+    NgucRateLimitError,
     Queue,
-    QueueCdr,
     TokenSet,
     Update,
-    User,
     UserStatus,
-    contract as c,
     parse_event,
 )
 from .api.backoff import Backoff
-from .calls import CallEvent, SeenOnce, queue_call_event, ringing_event, user_call_event
+from .api.ratelimit import RateLimitedLog
+from .calls import CallEvent, CallTracker
 from .const import (
     CONF_API_URL,
     CONF_COMPANY,
@@ -54,56 +57,51 @@ from .const import (
     CONF_TOKEN,
     DOMAIN,
     EVENT_NGUC,
+    ISSUE_STREAM_REJECTED,
     LOGGER,
-    MANUFACTURER,
+    RESYNC_INTERVAL,
     STREAM_GRACE,
+    STREAM_REJECTED_ISSUE_AFTER,
+    UNKNOWN_ITEM_RESYNC_DELAY,
 )
+from .data import Changes, NgucData, device_key, queue_key, split_key, user_key
+from .devices import KEY_ACCOUNT, NgucDevices
+from .reader import NgucReader, Read, async_remove_store
+
+__all__ = [
+    "KEY_ACCOUNT",
+    "KEY_AVAILABILITY",
+    "KEY_LAST_EVENT",
+    "KEY_STREAM",
+    "NgucConfigEntry",
+    "NgucCoordinator",
+    "NgucData",
+    "async_remove_store",
+    "client_from_entry",
+    "device_key",
+    "queue_key",
+    "user_key",
+]
 
 type NgucConfigEntry = ConfigEntry[NgucCoordinator]
-type CallListener = Callable[[CallEvent], None]
 
 RECENT_EVENTS = 50
-# A failed resync (REST down while the stream is up) is retried with backoff.
+# A failed read (REST down while the stream is up) is retried with backoff.
 RESYNC_RETRY_BASE = 5.0
 RESYNC_RETRY_CAP = 300.0
-# Keys of the listeners that are not about one NGUC item.
-KEY_ACCOUNT = "account"
-KEY_STREAM = "stream"
-KEY_LAST_EVENT = "last_event"
+# Events kept for the read under way, one per item: past this many, the
+# read is made again rather than anything lost.
+HELD_EVENTS_MAX = 10_000
+# Reads made for an item that events name but NGUC's lists do not, until the
+# hourly read.
+UNKNOWN_ITEM_READS = 3
 
-
-def user_key(user_id: str) -> str:
-    """Return the listener key of a user's line."""
-    return f"user_{user_id}"
-
-
-def device_key(device_id: str) -> str:
-    """Return the listener key of a phone."""
-    return f"device_{device_id}"
-
-
-def queue_key(queue_id: str) -> str:
-    """Return the listener key of a queue."""
-    return f"queue_{queue_id}"
-
-
-@dataclass
-class NgucData:
-    """What NGUC told us, as of the last REST read plus the events since."""
-
-    me: Me
-    users: dict[str, User] = field(default_factory=dict)
-    statuses: dict[str, UserStatus] = field(default_factory=dict)
-    devices: dict[str, Device] = field(default_factory=dict)
-    queues: dict[str, Queue] = field(default_factory=dict)
-
-    def device_keys(self) -> set[str]:
-        """Return the keys of every item that has a device in Home Assistant."""
-        return (
-            {user_key(i) for i in self.users}
-            | {device_key(i) for i in self.devices}
-            | {queue_key(i) for i in self.queues}
-        )
+# What to listen to besides an item's key.
+KEY_STREAM = "stream"  # the stream connected or not
+KEY_LAST_EVENT = "last_event"  # any event arrived
+KEY_AVAILABILITY = "availability"  # the entities became (un)available
+_KEY_ITEMS = "items"  # items appeared
+_CALLS = "calls_"  # prefix of an item's call events
 
 
 def client_from_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> NgucClient:
@@ -130,7 +128,13 @@ def client_from_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> NgucClient
 
 
 class NgucCoordinator:
-    """Holds one account's event stream and the state it describes."""
+    """Holds one account's event stream and the state it describes.
+
+    Platforms read :attr:`data` and :attr:`available`, and listen with
+    :meth:`async_subscribe` (an item's key: what it shows may have changed),
+    :meth:`async_subscribe_calls` (an item's call events) and
+    :meth:`async_subscribe_items` (items that appeared).
+    """
 
     data: NgucData
 
@@ -145,30 +149,47 @@ class NgucCoordinator:
             self._on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
+            on_rejected=self._on_rejected,
         )
+        self.reader = NgucReader(hass, entry, client)
+        self.devices = NgucDevices(hass, entry, self.identifier)
+        self.calls = CallTracker()
+        #: False while the state may be stale: entities are unavailable.
         self.available = True
-        #: True once the state was re-read after the current connection opened.
+        #: True while the event stream is connected.
+        self.connected = False
+        #: True once the state was read after the current connection opened.
         self.in_sync = False
         self.last_event: datetime | None = None
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
-        self._listeners: dict[str, list[CALLBACK_TYPE]] = {}
-        self._call_listeners: dict[str, list[CallListener]] = {}
-        self._item_listeners: list[CALLBACK_TYPE] = []
-        self._seen = SeenOnce()
-        self._held: list[Update] | None = None  # events during a resync
-        self._ringing: set[str] = set()  # users whose line we last saw ringing
+        self._signal_prefix = f"{DOMAIN}_{entry.entry_id}_"
+        self._bad_event_log = RateLimitedLog(LOGGER)
+        # The events of the read under way, the latest per item.
+        self._held: dict[Hashable, Update] | None = None
+        self._held_overflow = False
         self._resync: asyncio.Task[None] | None = None
+        self._resync_again = False
+        self._read_me = False
+        # Unknown items that events named: reads made for them, those due.
+        self._asked: dict[str, int] = {}
+        self._waiting: set[str] = set()
+        self._unknown_timer: CALLBACK_TYPE | None = None
+        self._interval: CALLBACK_TYPE | None = None
         self._grace: CALLBACK_TYPE | None = None
         self._lost_logged = False
-        self._device_ids: dict[str, str] = {}
-        self._missing_warned: set[str] = set()
+        self._rejected_issue = False
+        self._stopped = False
 
     # --- Lifecycle ---------------------------------------------------------------
 
     async def async_setup(self) -> None:
-        """Log in if needed and read the state; raise what setup should."""
+        """Log in if needed; raise what setup should.
+
+        The lists are read once the event stream is connected, so that no
+        event between the read and the connection is lost: one read.
+        """
         try:
-            self.data = await self._async_read_state()
+            me = await self.client.get_me()
         except NgucAuthError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="invalid_auth"
@@ -185,8 +206,9 @@ class NgucCoordinator:
                 translation_key="unexpected_response",
                 translation_placeholders={"error": str(err)},
             ) from err
-        self._ringing = _ringing_users(self.data)
-        self._register_devices()
+        self.data = NgucData(me=me)
+        await self.reader.async_load()
+        self.devices.async_register_account()
 
     @callback
     def async_start(self) -> None:
@@ -194,171 +216,95 @@ class NgucCoordinator:
         self.entry.async_create_background_task(
             self.hass, self._async_run_stream(), f"{DOMAIN} event stream"
         )
+        self._interval = async_track_time_interval(
+            self.hass,
+            self._periodic_resync,
+            timedelta(seconds=RESYNC_INTERVAL),
+            name=f"{DOMAIN} periodic resync",
+        )
         self._start_grace()
 
     async def async_stop(self) -> None:
         """Stop the stream and every timer and task of ours."""
-        if self._resync is not None:
-            self._resync.cancel()
+        self._stopped = True
+        self._cancel_resync()
+        self._cancel_timers()
         await self.stream.stop()
         # After the stream: its disconnect callback starts the grace timer.
         self._cancel_grace()
+        await self.reader.async_stop(self.data)
+        ir.async_delete_issue(self.hass, DOMAIN, self._rejected_issue_id)
 
     async def _async_run_stream(self) -> None:
         try:
             await self.stream.run()
         except NgucAuthError:
-            LOGGER.warning("NGUC no longer accepts the stored credentials")
-            self._set_available(False)
-            self.entry.async_start_reauth(self.hass)
+            await self._async_credentials_rejected()
 
-    async def _async_read_state(self) -> NgucData:
-        me, users, statuses, devices, queues = await asyncio.gather(
-            self.client.get_me(),
-            self._async_optional(self.client.get_users),
-            self._async_optional(self.client.get_user_statuses),
-            self._async_optional(self.client.get_devices),
-            self._async_optional(self.client.get_queues),
+    async def _async_credentials_rejected(self) -> None:
+        """Stop everything until a person enters the credentials again."""
+        if self._stopped:
+            return
+        self._stopped = True
+        LOGGER.warning(
+            "NGUC rejected the stored credentials; the event stream is stopped"
+            " until they are entered again"
         )
-        return NgucData(
-            me=me,
-            users={u.id: u for u in users},
-            statuses={s.user_id: s for s in statuses},
-            devices={d.id: d for d in devices},
-            queues={q.id: q for q in queues},
-        )
-
-    async def _async_optional[T](
-        self, read: Callable[[], Awaitable[list[T]]]
-    ) -> list[T]:
-        """Read a list whose endpoint may not exist: its path is assumed.
-
-        A 404 leaves that part empty (warned once) instead of failing setup.
-        """
-        try:
-            return await read()
-        except NgucNotFoundError as err:
-            if read.__name__ not in self._missing_warned:
-                self._missing_warned.add(read.__name__)
-                LOGGER.warning("NGUC has no such endpoint; left empty: %s", err)
-            return []
+        if self._resync is not asyncio.current_task():
+            self._cancel_resync()
+        self._resync = None
+        self._held = None
+        self.in_sync = False
+        self._cancel_timers()
+        self._cancel_grace()
+        self._set_available(False, log=False)
+        self.entry.async_start_reauth(self.hass)
+        await self.stream.stop()
+        self.connected = False
+        self._send(KEY_STREAM)
 
     # --- Connection state ----------------------------------------------------------
 
     @callback
     def _on_connected(self) -> None:
-        self._notify(KEY_STREAM)
-        if self._resync is not None and not self._resync.done():
+        if self._stopped:
             return
-        self._held = []
-        self._resync = self.entry.async_create_background_task(
-            self.hass, self._async_resync(), f"{DOMAIN} resync"
-        )
+        self.connected = True
+        if self._rejected_issue:
+            self._rejected_issue = False
+            ir.async_delete_issue(self.hass, DOMAIN, self._rejected_issue_id)
+        self._send(KEY_STREAM)
+        self._start_resync()
 
     @callback
     def _on_disconnected(self) -> None:
+        self.connected = False
         self.in_sync = False
-        self._notify(KEY_STREAM)
-        if self._resync is not None:
-            self._resync.cancel()
-            self._resync = None
-        self._held = None
+        self._send(KEY_STREAM)
+        if self._stopped:
+            return
+        self._cancel_resync()
         self._start_grace()
 
-    async def _async_resync(self) -> None:
-        """Read the state again, then apply what arrived meanwhile."""
-        backoff = Backoff(RESYNC_RETRY_BASE, RESYNC_RETRY_CAP)
-        while True:
-            try:
-                data = await self._async_read_state()
-            except NgucAuthError:
-                LOGGER.warning("NGUC rejected the credentials while resyncing")
-                self._set_available(False)
-                self.entry.async_start_reauth(self.hass)
-                return
-            except NgucError as err:
-                LOGGER.debug("Resync failed (%s); retrying", err)
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            break
-        held, self._held = self._held or [], None
-        self._replace_data(data)
-        for update in held:
-            self._apply(update)
-        self._ringing = _ringing_users(self.data)
-        self.in_sync = True
-        self._cancel_grace()
-        self._set_available(True, force_notify=True)
-
-    def _replace_data(self, data: NgucData) -> None:
-        before = self.data.device_keys()
-        self.data = data
-        after = data.device_keys()
-        if after == before:
+    @callback
+    def _on_rejected(self, count: int) -> None:
+        """Raise a repair issue when connections with fresh tokens keep being refused."""
+        if count < STREAM_REJECTED_ISSUE_AFTER or self._stopped:
             return
-        if before - after:
-            self._remove_stale_devices(after)
-        self._items_changed()
-
-    def _items_changed(self) -> None:
-        self._register_devices()
-        for listener in list(self._item_listeners):
-            listener()
-
-    def _register_devices(self) -> None:
-        """Create or update the devices, so that entities only refer to them.
-
-        Registering here, before any platform, lets a phone name its user's
-        device as the one it is connected through.
-        """
-        dev_reg = dr.async_get(self.hass)
-        entry_id = self.entry.entry_id
-        dev_reg.async_get_or_create(
-            config_entry_id=entry_id,
-            identifiers={(DOMAIN, self.identifier(KEY_ACCOUNT))},
-            name=self.entry.title,
-            manufacturer=MANUFACTURER,
-            model="NGUC account",
-            entry_type=dr.DeviceEntryType.SERVICE,
+        self._rejected_issue = True
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._rejected_issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="stream_rejected",
+            translation_placeholders={"account": self.entry.title},
         )
-        user_devices: dict[str, str] = {}
-        for user in self.data.users.values():
-            user_devices[user.id] = dev_reg.async_get_or_create(
-                config_entry_id=entry_id,
-                identifiers={(DOMAIN, self.identifier(user_key(user.id)))},
-                name=user.name or user.extension or user.id,
-                manufacturer=MANUFACTURER,
-                model="PBX user",
-                serial_number=user.extension,
-            ).id
-        for phone in self.data.devices.values():
-            via = user_devices.get(phone.user_id) if phone.user_id else None
-            dev_reg.async_get_or_create(
-                config_entry_id=entry_id,
-                identifiers={(DOMAIN, self.identifier(device_key(phone.id)))},
-                name=phone.name or phone.model or phone.id,
-                manufacturer=MANUFACTURER,
-                model=phone.model,
-                via_device_id=via,
-            )
-        for queue in self.data.queues.values():
-            dev_reg.async_get_or_create(
-                config_entry_id=entry_id,
-                identifiers={(DOMAIN, self.identifier(queue_key(queue.id)))},
-                name=queue.name or queue.id,
-                manufacturer=MANUFACTURER,
-                model="Call queue",
-            )
 
-    def _remove_stale_devices(self, keys: set[str]) -> None:
-        dev_reg = dr.async_get(self.hass)
-        wanted = {self.identifier(key) for key in keys | {KEY_ACCOUNT}}
-        for device in dr.async_entries_for_config_entry(dev_reg, self.entry.entry_id):
-            ours = {i for d, i in device.identifiers if d == DOMAIN}
-            if ours and not ours & wanted:
-                LOGGER.debug("Removing %s: gone from NGUC", device.name)
-                dev_reg.async_remove_device(device.id)
-        self._device_ids.clear()
+    @property
+    def _rejected_issue_id(self) -> str:
+        return f"{self.entry.entry_id}_{ISSUE_STREAM_REJECTED}"
 
     @callback
     def _start_grace(self) -> None:
@@ -374,51 +320,208 @@ class NgucCoordinator:
     @callback
     def _grace_expired(self, _now: datetime) -> None:
         self._grace = None
-        if not self.stream.connected or self._held is not None:
+        if not (self.connected and self.in_sync):
             self._set_available(False)
 
     @callback
-    def _set_available(self, available: bool, force_notify: bool = False) -> None:
-        changed = available != self.available
+    def _cancel_timers(self) -> None:
+        for timer in (self._unknown_timer, self._interval):
+            if timer is not None:
+                timer()
+        self._unknown_timer = self._interval = None
+
+    @callback
+    def _set_available(self, available: bool, *, log: bool = True) -> None:
+        """Flip availability; only a flip notifies, and it notifies everyone."""
+        if available == self.available:
+            return
         self.available = available
-        if changed and not available and not self._lost_logged:
+        if not available and log and not self._lost_logged:
             LOGGER.info("Lost the NGUC event stream; entities are unavailable")
             self._lost_logged = True
-        elif changed and available and self._lost_logged:
+        elif available and self._lost_logged:
             LOGGER.info("NGUC event stream restored")
             self._lost_logged = False
-        if changed or force_notify:
-            for listeners in list(self._listeners.values()):
-                for listener in list(listeners):
-                    listener()
+        self._send(KEY_AVAILABILITY)
 
-    # --- Listeners -----------------------------------------------------------------
+    # --- Reading the state ---------------------------------------------------------
 
     @callback
-    def async_subscribe(self, key: str, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``listener`` when the item ``key`` changes; returns a remover."""
-        return _add(self._listeners, key, listener)
-
-    @callback
-    def async_subscribe_calls(self, key: str, listener: CallListener) -> CALLBACK_TYPE:
-        """Call ``listener`` with each call event of ``key``; returns a remover."""
-        return _add(self._call_listeners, key, listener)
-
-    @callback
-    def async_add_items_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``listener`` when users, phones or queues appear or go."""
-        self._item_listeners.append(listener)
-        return lambda: self._item_listeners.remove(listener)
-
-    def _notify(self, key: str) -> None:
-        for listener in self._listeners.get(key, ()):
-            listener()
-
-    def _fire(self, key: str, event: CallEvent) -> None:
-        if not self._seen.first_time(event.key):
+    def _start_resync(self, *, read_me: bool = False) -> None:
+        """Read the state now, or again after the read under way."""
+        self._read_me |= read_me
+        if self._resync is not None and not self._resync.done():
+            self._resync_again = True
             return
-        for listener in self._call_listeners.get(key, ()):
-            listener(event)
+        self._resync = self.entry.async_create_background_task(
+            self.hass, self._async_resync(), f"{DOMAIN} resync"
+        )
+
+    @callback
+    def _cancel_resync(self) -> None:
+        self._held = None
+        self._resync_again = False
+        if self._resync is not None:
+            self._resync.cancel()
+            self._resync = None
+
+    async def _async_resync(self) -> None:
+        """Read the state, retrying with backoff; apply it and what came meanwhile."""
+        backoff = Backoff(RESYNC_RETRY_BASE, RESYNC_RETRY_CAP)
+        warned = False
+        read_me, self._read_me = self._read_me, False
+        while True:
+            self._held = {}
+            self._held_overflow = False
+            try:
+                read = await self.reader.async_read(self.data, read_me=read_me)
+            except NgucAuthError:
+                await self._async_credentials_rejected()
+                return
+            except NgucError as err:
+                self._held = None
+                delay = backoff.next_delay()
+                if isinstance(err, NgucRateLimitError) and err.retry_after:
+                    delay = max(delay, err.retry_after)
+                (LOGGER.debug if warned else LOGGER.warning)(
+                    "Cannot read the NGUC state (%s); retrying", err
+                )
+                warned = True
+                await asyncio.sleep(delay)
+                continue
+            if not self._held_overflow:
+                break
+            LOGGER.debug("Too many events during the read; reading again")
+        held, self._held = self._held, None
+        self._resync = None
+        self._apply_read(read, held.values())
+        if self._resync_again:
+            self._resync_again = False
+            self._start_resync()
+
+    def _apply_read(self, read: Read, held: Iterable[Update]) -> None:
+        """Replace the data by a read's answer plus the events held meanwhile."""
+        new = read.data
+        unknown: set[str] = set()
+        for update in held:
+            unknown.update(new.apply(update).unknown)
+        changes = self.data.diff(new)
+        self.data = new
+        self.calls.reset(new.statuses.values())
+        if read.first_answers:
+            # Devices of items removed while Home Assistant was stopped.
+            kinds = self.reader.kinds_of(read.first_answers)
+            self.devices.async_remove_stale(new, kinds)
+        # Coming back from unavailable, the flip writes every entity.
+        self._publish(changes, notify=self.available)
+        self.in_sync = True
+        self._cancel_grace()
+        self._set_available(True)
+        # Of the unknown items this read was for, those still unknown.
+        waiting, self._waiting = self._waiting, set()
+        if self._unknown_timer is not None:
+            self._unknown_timer()
+            self._unknown_timer = None
+        for key in waiting:
+            if new.has(key):
+                self._asked.pop(key, None)
+            else:
+                self._asked[key] = self._asked.get(key, 0) + 1
+                unknown.add(key)
+        self._ask_about(unknown)
+
+    @callback
+    def _periodic_resync(self, _now: datetime) -> None:
+        if self.in_sync and self.connected:
+            LOGGER.debug("Reading the NGUC state again (hourly)")
+            self._asked.clear()
+            self._start_resync(read_me=True)
+
+    @callback
+    def _ask_about(self, keys: Iterable[str]) -> None:
+        """Read the state again soon: events named items we do not know.
+
+        NGUC may list a new item a little after its first event: an item
+        still unknown after a read is asked about again, later, a few times.
+        """
+        due = {
+            key
+            for key in keys
+            if key not in self._waiting
+            and self._asked.get(key, 0) < UNKNOWN_ITEM_READS
+            and self.reader.kind_answers(split_key(key)[0])
+        }
+        if not due:
+            return
+        self._waiting |= due
+        if self._unknown_timer is None:
+            LOGGER.debug("Events name items we do not know: %s", sorted(due))
+            reads = max(self._asked.get(key, 0) for key in due)
+            self._unknown_timer = async_call_later(
+                self.hass,
+                UNKNOWN_ITEM_RESYNC_DELAY * 4**reads,
+                self._unknown_timer_fired,
+            )
+
+    @callback
+    def _unknown_timer_fired(self, _now: datetime) -> None:
+        self._unknown_timer = None
+        # Without a stream, the next connection reads the state anyway.
+        if self.connected:
+            self._start_resync()
+
+    # --- Notifying ---------------------------------------------------------------------
+
+    def _publish(self, changes: Changes, *, notify: bool) -> None:
+        """Bring devices in step and tell the entities of the items that changed."""
+        if changes.removed:
+            self.devices.async_remove(changes.removed)
+        if changes.added or changes.renamed:
+            self.devices.async_update(self.data, changes.added | changes.renamed)
+        if changes.added:
+            async_dispatcher_send(
+                self.hass, self._signal_prefix + _KEY_ITEMS, changes.added
+            )
+        if notify:
+            for key in changes.changed:
+                self._send(key)
+        if changes.items_changed:
+            self.reader.async_keep(lambda: self.data)
+
+    def _send(self, key: str) -> None:
+        async_dispatcher_send(self.hass, self._signal_prefix + key)
+
+    @callback
+    def async_subscribe(self, key: str, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call ``listener`` when what ``key`` stands for may have changed.
+
+        ``key`` is an item's key (:func:`user_key`, ...), or one of
+        ``KEY_STREAM``, ``KEY_LAST_EVENT``, ``KEY_AVAILABILITY``. Returns a
+        remover.
+        """
+        return async_dispatcher_connect(self.hass, self._signal_prefix + key, listener)
+
+    @callback
+    def async_subscribe_calls(
+        self, key: str, listener: Callable[[CallEvent], None]
+    ) -> CALLBACK_TYPE:
+        """Call ``listener`` with each call event of the item ``key``; returns a remover."""
+        return async_dispatcher_connect(
+            self.hass, self._signal_prefix + _CALLS + key, listener
+        )
+
+    @callback
+    def async_subscribe_items(
+        self, listener: Callable[[Collection[str]], None]
+    ) -> CALLBACK_TYPE:
+        """Call ``listener`` with the keys of items that appeared; returns a remover.
+
+        Their devices exist by then. Items that go take their devices, and so
+        their entities, with them.
+        """
+        return async_dispatcher_connect(
+            self.hass, self._signal_prefix + _KEY_ITEMS, listener
+        )
 
     def identifier(self, key: str) -> str:
         """Return the device registry identifier of an item's device."""
@@ -431,118 +534,55 @@ class NgucCoordinator:
         now = dt_util.utcnow()
         self.last_event = now
         self.recent_events.append({"time": now, "event": name, "data": payload})
-        self._notify(KEY_LAST_EVENT)
+        self._send(KEY_LAST_EVENT)
         self.hass.bus.async_fire(
             EVENT_NGUC,
             {
                 "event": name,
                 "data": payload,
                 "config_entry_id": self.entry.entry_id,
-                "device_id": self._device_id_for(name, payload),
+                "device_id": self.devices.device_id_for_event(name, payload),
             },
         )
         try:
             update = parse_event(name, payload)
-        except ValueError:
-            LOGGER.debug("Ignoring a %s event without an id", name)
+        except ValueError as err:
+            self._bad_event_log.warning(
+                "Skipping a %s event that cannot be used: %s", name, err
+            )
             return
         if update is None:
             return  # only on the bus
-        self._fire_call_events(update)
-        if self._held is not None:
-            self._held.append(update)
-        else:
-            self._apply(update)
-
-    def _apply(self, update: Update) -> None:
-        """Apply a state event to the data and notify who it concerns.
-
-        Call records (Cdr, QueueCdr) change no state.
-        """
-        data = self.data
-        if isinstance(update, UserStatus):
-            data.statuses[update.user_id] = update
-            self._notify(user_key(update.user_id))
-        elif isinstance(update, DeviceStatus):
-            if (device := data.devices.get(update.device_id)) is not None:
-                data.devices[update.device_id] = replace(
-                    device,
-                    user_id=update.user_id or device.user_id,
-                    registered=update.registered,
-                )
-                self._notify(device_key(update.device_id))
-        elif isinstance(update, Queue):
-            is_new = update.id not in data.queues
-            data.queues[update.id] = update
-            if is_new:
-                self._items_changed()
-            else:
-                self._notify(queue_key(update.id))
-
-    def _fire_call_events(self, update: Update) -> None:
-        """Fire what happened, as the event arrives (even during a resync)."""
-        if isinstance(update, UserStatus):
-            # Compared with what we last saw, not with the data: during a
-            # resync the REST answer may already show the line ringing.
-            user = update.user_id
-            if LineState.RINGING in update.status:
-                if user not in self._ringing:
-                    self._ringing.add(user)
-                    self._fire(user_key(user), ringing_event(user))
-            else:
-                self._ringing.discard(user)
-        elif isinstance(update, Cdr):
-            if (event := user_call_event(update)) is not None:
-                self._fire(user_key(event.target), event)
-        elif isinstance(update, QueueCdr) and (event := queue_call_event(update)):
-            self._fire(queue_key(event.target), event)
-
-    def _device_id_for(self, name: str, payload: Any) -> str | None:
-        """Return the Home Assistant device an event is about, if any."""
-        if not isinstance(payload, dict):
-            return None
-        key: str | None = None
-        if (device := payload.get(c.DEVICE_EVENT_ID)) is not None:
-            key = device_key(str(device))
-        elif name == c.EVENT_QUEUE and isinstance(queue := payload.get(c.QUEUE), dict):
-            key = queue_key(str(queue.get(c.QUEUE_ID)))
-        elif (queue_id := payload.get(c.QCDR_QUEUE_ID)) is not None:
-            key = queue_key(str(queue_id))
-        elif name == c.EVENT_CDR:
-            direction = str(payload.get(c.CDR_DIRECTION, "")).upper()
-            user = payload.get(
-                c.CDR_SRC_USER_ID if direction == c.DIRECTION_OUT else c.CDR_DST_USER_ID
+        # Calls fire as they arrive, during a read too.
+        if (call := self.calls.event_for(update)) is not None:
+            async_dispatcher_send(
+                self.hass, self._signal_prefix + _CALLS + call.item, call
             )
-            key = user_key(str(user)) if user not in (None, False) else None
-        elif (user := payload.get(c.STATUS_USER_ID)) not in (None, False):
-            key = user_key(str(user))
-        if key is None:
-            return None
-        if (cached := self._device_ids.get(key)) is not None:
-            return cached
-        device_entry = dr.async_get(self.hass).async_get_device_by_identifier(
-            (DOMAIN, self.identifier(key)), self.entry.entry_id
-        )
-        if device_entry is None:
-            return None
-        self._device_ids[key] = device_entry.id
-        return device_entry.id
+        changes = self.data.apply(update)
+        if self._held is not None:
+            # Applied now, and again on the read's answer; what it names is
+            # unknown only if that answer does not know it either.
+            self._held[_held_key(update)] = update
+            if len(self._held) > HELD_EVENTS_MAX:
+                self._held.clear()
+                self._held_overflow = True
+        elif changes.unknown:
+            self._ask_about(changes.unknown)
+        if changes:
+            # While unavailable the entities show nothing: the flip back
+            # writes them all.
+            self._publish(changes, notify=self.available)
 
 
-def _ringing_users(data: NgucData) -> set[str]:
-    return {
-        user
-        for user, status in data.statuses.items()
-        if LineState.RINGING in status.status
-    }
-
-
-def _add[T](registry: dict[str, list[T]], key: str, listener: T) -> CALLBACK_TYPE:
-    registry.setdefault(key, []).append(listener)
-
-    def remove() -> None:
-        registry[key].remove(listener)
-        if not registry[key]:
-            del registry[key]
-
-    return remove
+def _held_key(update: Update) -> Hashable:
+    """Return what an update is about: of two held updates, the later wins."""
+    if isinstance(update, UserStatus):
+        return (UserStatus, update.user_id)
+    if isinstance(update, DeviceStatus):
+        return (DeviceStatus, update.device_id)
+    if isinstance(update, Queue):
+        return (Queue, update.id)
+    if isinstance(update, Cdr):
+        # Held only for the users they name, who may be new.
+        return (Cdr, update.src_user_id, update.dst_user_id)
+    return (type(update), update.queue_id, update.user_id)

@@ -74,11 +74,13 @@ async def async_get_config_entry_diagnostics(
             "devices": _plain(data.devices),
             "queues": _plain(data.queues),
         },
+        "missing_endpoints": coordinator.reader.missing_endpoints,
         "stream": {
             "connected": coordinator.stream.connected,
             "in_sync": coordinator.in_sync,
             "available": coordinator.available,
             "connections": coordinator.stream.connections,
+            "rejected_in_a_row": coordinator.stream.rejected_in_a_row,
             "events": coordinator.stream.events,
             "last_event": coordinator.last_event.isoformat()
             if coordinator.last_event is not None

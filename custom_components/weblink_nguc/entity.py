@@ -1,8 +1,13 @@
-"""The base entities: one NGUC item (account, user, phone or queue) per device."""
+"""The base entities: one NGUC item (account, user, phone or queue) per device.
+
+An entity listens to its item's key only, and writes its state only when what
+it shows changed: a platform's entity class says what it shows in
+:meth:`NgucEntity._shown`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, override
 
@@ -13,14 +18,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Device, Queue, UserStatus
 from .const import DOMAIN
-from .coordinator import (
-    NgucConfigEntry,
-    NgucCoordinator,
-    NgucData,
-    device_key,
-    queue_key,
-    user_key,
-)
+from .coordinator import KEY_AVAILABILITY, NgucConfigEntry, NgucCoordinator
+from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, NgucData, split_key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,15 +27,20 @@ class ItemKind[T]:
     """A kind of NGUC item with a device of its own: where to find one by id.
 
     An item of this kind exists while its id is in ``ids_fn``; its entities
-    read ``T``, the value ``values_fn`` holds for that id.
+    read ``T``, the value ``value_fn`` returns for that id, and are told of
+    a change through the item's key ("user_86480").
     """
 
-    key_fn: Callable[[str], str]
-    """The coordinator's listener key of an item."""
+    kind: str
+    """The item kind, the first part of its key: "user", "device", "queue"."""
     ids_fn: Callable[[NgucData], Collection[str]]
     """The ids of the items that exist now."""
-    values_fn: Callable[[NgucData], Mapping[str, T]]
-    """The values the entities read, by item id."""
+    value_fn: Callable[[NgucData, str], T | None]
+    """The value the entities of one item read, None when there is none."""
+
+    def key(self, item_id: str) -> str:
+        """Return the key of an item: its device, and what to listen to."""
+        return f"{self.kind}_{item_id}"
 
     def exists(self, data: NgucData, item_id: str) -> bool:
         """Return whether the item is still known."""
@@ -44,49 +48,56 @@ class ItemKind[T]:
 
     def lookup(self, data: NgucData, item_id: str) -> T | None:
         """Return the item's value, None when it is not known."""
-        return self.values_fn(data).get(item_id)
+        return self.value_fn(data, item_id)
 
 
 # A user's entities read its line status, which NGUC keeps apart from the user.
 USER_LINE: ItemKind[UserStatus] = ItemKind(
-    key_fn=user_key,
+    kind=KIND_USER,
     ids_fn=lambda data: data.users,
-    values_fn=lambda data: data.statuses,
+    value_fn=lambda data, item_id: data.statuses.get(item_id),
 )
 PHONE: ItemKind[Device] = ItemKind(
-    key_fn=device_key,
+    kind=KIND_DEVICE,
     ids_fn=lambda data: data.devices,
-    values_fn=lambda data: data.devices,
+    value_fn=lambda data, item_id: data.devices.get(item_id),
 )
 QUEUE: ItemKind[Queue] = ItemKind(
-    key_fn=queue_key,
+    kind=KIND_QUEUE,
     ids_fn=lambda data: data.queues,
-    values_fn=lambda data: data.queues,
+    value_fn=lambda data, item_id: data.queues.get(item_id),
 )
 
 # Each kind with the descriptions of the entities every item of it has.
 type ItemDescriptions[D: EntityDescription] = tuple[
     tuple[ItemKind[Any], tuple[D, ...]], ...
 ]
+type BuildEntities[E: Entity] = Callable[[NgucCoordinator, Iterable[str]], list[E]]
 
 
 def item_entities[D: EntityDescription, E: Entity](
     entity_class: Callable[[NgucCoordinator, ItemKind[Any], str, D], E],
     items: ItemDescriptions[D],
-) -> Callable[[NgucCoordinator], list[E]]:
+) -> BuildEntities[E]:
     """Return a ``build`` for :func:`async_add_item_entities`.
 
-    It makes an entity of ``entity_class`` for every description of every item
-    known at the time, kind by kind.
+    It makes an entity of ``entity_class`` for every description of the
+    kind of each item key it is given, and nothing for other kinds.
     """
+    by_kind: dict[str, list[tuple[ItemKind[Any], tuple[D, ...]]]] = {}
+    for kind, descriptions in items:
+        by_kind.setdefault(kind.kind, []).append((kind, descriptions))
 
-    def build(coordinator: NgucCoordinator) -> list[E]:
-        return [
-            entity_class(coordinator, kind, item_id, description)
-            for kind, descriptions in items
-            for item_id in kind.ids_fn(coordinator.data)
-            for description in descriptions
-        ]
+    def build(coordinator: NgucCoordinator, keys: Iterable[str]) -> list[E]:
+        entities: list[E] = []
+        for key in keys:
+            kind_name, item_id = split_key(key)
+            for kind, descriptions in by_kind.get(kind_name, ()):
+                entities.extend(
+                    entity_class(coordinator, kind, item_id, description)
+                    for description in descriptions
+                )
+        return entities
 
     return build
 
@@ -95,35 +106,33 @@ def item_entities[D: EntityDescription, E: Entity](
 def async_add_item_entities(
     entry: NgucConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[NgucCoordinator], Sequence[Entity]],
+    build: Callable[[NgucCoordinator, Iterable[str]], Sequence[Entity]],
 ) -> None:
-    """Add the entities of the items known now, and of those that appear later.
+    """Add the entities of the items known now, and of each item that appears.
 
-    ``build`` returns the entities of every item known now; only those not yet
-    added are added. The entities of items that are gone were removed with
-    their devices, so they are forgotten and added again if the item returns.
+    Entities are built for the new items alone. Those of an item that goes
+    are removed with its device.
     """
     coordinator = entry.runtime_data
-    added: set[str | None] = set()  # unique ids
 
     @callback
-    def add_new_entities() -> None:
-        entities = build(coordinator)
-        added.intersection_update(entity.unique_id for entity in entities)
-        new = [entity for entity in entities if entity.unique_id not in added]
-        added.update(entity.unique_id for entity in new)
-        if new:
-            async_add_entities(new)
+    def add(keys: Iterable[str]) -> None:
+        if entities := build(coordinator, keys):
+            async_add_entities(entities)
 
-    add_new_entities()
-    entry.async_on_unload(coordinator.async_add_items_listener(add_new_entities))
+    add(coordinator.data.item_keys())
+    entry.async_on_unload(coordinator.async_subscribe_items(add))
+
+
+_NOT_WRITTEN = object()
 
 
 class NgucEntity(Entity):
-    """An entity that is told, by key, when its item changes.
+    """An entity that is told, by key, when its item may have changed.
 
-    ``item_key`` is the coordinator's listener key ("user_86480",
-    "queue_501", ...); only events about that item write this entity's state.
+    ``item_key`` is the item's key ("user_86480", "queue_501", ...); only
+    changes of that item reach the entity, and it writes its state only when
+    its availability or :meth:`_shown` differs from what it last wrote.
     """
 
     _attr_has_entity_name = True
@@ -148,18 +157,37 @@ class NgucEntity(Entity):
         identifier = coordinator.identifier(item_key)
         self._attr_unique_id = f"{identifier}_{description.key}"
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
+        self._written: object = _NOT_WRITTEN
 
     @property
     def available(self) -> bool:
         """Return False while the event stream is down: the state may be stale."""
         return self.coordinator.available
 
+    def _shown(self) -> object:
+        """Return what this entity shows (state and attributes), to compare.
+
+        Values must compare by value; availability is compared apart.
+        """
+        return None
+
     async def async_added_to_hass(self) -> None:
-        """Listen for changes of this entity's item only."""
+        """Listen for changes of this entity's item, and of availability."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.async_subscribe(self.listen_key, self.async_write_ha_state)
-        )
+        # Home Assistant writes the state once added: this is what it writes.
+        self._written = (self.available, self._shown())
+        for key in {self.listen_key, KEY_AVAILABILITY}:
+            self.async_on_remove(
+                self.coordinator.async_subscribe(key, self._async_item_changed)
+            )
+
+    @callback
+    def _async_item_changed(self) -> None:
+        """Write the state if what the entity shows changed."""
+        shown = (self.available, self._shown())
+        if shown != self._written:
+            self._written = shown
+            self.async_write_ha_state()
 
 
 class NgucItemEntity[T](NgucEntity):
@@ -174,7 +202,7 @@ class NgucItemEntity[T](NgucEntity):
         listen_key: str | None = None,
     ) -> None:
         """Attach to the device of the item ``item_id`` of ``kind``."""
-        super().__init__(coordinator, kind.key_fn(item_id), description, listen_key)
+        super().__init__(coordinator, kind.key(item_id), description, listen_key)
         self.kind = kind
         self.item_id = item_id
 

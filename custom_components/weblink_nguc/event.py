@@ -7,6 +7,7 @@ one it is given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import override
 
@@ -15,7 +16,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .calls import CALL_EVENT_TYPES, QUEUE_CALL_EVENT_TYPES, CallEvent
-from .coordinator import KEY_ACCOUNT, NgucConfigEntry, NgucCoordinator
+from .coordinator import KEY_AVAILABILITY, NgucConfigEntry, NgucCoordinator
+from .data import split_key
 from .entity import QUEUE, USER_LINE, ItemKind, NgucItemEntity, async_add_item_entities
 
 # Push only: nothing is polled or sent.
@@ -50,13 +52,17 @@ EVENT_DESCRIPTIONS: tuple[NgucEventEntityDescription, ...] = (
 )
 
 
-def _entities(coordinator: NgucCoordinator) -> list[NgucCallEvent]:
-    """Return an event entity for every description of every item known now."""
-    return [
-        NgucCallEvent(coordinator, item_id, description)
-        for description in EVENT_DESCRIPTIONS
-        for item_id in description.kind.ids_fn(coordinator.data)
-    ]
+def _entities(coordinator: NgucCoordinator, keys: Iterable[str]) -> list[NgucCallEvent]:
+    """Return an event entity for every description of the kind of each item."""
+    entities: list[NgucCallEvent] = []
+    for key in keys:
+        kind, item_id = split_key(key)
+        entities.extend(
+            NgucCallEvent(coordinator, item_id, description)
+            for description in EVENT_DESCRIPTIONS
+            if description.kind.kind == kind
+        )
+    return entities
 
 
 async def async_setup_entry(
@@ -82,11 +88,10 @@ class NgucCallEvent(NgucItemEntity[object], EventEntity):
         """Attach to the item's device.
 
         Its events come through ``async_subscribe_calls``; of the state
-        listeners it needs only the availability changes, which reach every
-        key, so it listens to the account key that no item event notifies.
+        changes it needs only availability.
         """
         super().__init__(
-            coordinator, description.kind, item_id, description, KEY_ACCOUNT
+            coordinator, description.kind, item_id, description, KEY_AVAILABILITY
         )
 
     @override

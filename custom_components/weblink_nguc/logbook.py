@@ -1,32 +1,38 @@
-"""Describe the raw NGUC bus events in the logbook."""
+"""Describe NGUC call records in the logbook.
+
+Only call records (``Cdr``, ``QueueCdr``) get a sentence of their own, with
+the caller and an icon, on the call event entity of the user or queue they
+concern. Line statuses, phone registrations and queue figures are entity
+states: the logbook already writes a line for each of their changes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from homeassistant.components.event import DOMAIN as EVENT_DOMAIN
 from homeassistant.components.logbook.const import (
+    LOGBOOK_ENTRY_ENTITY_ID,
+    LOGBOOK_ENTRY_ICON,
     LOGBOOK_ENTRY_MESSAGE,
     LOGBOOK_ENTRY_NAME,
 )
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
-from .api import LineState, contract as c
+from .api import contract as c
 from .api.models import as_int, as_str
 from .const import DOMAIN, EVENT_NGUC
 
 DEFAULT_NAME = "Weblink NGUC"
 UNKNOWN_NUMBER = "an unknown number"
 
-_LINE_STATES = {
-    "idle": "idle",
-    "inuse": "in use",
-    "unavailable": "unavailable",
-    "ringing": "ringing",
-    "inuse&ringing": "in use and ringing",
-}
+# The translation keys of the call event entities (event.py) of a user's and
+# of a queue's device: a call record's entry links to one of them.
+CALL_ENTITY = {c.EVENT_CDR: "call", c.EVENT_QUEUE_CDR: "queue_call"}
+
 _MISSED = {c.DISPOSITION_NO_ANSWER, c.DISPOSITION_BUSY, c.DISPOSITION_CANCEL}
 _NOT_REACHED = {
     c.DISPOSITION_NO_ANSWER: "no answer",
@@ -35,6 +41,8 @@ _NOT_REACHED = {
 }
 
 type DescribeCallback = Callable[[Event[Mapping[str, Any]]], dict[str, str]]
+type Description = tuple[str, str]
+"""A logbook message and its icon."""
 
 
 @callback
@@ -44,83 +52,84 @@ def async_describe_events(
 ) -> None:
     """Describe ``weblink_nguc_event`` for the logbook."""
     dev_reg = dr.async_get(hass)
+    ent_reg = er.async_get(hass)
 
     @callback
     def async_describe_nguc_event(event: Event[Mapping[str, Any]]) -> dict[str, str]:
-        """Name the device the event is about and say what happened."""
+        """Say what happened to which call, on the call entity of its device."""
         data = event.data
         name = DEFAULT_NAME
+        entity_id: str | None = None
         device_id = data.get(ATTR_DEVICE_ID)
         if isinstance(device_id, str) and (device := dev_reg.async_get(device_id)):
             name = device.name_by_user or device.name or DEFAULT_NAME
-        return {
+            if (key := CALL_ENTITY.get(as_str(data.get("event")) or "")) is not None:
+                entity_id = _call_entity(ent_reg, device_id, key)
+        message, icon = describe(data.get("event"), data.get("data"))
+        described = {
             LOGBOOK_ENTRY_NAME: name,
-            LOGBOOK_ENTRY_MESSAGE: describe(data.get("event"), data.get("data")),
+            LOGBOOK_ENTRY_MESSAGE: message,
+            LOGBOOK_ENTRY_ICON: icon,
         }
+        if entity_id is not None:
+            described[LOGBOOK_ENTRY_ENTITY_ID] = entity_id
+        return described
 
     async_describe_event(DOMAIN, EVENT_NGUC, async_describe_nguc_event)
 
 
-def describe(name: Any, payload: Any) -> str:
-    """Return a short, readable description of one NGUC event."""
+def _call_entity(ent_reg: er.EntityRegistry, device_id: str, key: str) -> str | None:
+    """Return the call event entity of a device (by translation key), if enabled."""
+    for entry in er.async_entries_for_device(ent_reg, device_id):
+        if (
+            entry.domain == EVENT_DOMAIN
+            and entry.platform == DOMAIN
+            and entry.translation_key == key
+        ):
+            return entry.entity_id
+    return None
+
+
+def describe(name: Any, payload: Any) -> Description:
+    """Return a short sentence on one NGUC event, and its icon."""
     event = as_str(name) or "unknown"
     data: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
-    if event == c.EVENT_USER_STATUS:
-        return f"line is {_line_state(data)}"
-    if event == c.EVENT_DEVICE_STATUS:
-        return _device_status(data)
     if event == c.EVENT_CDR:
         return _cdr(data)
     if event == c.EVENT_QUEUE_CDR:
         return _queue_cdr(data)
-    if event == c.EVENT_QUEUE:
-        return _queue(data)
+    # Events that NGUC does not document are passed on as they come.
     detail = as_str(data.get(c.STATUS_TEXT)) or as_str(data.get("state"))
-    return f"NGUC event {event}: {detail}" if detail else f"NGUC event {event}"
+    message = f"NGUC event {event}: {detail}" if detail else f"NGUC event {event}"
+    return message, "mdi:phone-settings"
 
 
-def _line_state(data: Mapping[str, Any]) -> str:
-    text = as_str(data.get(c.STATUS_TEXT))
-    if text is not None:
-        return _LINE_STATES.get(text.lower(), text)
-    value = as_int(data.get(c.STATUS_VALUE))
-    if value is None or value < 0:
-        return "unknown"
-    state = LineState(value)
-    if not state:
-        return "idle"
-    names = [(flag.name or "").lower().replace("_", " ") for flag in state]
-    return " and ".join(names) if names else f"status {value}"
-
-
-def _device_status(data: Mapping[str, Any]) -> str:
-    status = as_int(data.get(c.DEVICE_STATUS))
-    if status is not None:
-        return "phone registered" if status else "phone unregistered"
-    text = as_str(data.get(c.DEVICE_STATUS_TEXT))
-    return f"phone status: {text}" if text else "phone status changed"
-
-
-def _cdr(data: Mapping[str, Any]) -> str:
+def _cdr(data: Mapping[str, Any]) -> Description:
     direction = (as_str(data.get(c.CDR_DIRECTION)) or "").upper()
     disposition = (as_str(data.get(c.CDR_DISPOSITION)) or "").upper()
     billsec = as_int(data.get(c.CDR_BILLSEC))
     if direction == c.DIRECTION_IN:
         caller = as_str(data.get(c.CDR_SRC)) or UNKNOWN_NUMBER
         if disposition == c.DISPOSITION_ANSWER:
-            return f"answered a call from {caller}{_duration(billsec)}"
+            return (
+                f"answered a call from {caller}{_duration(billsec)}",
+                "mdi:phone-incoming",
+            )
         if disposition in _MISSED:
-            return f"missed a call from {caller}"
+            return f"missed a call from {caller}", "mdi:phone-missed"
     elif direction == c.DIRECTION_OUT:
         callee = as_str(data.get(c.CDR_DST)) or UNKNOWN_NUMBER
         if disposition == c.DISPOSITION_ANSWER:
-            return f"called {callee}{_duration(billsec)}"
+            return f"called {callee}{_duration(billsec)}", "mdi:phone-outgoing"
         if disposition in _MISSED:
-            return f"called {callee} ({_NOT_REACHED[disposition]})"
-    return f"call record: {disposition.lower() or 'unknown'}"
+            return (
+                f"called {callee} ({_NOT_REACHED[disposition]})",
+                "mdi:phone-cancel",
+            )
+    return f"call record: {disposition.lower() or 'unknown'}", "mdi:phone"
 
 
-def _queue_cdr(data: Mapping[str, Any]) -> str:
+def _queue_cdr(data: Mapping[str, Any]) -> Description:
     caller = (
         as_str(data.get(c.QCDR_CALLERID))
         or as_str(data.get(c.QCDR_E164_SRC))
@@ -131,30 +140,24 @@ def _queue_cdr(data: Mapping[str, Any]) -> str:
     reason = (as_str(data.get("reason")) or "").upper()
     if disposition == c.QDISPOSITION_ANSWERED:
         if reason.startswith("COMPLETE"):
-            return f"queue call from {caller} ended"
-        return f"queue call from {caller} answered" + (f" by {agent}" if agent else "")
+            return f"queue call from {caller} ended", "mdi:phone-hangup"
+        by = f" by {agent}" if agent else ""
+        return f"queue call from {caller} answered{by}", "mdi:phone-check"
     if disposition == c.QDISPOSITION_NOANSWERED:
         if reason == "ABANDON":
-            return f"queue call from {caller} abandoned"
+            return f"queue call from {caller} abandoned", "mdi:phone-remove"
         if agent:
-            return f"{agent} did not answer a queue call from {caller}"
-        return f"queue call from {caller} not answered"
+            return (
+                f"{agent} did not answer a queue call from {caller}",
+                "mdi:phone-missed",
+            )
+        return f"queue call from {caller} not answered", "mdi:phone-missed"
     if disposition == c.QDISPOSITION_TRANSFER:
-        return f"queue call from {caller} transferred"
-    return f"queue call from {caller}: {disposition.lower() or 'unknown'}"
-
-
-def _queue(data: Mapping[str, Any]) -> str:
-    queue = data.get(c.QUEUE)
-    if not isinstance(queue, Mapping):
-        return "queue updated"
-    waiting = as_int(queue.get(c.QUEUE_WAITING)) or 0
-    available = as_int(queue.get(c.QUEUE_MEMBER_AVAILABLE))
-    total = as_int(queue.get(c.QUEUE_MEMBER_TOTAL))
-    message = f"queue updated: {waiting} waiting"
-    if available is not None and total is not None:
-        message += f", {available} of {total} agents available"
-    return message
+        return f"queue call from {caller} transferred", "mdi:phone-forward"
+    return (
+        f"queue call from {caller}: {disposition.lower() or 'unknown'}",
+        "mdi:phone-classic",
+    )
 
 
 def _duration(seconds: int | None) -> str:

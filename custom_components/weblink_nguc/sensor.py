@@ -208,6 +208,10 @@ class NgucSensor[T](NgucItemEntity[T], SensorEntity):
             return None
         return self.entity_description.value_fn(item)
 
+    @override
+    def _shown(self) -> object:
+        return (self.native_value, self.extra_state_attributes)
+
 
 class NgucAccountSensor(NgucEntity, SensorEntity):
     """A sensor of the account itself, told of every event."""
@@ -227,3 +231,7 @@ class NgucAccountSensor(NgucEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """Return the value read from the account."""
         return self.entity_description.value_fn(self.coordinator)
+
+    @override
+    def _shown(self) -> object:
+        return self.native_value

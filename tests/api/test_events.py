@@ -497,8 +497,11 @@ async def test_reauth_rejected_on_open_connection_reconnects(
         client.auth.add_listener(allow_again)
         await client.auth.async_get_access_token(force_refresh=True)
         await rec.wait_log("connected", "disconnected", "connected")
+        # The first connection was proven (the simulator sends `h` on
+        # accepting), so its close is an ordinary reconnect; the second,
+        # refused before any `h`, is the rejection that renews the token.
         assert simulator.authenticated_connections == 1
-        assert simulator.connection_count == 2
+        assert simulator.connection_count == 3
 
 
 # --- the server closing or rejecting -------------------------------------------------
@@ -581,6 +584,7 @@ async def test_rejected_again_and_again_is_no_auth_error(
     rejection with a fresh token reported; never NgucAuthError.
     """
     simulator.reject_auth = True
+    simulator.heartbeat_on_accept = False  # so that only an event proves it
     rng = RecordingRandom()
     rec = Recorder()
     counts: list[int] = []
@@ -604,7 +608,11 @@ async def test_rejected_again_and_again_is_no_auth_error(
         await simulator.push_event("Proof", {}, apply=False)
         await rec.wait_events(1)
         assert stream.rejected_in_a_row == 0
-    assert simulator.oauth_grants == ["password", "refresh_token"]
+    # Renewed at the run's start and again every RENEW_EVERY_REJECTIONS.
+    grants = simulator.oauth_grants
+    assert grants[:2] == ["password", "refresh_token"]
+    assert set(grants[1:]) == {"refresh_token"}
+    assert len(grants) - 1 <= 1 + len(counts) // 5
     assert rng.ceilings[:5] == [0.01, 0.02, 0.04, 0.08, 0.08]
     assert rec.events == [("Proof", {})]
 

@@ -166,9 +166,16 @@ def test_user_status_unknown_bits_are_kept() -> None:
 
 
 @pytest.mark.parametrize("wire", [None, False, "", "abc", "-1", {}])
-def test_user_status_unreadable_is_unavailable(wire: Any) -> None:
-    status = UserStatus.from_api({"pbx_user_id": "1", "status": wire})
-    assert status.status == LineState.UNAVAILABLE
+def test_user_status_unreadable_is_unusable(wire: Any) -> None:
+    """Neither idle nor offline: an unreadable status is no status at all."""
+    with pytest.raises(ValueError, match="unreadable status"):
+        UserStatus.from_api({"pbx_user_id": "1", "status": wire})
+
+
+@pytest.mark.parametrize("wire", [None, False, "", "maybe", []])
+def test_device_status_unreadable_is_unusable(wire: Any) -> None:
+    with pytest.raises(ValueError, match="unreadable status"):
+        DeviceStatus.from_api({"pbx_device_id": "9001", "status": wire})
 
 
 @pytest.mark.parametrize("payload", [{}, {"pbx_user_id": None}, None, "x", []])
@@ -469,7 +476,7 @@ def test_queue_cdr_empty() -> None:
 
 @pytest.mark.parametrize(
     ("wire", "registered"),
-    [("1", True), ("0", False), (1, True), (None, None), (False, None), ("?", None)],
+    [("1", True), ("0", False), (1, True)],
 )
 def test_device_status(wire: Any, registered: bool | None) -> None:
     status = DeviceStatus.from_api(
@@ -686,7 +693,7 @@ def _variants(payload: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
 
 @pytest.mark.parametrize("name", list(DOCUMENTED))
 def test_events_with_any_bad_field_parse_or_say_why(name: str) -> None:
-    """A bad field is absent in the model; only a missing id raises ValueError."""
+    """A bad field is absent in the model; only a missing id or status raises ValueError."""
     assert isinstance(parse_event(name, DOCUMENTED[name]), EVENT_TYPES[name])
     raised = set()
     for field, bad, payload in _variants(DOCUMENTED[name]):
@@ -697,8 +704,12 @@ def test_events_with_any_bad_field_parse_or_say_why(name: str) -> None:
             continue
         assert isinstance(model, EVENT_TYPES[name]), (field, bad)
         repr(model)  # and it can be logged
-    # Only the field that names what the event is about is required.
-    assert raised <= {"pbx_user_id", "pbx_device_id", "queue", "queue.id"}
+    # Only the field that names what the event is about is required, and the
+    # status of a status event (without it the event says nothing).
+    required = {"pbx_user_id", "pbx_device_id", "queue", "queue.id"}
+    if name in ("UserStatus", "DeviceStatus"):
+        required.add("status")
+    assert raised <= required
 
 
 @pytest.mark.parametrize("name", list(REST_ITEMS))

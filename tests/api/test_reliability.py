@@ -233,6 +233,30 @@ async def test_close_after_the_grace_before_any_event() -> None:
     ]
 
 
+async def test_a_long_run_of_rejections_renews_again_now_and_then() -> None:
+    """A token revoked on the server after the run's first renewal is not kept.
+
+    The run renews at its first rejection and again every
+    ``RENEW_EVERY_REJECTIONS``, so a dead token is not retried for its whole
+    life (a day at most); the token requests stay few.
+    """
+    rec = Recorder()
+    async with nguc_server(go_away) as (server, client):
+        await client.login()
+        stream = make_stream(client, rec)
+        async with running(stream) as task:
+            await wait_until(lambda: len(server.connections) >= 11, timeout=10)
+            assert not task.done()
+        renewals = server.grants.count("refresh_token")
+        tokens = [conn.tokens[0] for conn in server.connections[:11]]
+    assert server.grants[0] == "password"
+    # Renewed before connections 2, 7 and 12 (at rejections 1, 6 and 11).
+    assert len(set(tokens)) == 3
+    assert tokens[1:6] == [tokens[1]] * 5
+    assert tokens[6:11] == [tokens[6]] * 5
+    assert renewals in (2, 3)
+
+
 async def test_rejected_with_a_token_used_before_is_not_counted() -> None:
     """Only rejections of freshly issued tokens count towards a repair issue."""
 

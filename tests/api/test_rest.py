@@ -205,7 +205,11 @@ async def test_item_without_id_is_skipped(
     with caplog.at_level(logging.WARNING):
         result = await client.get_users()
     assert [u.id for u in result] == ["86480", "86481"]
-    assert sum("without an id" in r.getMessage() for r in caplog.records) == 2
+    # One line for the list, not one per item.
+    lines = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]
+    assert lines == [
+        "GET /company/user: skipped 2 unreadable items, the first: {'name': 'ghost'}"
+    ]
 
 
 async def test_list_endpoint_answering_an_object(
@@ -280,16 +284,18 @@ async def test_401_for_many_callers_refreshes_once(
     assert simulator.oauth_grants == ["password", "refresh_token"]
 
 
-async def test_401_after_refresh_raises_auth_error(
+async def test_401_after_refresh_is_a_fault_not_bad_credentials(
     session: aiohttp.ClientSession, socket_enabled: None
 ) -> None:
+    """Only the token endpoint decides that credentials are bad."""
     # Every token the server issues is already expired on the server's side.
     sim = Simulator(demo_company(), token_lifetime=0)
     await sim.start()
     try:
         client = make_client(session, sim.api_url)
-        with pytest.raises(NgucAuthError):
+        with pytest.raises(NgucResponseError, match="refused a fresh token") as err:
             await client.get_users()
+        assert not isinstance(err.value, NgucAuthError)
         assert sim.oauth_grants == ["password", "refresh_token"]
         assert sim.requests.count("GET /company/user") == 2  # retried once only
     finally:

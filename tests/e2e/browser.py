@@ -1,202 +1,151 @@
-"""Headless Chromium, driven over the DevTools protocol, to look at Home Assistant.
+"""Home Assistant's frontend in headless Chromium, driven by Playwright.
 
-Only what the end-to-end test needs: open Home Assistant's frontend already
-signed in (its ``hassTokens`` in local storage, as the frontend keeps them
-itself), wait until a page shows some text, read the text and take a
-screenshot.
+Playwright drives Debian's ``chromium`` (``executable_path``): its own browser
+download is not available everywhere. Its locators see through the shadow
+roots of the frontend's web components, so a test finds fields, buttons and
+texts by what a person reads on the screen.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import contextlib
-import itertools
-import json
 from pathlib import Path
+import re
 import shutil
-import time
-from typing import Any
+from typing import Self
 
-import aiohttp
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Playwright,
+    async_playwright,
+    expect,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-# The text of the page, through every shadow root (the frontend is made of
-# web components), with white space collapsed.
-_DEEP_TEXT = """
-(() => {
-  const parts = [];
-  const walk = (node) => {
-    if (node.shadowRoot) walk(node.shadowRoot);
-    for (const child of node.childNodes) {
-      if (child.nodeType === Node.TEXT_NODE) parts.push(child.textContent);
-      else if (child.nodeType === Node.ELEMENT_NODE) walk(child);
-    }
-  };
-  walk(document.documentElement);
-  return parts.join(" ").replace(/\\s+/g, " ");
-})()
-"""
+# The README's screenshots: a laptop's screen.
+VIEWPORT = {"width": 1280, "height": 800}
+TIMEOUT_MS = 30_000
 
 
-class BrowserError(AssertionError):
-    """The browser did not do or show what was expected."""
+class Frontend:
+    """One headless Chromium with one page on one Home Assistant."""
 
-
-class Browser:
-    """One headless Chromium with one page, on a DevTools websocket."""
-
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, url: str) -> None:
         """Prepare (nothing runs until :meth:`start`)."""
-        self.work_dir = work_dir
-        self.log_path = work_dir / "chromium.log"
-        self._process: asyncio.subprocess.Process | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._ids = itertools.count(1)
+        self.url = url
+        self.console: list[str] = []
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._context: BrowserContext | None = None
+        self._page: Page | None = None
 
-    async def start(self, width: int = 1280, height: int = 900) -> None:
-        """Start Chromium and attach to its page."""
+    async def start(self) -> Self:
+        """Start Chromium and open a page."""
         assert CHROMIUM is not None, "no chromium"
-        profile = self.work_dir / "profile"
-        profile.mkdir(parents=True)
-        with self.log_path.open("wb") as log:
-            self._process = await asyncio.create_subprocess_exec(
-                CHROMIUM,
-                "--headless=new",
-                "--no-sandbox",  # as root in a container
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-extensions",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                f"--user-data-dir={profile}",
-                f"--window-size={width},{height}",
-                "about:blank",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text().strip():
-            if self._process.returncode is not None or time.monotonic() > deadline:
-                raise BrowserError(f"chromium did not start:\n{self.log()}")
-            await asyncio.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        self._session = aiohttp.ClientSession()
-        async with self._session.get(f"http://127.0.0.1:{port}/json/list") as resp:
-            targets = await resp.json()
-        page = next(t for t in targets if t["type"] == "page")
-        self._ws = await self._session.ws_connect(
-            page["webSocketDebuggerUrl"], max_msg_size=0
+        self._playwright = await async_playwright().start()
+        self._browser = await self._playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            # As root in a container; /dev/shm may be small there.
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
         )
-        await self.send("Page.enable")
-        await self.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=width,
-            height=height,
-            deviceScaleFactor=1,
-            mobile=False,
+        self._context = await self._browser.new_context(
+            viewport=VIEWPORT,  # type: ignore[arg-type]
+            locale="en-US",
+            timezone_id="Europe/Stockholm",
         )
+        self._context.set_default_timeout(TIMEOUT_MS)
+        self._page = await self._context.new_page()
+        self._page.on("console", self._on_console)
+        return self
 
     async def stop(self) -> None:
-        """Close the page connection and end Chromium."""
-        if self._ws is not None:
-            await self._ws.close()
-            self._ws = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+        """Close the browser."""
+        with contextlib.suppress(Exception):
+            if self._browser is not None:
+                await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
+        self._playwright = self._browser = self._context = self._page = None
 
-    def log(self) -> str:
-        """Return what Chromium wrote to stdout and stderr."""
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
+    async def __aenter__(self) -> Self:
+        """Start."""
+        return await self.start()
 
-    async def send(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send one DevTools command; return its result (events are skipped)."""
-        assert self._ws is not None, "start() first"
-        msg_id = next(self._ids)
-        await self._ws.send_json({"id": msg_id, "method": method, "params": params})
-        while True:
-            answer = await self._ws.receive_json(timeout=60)
-            if answer.get("id") == msg_id:
-                break
-        if "error" in answer:
-            raise BrowserError(f"{method}: {answer['error']}")
-        result: dict[str, Any] = answer.get("result", {})
-        return result
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop."""
+        await self.stop()
 
-    async def evaluate(self, expression: str) -> Any:
-        """Evaluate JavaScript in the page; return its JSON value."""
-        result = await self.send(
-            "Runtime.evaluate", expression=expression, returnByValue=True
-        )
-        if "exceptionDetails" in result:
-            raise BrowserError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
+    def _on_console(self, message: ConsoleMessage) -> None:
+        self.console.append(f"{message.type}: {message.text}")
 
-    async def navigate(self, url: str) -> None:
-        """Go to ``url`` and wait until its document has loaded."""
-        await self.send("Page.navigate", url=url)
-        deadline = time.monotonic() + 30
-        while await self.evaluate("document.readyState") != "complete":
-            if time.monotonic() > deadline:
-                raise BrowserError(f"{url} did not load")
-            await asyncio.sleep(0.1)
+    @property
+    def page(self) -> Page:
+        """The page (between start and stop)."""
+        assert self._page is not None, "start() first"
+        return self._page
 
-    async def sign_in(
-        self, hass_url: str, client_id: str, tokens: dict[str, Any]
-    ) -> None:
-        """Store tokens for ``hass_url`` as the frontend does after a login."""
-        # Any page of the origin will do: local storage is per origin.
-        await self.navigate(f"{hass_url}/manifest.json")
-        auth = {
-            "hassUrl": hass_url,
-            "clientId": client_id,
-            "expires": int(time.time() * 1000) + 1000 * tokens["expires_in"],
-            "refresh_token": tokens["refresh_token"],
-            "access_token": tokens["access_token"],
-            "expires_in": tokens["expires_in"],
-            "token_type": "Bearer",
-        }
-        await self.evaluate(
-            f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(auth))})"
-        )
+    # --- What a person does ----------------------------------------------------
 
-    async def text(self) -> str:
-        """Return the text of the page, through shadow roots."""
-        return str(await self.evaluate(_DEEP_TEXT) or "")
+    async def log_in(self, username: str, password: str) -> None:
+        """Open Home Assistant and log in on its login page."""
+        page = self.page
+        await page.goto(self.url)
+        await page.wait_for_url("**/auth/authorize?**")
+        await page.get_by_role("textbox", name="Username").fill(username)
+        await page.get_by_role("textbox", name="Password").fill(password)
+        await page.get_by_role("button", name="Log in").click()
+        # Back in the frontend, signed in: the sidebar shows the user.
+        await page.wait_for_url(f"{self.url}/**")
+        await self.wait_text("Settings")
 
-    async def wait_text(self, *needles: str, timeout: float = 45.0) -> str:
-        """Wait until the page's text holds every one of ``needles``; return it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = await self.text()
-            if all(needle in text for needle in needles):
-                return text
-            if time.monotonic() > deadline:
-                missing = [n for n in needles if n not in text]
-                raise BrowserError(f"page lacks {missing}; its text: {text[:3000]}")
-            await asyncio.sleep(0.25)
+    async def open(self, path: str, *texts: str) -> None:
+        """Go to ``path`` of the frontend and wait until it shows ``texts``."""
+        await self.page.goto(f"{self.url}{path}")
+        await self.wait_text(*texts)
+
+    async def wait_text(self, *texts: str) -> None:
+        """Wait until every one of ``texts`` is visible on the page."""
+        for text in texts:
+            await expect(self.page.get_by_text(text).first).to_be_visible(
+                timeout=TIMEOUT_MS
+            )
+
+    def field(self, label: str) -> Locator:
+        """Return the text field labelled ``label`` (a required one: "label*")."""
+        name = re.compile(rf"^{re.escape(label)}\*?$")
+        return self.page.get_by_role("textbox", name=name)
+
+    async def fill(self, label: str, value: str) -> None:
+        """Fill the text field labelled ``label``."""
+        await self.field(label).fill(value)
+
+    async def value(self, label: str) -> str:
+        """Return what the text field labelled ``label`` holds."""
+        return await self.field(label).input_value()
+
+    async def click(self, name: str) -> None:
+        """Click the button named ``name``."""
+        await self.page.get_by_role("button", name=name, exact=True).click()
+
+    async def click_text(self, text: str) -> None:
+        """Click the (first) element showing ``text``."""
+        await self.page.get_by_text(text, exact=True).first.click()
+
+    async def settled(self) -> None:
+        """Wait until the page is drawn: no request pending, fonts, animations done."""
+        page = self.page
+        await page.wait_for_load_state("networkidle")
+        await page.evaluate("document.fonts.ready.then(() => true)")
+        # Dialogs and cards fade in; charts animate.
+        await page.wait_for_timeout(1000)
 
     async def screenshot(self, path: Path) -> Path:
-        """Save a PNG of the viewport to ``path``."""
-        result = await self.send("Page.captureScreenshot", format="png")
-        await asyncio.to_thread(path.write_bytes, base64.b64decode(result["data"]))
+        """Save a screenshot of what the page shows now."""
+        await self.settled()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=path, animations="disabled")
         return path

@@ -88,13 +88,15 @@ class RealHass:
         *,
         port: int | None = None,
         configuration: str = CONFIGURATION,
+        files: Mapping[str, str] | None = None,
         http_in_storage: bool = False,
     ) -> None:
         """Prepare (nothing runs until :meth:`start`).
 
         ``port``: a free one if not given. ``configuration``: the text of
         ``configuration.yaml``, ``{port}`` replaced; written only where there
-        is none yet. ``http_in_storage``: listen on 127.0.0.1 and ``port``
+        is none yet, as are ``files`` (name: text), e.g. the files it
+        includes. ``http_in_storage``: listen on 127.0.0.1 and ``port``
         by Home Assistant's stored HTTP settings, as if set in its UI,
         rather than by an ``http:`` block in ``configuration``, so that no
         trial has to be confirmed and no repair asks to remove the block.
@@ -102,6 +104,7 @@ class RealHass:
         self.config_dir = config_dir
         self.port = free_port() if port is None else port
         self.configuration = configuration
+        self.files = dict(files or {})
         self.http_in_storage = http_in_storage
         self.url = f"http://127.0.0.1:{self.port}"
         self.client_id = f"{self.url}/"
@@ -141,9 +144,14 @@ class RealHass:
             link.symlink_to(INTEGRATION, target_is_directory=True)
         config_file = self.config_dir / "configuration.yaml"
         if not config_file.exists():
+            # Not str.format: a configuration may hold Jinja templates.
             config_file.write_text(
-                self.configuration.format(port=self.port), encoding="utf-8"
+                self.configuration.replace("{port}", str(self.port)),
+                encoding="utf-8",
             )
+        for name, text in self.files.items():
+            if not (path := self.config_dir / name).exists():
+                path.write_text(text, encoding="utf-8")
         storage = self.config_dir / ".storage"
         # The onboarding step "core_config" (location, units) is done by the
         # YAML. Done through the API it would also start the onboarding
@@ -227,12 +235,8 @@ class RealHass:
         """Return the last ``lines`` lines of :meth:`log`."""
         return "\n".join(self.log().splitlines()[-lines:])
 
-    def problems(self) -> list[str]:
-        """Return the log records at WARNING or above that concern the integration.
-
-        A record is a log line with its continuation lines (a traceback); Home
-        Assistant's notice that a custom integration is untested is not one.
-        """
+    def records(self, *levels: str) -> list[str]:
+        """Return the log records (a line and its traceback) at ``levels``."""
         records: list[str] = []
         for line in self.log().splitlines():
             if _RECORD.match(line) or not records:
@@ -242,10 +246,26 @@ class RealHass:
         return [
             record
             for record in records
+            if (match := _RECORD.match(record)) and match["level"] in levels
+        ]
+
+    def problems(self, expected: tuple[str, ...] = ()) -> list[str]:
+        """Return the log records at WARNING or above that concern the integration.
+
+        A record is a log line with its continuation lines (a traceback); Home
+        Assistant's notice that a custom integration is untested is not one,
+        nor is a warning that contains one of ``expected`` (e.g. the warning
+        about a connection that the test itself closed).
+        """
+        return [
+            record
+            for record in self.records("WARNING", "ERROR", "CRITICAL")
             if (match := _RECORD.match(record))
-            and match["level"] in ("WARNING", "ERROR", "CRITICAL")
             and INTEGRATION.name in record
             and "has not been tested by Home Assistant" not in record
+            and not (
+                match["level"] == "WARNING" and any(text in record for text in expected)
+            )
         ]
 
     def _check_alive(self) -> None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Generator
 import contextlib
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+    Platform,
+)
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -21,12 +28,15 @@ from custom_components.weblink_nguc.const import (
     CONF_API_URL,
     CONF_COMPANY,
     CONF_EVENTS_URL,
+    CONF_USER_ID,
     DOMAIN,
 )
 from tests.simulator import Simulator
 
-# The demo account "demo" is PBX user 86480 of company 4711.
-ENTRY_UNIQUE_ID = "4711_86480"
+# The demo account "demo" is PBX user 86480 of company 4711; an entry is its
+# company.
+ENTRY_UNIQUE_ID = "4711"
+DEMO_USER_ID = "86480"
 
 
 @pytest.fixture(autouse=True)
@@ -70,9 +80,11 @@ def mock_config_entry(simulator: Simulator) -> MockConfigEntry:
         domain=DOMAIN,
         title="demo (Anna Lindqvist)",
         unique_id=ENTRY_UNIQUE_ID,
+        minor_version=2,
         data={
             CONF_COMPANY: "demo",
             CONF_USERNAME: "demo",
+            CONF_USER_ID: DEMO_USER_ID,
             CONF_PASSWORD: "demo",
             CONF_API_URL: simulator.api_url,
             CONF_EVENTS_URL: simulator.events_url,
@@ -129,3 +141,44 @@ def entity_id_of(
     return er.async_get(hass).async_get_entity_id(
         platform, DOMAIN, f"{ENTRY_UNIQUE_ID}_{item_key}_{key}"
     )
+
+
+class StateWrites:
+    """Counts state writes per entity: those that change a state and those that
+    only report it unchanged (``state_reported``), which cost about the same."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Listen to every state write of ``hass``."""
+        self.counts: Counter[str] = Counter()
+        hass.bus.async_listen(EVENT_STATE_CHANGED, self._changed)
+        hass.bus.async_listen(
+            EVENT_STATE_REPORTED, self._never, event_filter=self._reported
+        )
+
+    @callback
+    def _changed(self, event: Event[Any]) -> None:
+        self.counts[event.data["entity_id"]] += 1
+
+    @callback
+    def _reported(self, data: Any) -> bool:
+        self.counts[data["entity_id"]] += 1
+        return False  # counted; nothing to run
+
+    @callback
+    def _never(self, _event: Event[Any]) -> None:
+        """Never called: the filter takes every report."""
+
+    def clear(self) -> None:
+        """Count from zero."""
+        self.counts.clear()
+
+    @property
+    def total(self) -> int:
+        """Return the writes counted."""
+        return sum(self.counts.values())
+
+
+@pytest.fixture
+def state_writes(hass: HomeAssistant) -> StateWrites:
+    """Count the state writes of every entity from now on."""
+    return StateWrites(hass)

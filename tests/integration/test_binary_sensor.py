@@ -135,17 +135,25 @@ async def test_registration_follows_events(
     assert state_of(hass, phone_id(hass, "9002")) == STATE_ON
 
 
-async def test_unknown_registration_status(
-    hass: HomeAssistant, setup_binary_sensors: MockConfigEntry, simulator: Simulator
+async def test_unreadable_registration_status_is_skipped(
+    hass: HomeAssistant,
+    setup_binary_sensors: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A DeviceStatus without a readable status leaves the phone unknown."""
+    """A DeviceStatus without a readable status says nothing: skipped, one warning."""
     entity_id = phone_id(hass, "9002")
-    await simulator.push_event(
-        "DeviceStatus",
-        {"pbx_device_id": "9002", "pbx_user_id": "86481", "status": None},
+    before = state_of(hass, entity_id)
+    await simulator.push_events(
+        [
+            ("DeviceStatus", {"pbx_device_id": "9002", "status": None}),
+            ("DeviceStatus", {"pbx_device_id": "9001", "status": "0"}),
+        ],
         apply=False,
     )
-    await wait_for(hass, lambda: state_of(hass, entity_id) == "unknown")
+    await wait_for(hass, lambda: state_of(hass, phone_id(hass, "9001")) == STATE_OFF)
+    assert state_of(hass, entity_id) == before
+    assert sum("DeviceStatus" in r.getMessage() for r in caplog.records) == 1
 
 
 @pytest.mark.usefixtures("short_stream_grace")

@@ -20,8 +20,10 @@ from custom_components.weblink_nguc.api import DEFAULT_API_URL, DEFAULT_EVENTS_U
 from custom_components.weblink_nguc.const import DOMAIN
 from tests.simulator import Simulator
 
-PLAIN_UNIQUE_ID = "4711_86480"
-SECURE_UNIQUE_ID = "4711_86481"
+# An entry is its company; the demo company 4711 has the accounts "demo"
+# (user 86480, no two-factor) and "secure" (user 86481, two-factor).
+UNIQUE_ID = "4711"
+USER_IDS = {"demo": "86480", "secure": "86481"}
 # Replaced in the test by a loopback port that nothing listens on.
 DEAD = "dead"
 
@@ -87,7 +89,8 @@ def entry_for(
     simulator: Simulator,
     *,
     username: str = "demo",
-    unique_id: str = PLAIN_UNIQUE_ID,
+    unique_id: str = UNIQUE_ID,
+    user_id: str | None = None,
     **extra: Any,
 ) -> MockConfigEntry:
     """Return a config entry as the flow would have created it."""
@@ -95,9 +98,11 @@ def entry_for(
         domain=DOMAIN,
         title=f"demo ({username})",
         unique_id=unique_id,
+        minor_version=2,
         data={
             "company": "demo",
             "username": username,
+            "user_id": user_id or USER_IDS[username],
             "api_url": simulator.api_url,
             "events_url": simulator.events_url,
             "token": {
@@ -154,16 +159,18 @@ async def test_user_flow_without_two_factor(
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "demo (Anna Lindqvist)"
-    assert result["result"].unique_id == PLAIN_UNIQUE_ID
+    assert result["result"].unique_id == UNIQUE_ID
     data = result["data"]
     assert data["company"] == "demo"
     assert data["username"] == "demo"
+    assert data["user_id"] == "86480"
     assert data["password"] == "demo"
     assert data["api_url"] == simulator.api_url
     assert data["events_url"] == simulator.events_url
     assert set(data) == {
         "company",
         "username",
+        "user_id",
         "password",
         "api_url",
         "events_url",
@@ -224,10 +231,11 @@ async def test_user_flow_two_factor(
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "demo (Erik Johansson)"
-    assert result["result"].unique_id == SECURE_UNIQUE_ID
+    assert result["result"].unique_id == UNIQUE_ID
     data = result["data"]
     assert "password" not in data
     assert data["username"] == "secure"
+    assert data["user_id"] == "86481"
     assert_new_token(data)
     assert len(mock_setup_entry.mock_calls) == 1
 
@@ -398,6 +406,50 @@ async def test_user_flow_already_configured(
     assert len(mock_setup_entry.mock_calls) == 0
 
 
+async def test_user_flow_second_account_of_company(
+    hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
+) -> None:
+    """Another account of a company already configured is not added: it would
+    duplicate every device, since each account sees the whole company."""
+    entry_for(simulator, password="demo").add_to_hass(hass)
+
+    result = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(simulator, username="secure", password="secure")
+    )
+    assert result["step_id"] == "two_factor"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"code": "123456"}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    assert len(mock_setup_entry.mock_calls) == 0
+
+
+async def test_user_flow_company_by_name_already_configured(
+    hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
+) -> None:
+    """Without a company id, the company's name (any case, any spaces) is the company."""
+    entry_for(simulator, unique_id="demo", password="demo").add_to_hass(hass)
+    me = {"id": "86481", "username": "secure"}
+    with patch.object(simulator.company, "me", return_value=me):
+        result = await start_user_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            credentials(
+                simulator, company=" DEMO ", username="secure", password="secure"
+            ),
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"code": "123456"}
+        )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
 async def test_user_flow_company_without_id(
     hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
 ) -> None:
@@ -409,7 +461,8 @@ async def test_user_flow_company_without_id(
             result["flow_id"], credentials(simulator, company="Demo")
         )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == "demo_86480"
+    # The name as NGUC compares it: "Demo" and "DEMO" are one company.
+    assert result["result"].unique_id == "demo"
     assert result["title"] == "Demo (demo)"
 
 
@@ -489,13 +542,28 @@ async def test_reauth_without_two_factor(
     assert len(mock_setup_entry.mock_calls) == 1
 
 
+async def test_reauth_blank_password(
+    hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
+) -> None:
+    """An empty password is named as such, and not sent."""
+    entry = entry_for(simulator, password="old-password")
+    entry.add_to_hass(hass)
+
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"password": " "}
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"password": "blank"}
+    assert simulator.oauth_grants == []
+
+
 async def test_reauth_with_two_factor_drops_password(
     hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
 ) -> None:
     """An account that now uses 2FA gets a new token and loses its stored password."""
-    entry = entry_for(
-        simulator, username="secure", unique_id=SECURE_UNIQUE_ID, password="secure"
-    )
+    entry = entry_for(simulator, username="secure", password="secure")
     entry.add_to_hass(hass)
 
     result = await entry.start_reauth_flow(hass)
@@ -544,11 +612,23 @@ async def test_reauth_cannot_connect_then_recovers(
     assert result["reason"] == "reauth_successful"
 
 
+@pytest.mark.parametrize(
+    ("unique_id", "user_id"),
+    [
+        ("4711", "99999"),  # another user of the same company
+        ("4712", "86480"),  # another company
+        ("4711_99999", "99999"),  # an entry of before 1.2, another user
+    ],
+)
 async def test_reauth_wrong_account(
-    hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_setup_entry: AsyncMock,
+    unique_id: str,
+    user_id: str,
 ) -> None:
     """Credentials of another account do not change the entry."""
-    entry = entry_for(simulator, unique_id="4711_99999", password="demo")
+    entry = entry_for(simulator, unique_id=unique_id, user_id=user_id, password="x")
     entry.add_to_hass(hass)
     before = dict(entry.data)
 
@@ -563,11 +643,30 @@ async def test_reauth_wrong_account(
     assert len(mock_setup_entry.mock_calls) == 0
 
 
+async def test_reauth_of_second_entry_of_company(
+    hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
+) -> None:
+    """A company's second entry, kept by the migration under its old id, reauths."""
+    entry_for(simulator, username="secure").add_to_hass(hass)
+    entry = entry_for(simulator, unique_id="4711_86480", password="old")
+    entry.add_to_hass(hass)
+
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"password": "demo"}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["password"] == "demo"
+    assert entry.unique_id == "4711_86480"
+
+
 async def test_reauth_two_factor_invalid_auth_returns_to_password_form(
     hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
 ) -> None:
     """A password refused at the code step is asked for again on reauth's form."""
-    entry = entry_for(simulator, username="secure", unique_id=SECURE_UNIQUE_ID)
+    entry = entry_for(simulator, username="secure")
     entry.add_to_hass(hass)
 
     result = await entry.start_reauth_flow(hass)
@@ -705,9 +804,7 @@ async def test_reconfigure_two_factor_account(
     hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
 ) -> None:
     """A 2FA account is reconfigured through the code step, without a password."""
-    entry = entry_for(
-        simulator, username="secure", unique_id=SECURE_UNIQUE_ID, password="stale"
-    )
+    entry = entry_for(simulator, username="secure", password="stale")
     entry.add_to_hass(hass)
 
     result = await entry.start_reconfigure_flow(hass)
@@ -768,6 +865,7 @@ def test_translations_and_icons_complete() -> None:
         "reconfigure",
     }
     assert set(config["error"]) == {
+        "blank",
         "invalid_auth",
         "invalid_two_factor",
         "cannot_connect",

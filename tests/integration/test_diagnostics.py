@@ -20,6 +20,7 @@ from custom_components.weblink_nguc.const import (
     CONF_API_URL,
     CONF_COMPANY,
     CONF_EVENTS_URL,
+    CONF_USER_ID,
     DOMAIN,
 )
 from tests.simulator import Simulator
@@ -116,9 +117,11 @@ async def test_diagnostics(
         domain=DOMAIN,
         title="demo (Anna Lindqvist)",
         unique_id=ENTRY_UNIQUE_ID,
+        minor_version=2,
         data={
             CONF_COMPANY: "demo",
             CONF_USERNAME: USERNAME,
+            CONF_USER_ID: "86480",
             CONF_PASSWORD: PASSWORD,
             CONF_API_URL: simulator.api_url,
             CONF_EVENTS_URL: simulator.events_url,

@@ -15,11 +15,18 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.weblink_nguc import async_remove_config_entry_device
+from custom_components.weblink_nguc.api import contract as c
 from custom_components.weblink_nguc.const import CONF_TOKEN, DOMAIN, EVENT_NGUC
 from tests.simulator import Account, Device, Simulator, User
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
 
+LIST_PATHS = (
+    c.PATH_USERS,
+    c.PATH_USER_STATUSES,
+    c.PATH_DEVICES,
+    c.PATH_QUEUES,
+)
 ANNA_LINE = "sensor.anna_lindqvist_line_status"
 ERIK_LINE = "sensor.erik_johansson_line_status"
 
@@ -346,27 +353,6 @@ async def test_ringing_during_resync_fires(
     assert hass.states.get(ANNA_LINE).state == "ringing"
 
 
-async def test_missing_assumed_endpoint_leaves_part_empty(
-    hass: HomeAssistant,
-    mock_config_entry: MockConfigEntry,
-    simulator: Simulator,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """An assumed endpoint that NGUC lacks (404) does not stop the rest."""
-    with patch(
-        "custom_components.weblink_nguc.api.contract.PATH_DEVICES", "/company/phones"
-    ):
-        mock_config_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await wait_in_sync(hass, mock_config_entry)
-        assert mock_config_entry.state is ConfigEntryState.LOADED
-        assert hass.states.get(ANNA_LINE).state == "idle"
-        assert not mock_config_entry.runtime_data.data.devices
-        # Warned once, not again at the resync after connecting.
-        assert caplog.text.count("NGUC has no such endpoint") == 1
-
-
 async def test_failed_resync_is_retried(
     hass: HomeAssistant,
     short_stream_grace: None,
@@ -376,7 +362,8 @@ async def test_failed_resync_is_retried(
     """REST failing after a reconnect keeps entities unavailable, then retries."""
     coordinator = init_integration.runtime_data
     simulator.company.statuses["86481"] = 1
-    simulator.fail_rest(500)
+    for path in LIST_PATHS:
+        simulator.fail_path(path, 500)
     with patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE", 0.05):
         await simulator.drop_connections()
         await wait_for(hass, lambda: coordinator.stream.connected)
@@ -384,7 +371,8 @@ async def test_failed_resync_is_retried(
         await wait_for(
             hass, lambda: hass.states.get(ERIK_LINE).state == STATE_UNAVAILABLE
         )
-        simulator.clear_faults()
+        for path in LIST_PATHS:
+            simulator.clear_path(path)
         await wait_in_sync(hass, init_integration)
     assert hass.states.get(ERIK_LINE).state == "in_use"
 

@@ -1,4 +1,10 @@
-"""Demo loop: a busy office day of consistent calls, queue traffic and phone events on a Simulator."""
+"""Demo loop: a busy office day of consistent calls, queue traffic and phone events on a Simulator.
+
+It shows what a call centre sees: callers queue up and wait, agents take
+breaks (paused in their queues) and come back, calls are missed, colleagues
+call each other, and a caller picked up over the API (Home Assistant's
+``pickup_queue_caller``) is talked to and hung up like any other.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ import contextlib
 import copy
 import logging
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .model import Queue, QueueMember
+from .model import Queue, QueueCaller, QueueMember
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -19,6 +25,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # States of the UserStatus bit field used here.
 IDLE, IN_USE, RINGING, IN_USE_RINGING = 0, 1, 8, 9
+# Queue waits run faster than the clock (this many seconds per demo
+# interval), so that a demo queue looks like a real one at any pace.
+WAIT_PER_INTERVAL = 12.0
 
 
 class _Demo:
@@ -31,6 +40,11 @@ class _Demo:
         self.interval = interval
         self.busy_users: set[str] = set()
         self.busy_devices: set[str] = set()
+        self.on_break: set[str] = set()
+        # Callers this demo put in a queue: when they joined, and their number.
+        self.joined: dict[str, float] = {}
+        self.callerids: dict[str, str] = {}
+        self.pickups_seen = 0
 
     async def pause(self, low: float = 0.5, high: float = 1.5) -> None:
         await asyncio.sleep(self.interval * self.rng.uniform(low, high))
@@ -53,14 +67,48 @@ class _Demo:
         self.busy_users.add(user_id)
         return user_id
 
+    # --- queues ---------------------------------------------------------------------------
+
+    def wait_of(self, guid: str) -> int:
+        """Seconds (demo time) that a caller of ours has waited."""
+        joined = self.joined.get(guid)
+        if joined is None:
+            return 0
+        elapsed = asyncio.get_running_loop().time() - joined
+        return round(elapsed / self.interval * WAIT_PER_INTERVAL)
+
+    def still_waiting(self, queue_id: str, guid: str) -> bool:
+        """False once the caller left the queue, e.g. picked up over the API."""
+        queue = self.company.queues.get(queue_id)
+        return queue is not None and any(c.call_guid == guid for c in queue.callers)
+
     async def change_queue(
-        self, queue_id: str, change: Callable[[Queue], None]
+        self, queue_id: str, change: Callable[[Queue], None] | None = None
     ) -> None:
-        """Push a Queue snapshot after `change` (derived counts recomputed)."""
+        """Push a Queue snapshot after `change`: waits now, derived counts recomputed."""
         queue = copy.deepcopy(self.company.queues[queue_id])
-        change(queue)
+        if change is not None:
+            change(queue)
+        for caller in queue.callers:
+            if caller.call_guid in self.joined:
+                caller.wait = self.wait_of(caller.call_guid)
         queue.recount(self.company.statuses)
         await self.sim.push_queue(queue)
+
+    async def join_queue(self, queue_id: str, callerid: str) -> str:
+        """A caller joins the end of a queue; return its call guid."""
+        guid = self.company.new_call_guid()
+        self.joined[guid] = asyncio.get_running_loop().time()
+        self.callerids[guid] = callerid
+        await self.change_queue(
+            queue_id,
+            lambda queue: queue.callers.append(QueueCaller(guid, queue_id, callerid)),
+        )
+        return guid
+
+    def forget(self, guid: str) -> None:
+        self.joined.pop(guid, None)
+        self.callerids.pop(guid, None)
 
     async def status(self, user_id: str, status: int) -> None:
         """Push UserStatus, then a Queue snapshot of each queue whose availability changed."""
@@ -70,7 +118,7 @@ class _Demo:
                 updated = copy.deepcopy(queue)
                 updated.recount(self.company.statuses)
                 if updated.member_available != queue.member_available:
-                    await self.sim.push_queue(updated)
+                    await self.change_queue(queue.id)
 
     # --- scenarios ------------------------------------------------------------------------
 
@@ -120,6 +168,55 @@ class _Demo:
         finally:
             self.busy_users.discard(user_id)
 
+    async def internal_call(self) -> None:
+        """One colleague calls another: both ends are PBX users in the Cdr."""
+        caller = self.take_user()
+        if caller is None:
+            return
+        callee = self.take_user()
+        try:
+            if callee is None:
+                return
+            guid = self.company.new_call_guid()
+            await self.status(caller, IN_USE)
+            await self.status(callee, RINGING)
+            await self.pause()
+            answered = self.rng.random() < 0.75
+            billsec = 0
+            if answered:
+                await self.status(callee, IN_USE)
+                await self.pause(1, 3)
+                billsec = self.rng.randint(20, 300)
+            await self.status(callee, IDLE)
+            await self.status(caller, IDLE)
+            disposition = "ANSWER" if answered else "NO ANSWER"
+            await self.sim.push_events(
+                self.internal_cdrs(caller, callee, guid, billsec, disposition)
+            )
+        finally:
+            self.busy_users.discard(caller)
+            if callee is not None:
+                self.busy_users.discard(callee)
+
+    def internal_cdrs(
+        self, caller: str, callee: str, guid: str, billsec: int, disposition: str
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The Cdr events of an internal call: the caller's (OUT) and the callee's (IN)."""
+        events: list[tuple[str, dict[str, Any]]] = []
+        for own, other, direction in ((caller, callee, "OUT"), (callee, caller, "IN")):
+            payload = self.company.cdr(
+                own,
+                direction=direction,
+                remote=self.company.users[other].extension,
+                billsec=billsec,
+                disposition=disposition,
+                call_guid=guid,
+            )
+            payload["src_pbx_user_id"] = caller
+            payload["dst_pbx_user_id"] = callee
+            events.append(("Cdr", payload))
+        return events
+
     async def call_waiting(self) -> None:
         """A second call rings while the user talks (InUse&Ringing), and is missed."""
         user_id = self.take_user()
@@ -145,46 +242,103 @@ class _Demo:
         finally:
             self.busy_users.discard(user_id)
 
-    async def queue_call(self) -> None:
-        """A caller queues, agents are rung, then it is answered or abandoned."""
+    async def agent_break(self) -> None:
+        """An agent pauses in every queue (a break), then comes back."""
+        members = {
+            m.pbx_user_id
+            for queue in self.company.queues.values()
+            for m in queue.members
+            if not m.paused
+        }
+        candidates = sorted(members - self.on_break)
+        if not candidates:
+            return
+        user_id = self.rng.choice(candidates)
+        self.on_break.add(user_id)
+        try:
+            await self.set_paused(user_id, True)
+            await self.pause(3, 6)
+        finally:
+            await self.set_paused(user_id, False)
+            self.on_break.discard(user_id)
+
+    async def set_paused(self, user_id: str, paused: bool) -> None:
+        def change(queue: Queue) -> None:
+            _member(queue, user_id).paused = paused
+
+        for queue in list(self.company.queues.values()):
+            if any(m.pbx_user_id == user_id for m in queue.members):
+                await self.change_queue(queue.id, change)
+
+    async def queue_rush(self) -> None:
+        """Several callers queue up at once; they wait while the agents are busy."""
         queue_id = self.rng.choice(list(self.company.queues))
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.rng.randint(2, 4)):
+                group.create_task(self.queue_call(queue_id))
+                await self.pause(0.2, 0.6)
+
+    async def queue_call(self, queue_id: str | None = None) -> None:
+        """A caller queues, agents are rung, then it is answered or abandoned."""
+        if queue_id is None:
+            queue_id = self.rng.choice(list(self.company.queues))
         callerid = self.number()
-        guid = await self.sim.add_caller(queue_id, callerid)
-        waited = 0
-        for _attempt in range(2):
-            await self.pause()
-            waited += self.rng.randint(5, 40)
-            members = [
-                m.pbx_user_id
-                for m in self.company.queues[queue_id].members
-                if not m.paused
-            ]
-            agent = self.take_user(members)
-            if agent is None:
-                continue
-            try:
-                await self.status(agent, RINGING)
+        guid = await self.join_queue(queue_id, callerid)
+        picked_up = False
+        try:
+            for _attempt in range(3):
                 await self.pause()
-                if self.rng.random() < 0.3:
-                    await self.status(agent, IDLE)
-                    await self.queue_cdr(
-                        queue_id,
-                        guid,
-                        callerid,
-                        "NOANSWERED",
-                        agent=agent,
-                        waited=waited,
-                    )
+                if not self.still_waiting(queue_id, guid):
+                    picked_up = True  # over the API: `picked_up` goes on
+                    return
+                await self.change_queue(queue_id)  # the waits grew
+                members = [
+                    m.pbx_user_id
+                    for m in self.company.queues[queue_id].members
+                    if not m.paused and m.call_guid is None
+                ]
+                agent = self.take_user(members)
+                if agent is None:
                     continue
-                await self.answered(queue_id, guid, callerid, agent, waited)
-                return
-            finally:
-                self.busy_users.discard(agent)
-        await self.abandoned(queue_id, guid, callerid, waited)
+                try:
+                    if await self.ring_agent(queue_id, guid, callerid, agent):
+                        return
+                finally:
+                    self.busy_users.discard(agent)
+            if self.still_waiting(queue_id, guid):
+                await self.abandoned(queue_id, guid, callerid)
+        finally:
+            if not picked_up:
+                self.forget(guid)
+
+    async def ring_agent(
+        self, queue_id: str, guid: str, callerid: str, agent: str
+    ) -> bool:
+        """Ring an agent for a caller; True when the call ended there."""
+        await self.status(agent, RINGING)
+        await self.pause()
+        if not self.still_waiting(queue_id, guid):
+            await self.status(agent, IDLE)
+            return True
+        if self.rng.random() < 0.3:
+            await self.status(agent, IDLE)
+            await self.queue_cdr(
+                queue_id,
+                guid,
+                callerid,
+                "NOANSWERED",
+                agent=agent,
+                waited=self.wait_of(guid),
+            )
+            return False
+        await self.answered(queue_id, guid, callerid, agent)
+        return True
 
     async def answered(
-        self, queue_id: str, guid: str, callerid: str, agent: str, waited: int
+        self, queue_id: str, guid: str, callerid: str, agent: str
     ) -> None:
+        waited = self.wait_of(guid)
+
         def answer(queue: Queue) -> None:
             queue.callers = [c for c in queue.callers if c.call_guid != guid]
             _member(queue, agent).call_guid = guid
@@ -210,16 +364,25 @@ class _Demo:
             reason="CONNECT",
         )
         await self.pause(1, 3)
+        await self.hang_up(queue_id, guid, callerid, agent, waited)
+
+    async def hang_up(
+        self, queue_id: str, guid: str, callerid: str, agent: str, waited: int
+    ) -> None:
+        """An agent ends a queue call: idle again, the call in the records."""
         talk = self.rng.randint(30, 480)
 
-        def hang_up(queue: Queue) -> None:
-            member = _member(queue, agent)
-            member.call_guid = None
-            member.avg_call_length = round((member.avg_call_length * 9 + talk) / 10)
+        def end(queue: Queue) -> None:
+            for member in queue.members:
+                if member.call_guid == guid:
+                    member.call_guid = None
+                    member.avg_call_length = round(
+                        (member.avg_call_length * 9 + talk) / 10
+                    )
             queue.talktime += talk
 
         await self.status(agent, IDLE)
-        await self.change_queue(queue_id, hang_up)
+        await self.change_queue(queue_id, end)
         await self.queue_cdr(
             queue_id,
             guid,
@@ -232,10 +395,29 @@ class _Demo:
         )
         await self.sim.finish_call(agent, remote=callerid, billsec=talk, call_guid=guid)
 
-    async def abandoned(
-        self, queue_id: str, guid: str, callerid: str, waited: int
-    ) -> None:
-        await self.sim.remove_caller(queue_id, guid, answered=False)
+    async def picked_up(self, queue_id: str, guid: str, user_id: str) -> None:
+        """A caller picked up over the API: the user talks, then hangs up."""
+        callerid = self.callerids.get(guid) or self.number()
+        waited = self.wait_of(guid)
+        self.busy_users.add(user_id)
+        try:
+            await self.pause(1, 3)
+            if queue_id in self.company.queues:
+                await self.hang_up(queue_id, guid, callerid, user_id, waited)
+        finally:
+            self.busy_users.discard(user_id)
+            self.forget(guid)
+
+    async def abandoned(self, queue_id: str, guid: str, callerid: str) -> None:
+        waited = self.wait_of(guid)
+
+        def hang_up(queue: Queue) -> None:
+            queue.callers = [c for c in queue.callers if c.call_guid != guid]
+            queue.abandoned += 1
+            queue.total += 1
+            queue.wait_longest = max(queue.wait_longest, waited)
+
+        await self.change_queue(queue_id, hang_up)
         await self.queue_cdr(
             queue_id,
             guid,
@@ -298,23 +480,32 @@ class _Demo:
         }
         await self.sim.push_event("CallFlow", payload)
 
-    async def run(self, scenario: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, name: str, scenario: Awaitable[None]) -> None:
         """Run one scenario; a bug in it is logged, not fatal to the demo."""
         try:
-            await scenario()
+            await scenario
         except Exception:
-            _LOGGER.exception("demo scenario %s failed", scenario.__name__)
+            _LOGGER.exception("demo scenario %s failed", name)
 
     def pick(self) -> Callable[[], Awaitable[None]]:
         scenarios: list[tuple[Callable[[], Awaitable[None]], int]] = [
-            (self.incoming_call, 30),
-            (self.outgoing_call, 20),
-            (self.queue_call, 30),
+            (self.incoming_call, 25),
+            (self.outgoing_call, 15),
+            (self.internal_call, 10),
+            (self.queue_call, 25),
+            (self.queue_rush, 6),
+            (self.agent_break, 6),
             (self.call_waiting, 5),
-            (self.phone_flap, 8),
-            (self.unknown_event, 7),
+            (self.phone_flap, 5),
+            (self.unknown_event, 3),
         ]
         return self.rng.choices([s for s, _ in scenarios], [w for _, w in scenarios])[0]
+
+    def new_pickups(self) -> list[tuple[str, str, str]]:
+        """The callers picked up over the API since the last look."""
+        pickups = self.sim.pickups[self.pickups_seen :]
+        self.pickups_seen += len(pickups)
+        return pickups
 
 
 def _member(queue: Queue, user_id: str) -> QueueMember:
@@ -330,13 +521,25 @@ async def run_demo(
 ) -> None:
     """Make something happen every `interval` seconds (about) until cancelled."""
     demo = _Demo(sim, random.Random(seed), interval)
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: set[asyncio.Task[None]] = set()  # everything, to cancel at the end
+    scenarios: set[asyncio.Task[None]] = set()  # the random ones, at most max_parallel
+
+    def start(name: str, scenario: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(demo.run(name, scenario), name="nguc-sim-demo")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
     try:
         while True:
-            if len(tasks) < max_parallel:
-                task = asyncio.create_task(demo.run(demo.pick()), name="nguc-sim-demo")
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+            if len(scenarios) < max_parallel:
+                scenario = demo.pick()
+                task = start(scenario.__name__, scenario())
+                scenarios.add(task)
+                task.add_done_callback(scenarios.discard)
+            # Picked up over the API: always followed, outside the limit.
+            for queue_id, guid, user_id in demo.new_pickups():
+                start("picked_up", demo.picked_up(queue_id, guid, user_id))
             await demo.pause(0.5, 1.5)
     finally:
         for task in tasks:

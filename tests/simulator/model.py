@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import itertools
+import random
 from typing import Any
 
 # Line status bits (Asterisk device state style) and their NGUC texts.
@@ -314,6 +316,146 @@ class Company:
         """Return a fresh sequence number (CDR ids, call guids)."""
         return next(self._ids)
 
+    # --- changes made behind the client's back (no event is pushed) -------------------
+
+    def new_item_id(self, kind: str) -> str:
+        """Return an id that no user, phone or queue (`kind`) of the company has."""
+        existing: Mapping[str, object]
+        if kind == "user":
+            existing = self.users
+        elif kind == "device":
+            existing = self.devices
+        else:
+            existing = self.queues
+        start = {"user": 86500, "device": 9100, "queue": 600}[kind]
+        numbers = [int(i) for i in existing if i.isdigit()]
+        return str(max([start - 1, *numbers]) + 1)
+
+    def remove_user(self, user_id: str) -> None:
+        """Remove a user with their line, their phones and their queue memberships."""
+        del self.users[user_id]
+        self.statuses.pop(user_id, None)
+        for device_id in [
+            d.id for d in self.devices.values() if d.pbx_user_id == user_id
+        ]:
+            del self.devices[device_id]
+        for queue in self.queues.values():
+            queue.members = [m for m in queue.members if m.pbx_user_id != user_id]
+            queue.recount(self.statuses)
+        for account in [a for a in self.accounts.values() if a.pbx_user_id == user_id]:
+            del self.accounts[account.username]
+
+    def rename_user(self, user_id: str, name: str) -> None:
+        """Rename a user (their queue memberships carry the name too)."""
+        self.users[user_id].name = name
+        for queue in self.queues.values():
+            for member in queue.members:
+                if member.pbx_user_id == user_id:
+                    member.name = name
+
+    def remove_device(self, device_id: str) -> None:
+        """Remove a phone."""
+        del self.devices[device_id]
+
+    def rename_device(
+        self, device_id: str, name: str, model: str | None = None
+    ) -> None:
+        """Rename a phone; give it another model too when `model` is set."""
+        device = self.devices[device_id]
+        device.name = name
+        if model is not None:
+            device.model = model
+
+    def remove_queue(self, queue_id: str) -> None:
+        """Remove a queue."""
+        del self.queues[queue_id]
+
+    def rename_queue(self, queue_id: str, name: str) -> None:
+        """Rename a queue."""
+        self.queues[queue_id].name = name
+
+    def set_status(self, user_id: str, status: int) -> None:
+        """Change a user's line status (and the availability of their queues)."""
+        self.statuses[user_id] = status
+        for queue in self.queues.values():
+            if any(m.pbx_user_id == user_id for m in queue.members):
+                queue.recount(self.statuses)
+
+    def scramble(self, rng: random.Random) -> dict[str, int]:
+        """Change everything at once, as NGUC may between two connections.
+
+        Users, phones and queues are added, removed and renamed, and line,
+        phone and queue figures change. The account users stay, so that one
+        can still log in. Returns how many of each change were made.
+        """
+        done: Counter[str] = Counter()
+        keep = {a.pbx_user_id for a in self.accounts.values()}
+        tag = self.next_id()
+        for user_id in list(self.users):
+            if user_id in keep:
+                continue
+            roll = rng.random()
+            if roll < 0.25:
+                self.remove_user(user_id)
+                done["users_removed"] += 1
+            elif roll < 0.5:
+                self.rename_user(user_id, f"{self.users[user_id].name} {tag}")
+                done["users_renamed"] += 1
+        for _ in range(rng.randint(1, 2)):
+            user_id = self.new_item_id("user")
+            self.add_user(
+                User(user_id, f"Ny Användare {user_id}", user_id[-3:], ""),
+                rng.choice((0, 1, 4)),
+            )
+            device_id = self.new_item_id("device")
+            self.add_device(
+                Device(device_id, user_id, f"Telefon {device_id}", "Snom D785")
+            )
+            done["users_added"] += 1
+            done["phones_added"] += 1
+        for device_id in list(self.devices):
+            roll = rng.random()
+            if roll < 0.15:
+                self.remove_device(device_id)
+                done["phones_removed"] += 1
+            elif roll < 0.4:
+                self.rename_device(
+                    device_id, f"{self.devices[device_id].name} {tag}", f"Model {tag}"
+                )
+                done["phones_renamed"] += 1
+            elif roll < 0.7:
+                self.devices[device_id].status ^= 1
+                done["phones_changed"] += 1
+        for queue_id in list(self.queues):
+            roll = rng.random()
+            if roll < 0.2 and len(self.queues) > 1:
+                self.remove_queue(queue_id)
+                done["queues_removed"] += 1
+                continue
+            queue = self.queues[queue_id]
+            if roll < 0.5:
+                self.rename_queue(queue_id, f"{queue.name} {tag}")
+                done["queues_renamed"] += 1
+            queue.completed += rng.randint(0, 5)
+            queue.abandoned += rng.randint(0, 2)
+            queue.total = queue.completed + queue.abandoned
+            queue.wait_longest = rng.randint(0, 300)
+            queue.service_level = rng.randint(50, 100)
+            done["queues_changed"] += 1
+        queue_id = self.new_item_id("queue")
+        members = [
+            QueueMember(user_id, user.name) for user_id, user in self.users.items()
+        ][:3]
+        self.add_queue(Queue(id=queue_id, name=f"Kö {queue_id}", members=members))
+        done["queues_added"] += 1
+        for user_id in list(self.statuses):
+            if rng.random() < 0.5:
+                self.set_status(user_id, rng.choice((0, 1, 4, 8, 9)))
+                done["statuses_changed"] += 1
+        for queue in self.queues.values():
+            queue.recount(self.statuses)
+        return dict(done)
+
     def new_call_guid(self) -> str:
         """Return a fresh call id in Asterisk `linkedid` style."""
         return f"{int(datetime.now(UTC).timestamp())}.{self.next_id()}"
@@ -460,9 +602,12 @@ def _e164(number: str) -> str:
     return number
 
 
-def demo_company() -> Company:
-    """Return the demo company: 4 users with phones, 2 queues, accounts demo/demo and secure/secure (2FA 123456)."""
-    company = Company(id="4711", name="demo")
+def demo_company(company_id: str = "4711", company_name: str = "demo") -> Company:
+    """Return the demo company: 4 users with phones, 2 queues, accounts demo/demo and secure/secure (2FA 123456).
+
+    Another `company_id` and `company_name` make a second company of the same shape.
+    """
+    company = Company(id=company_id, name=company_name)
     people = [
         ("86480", "Anna Lindqvist", "101", "Yealink T54W", 0),
         ("86481", "Erik Johansson", "102", "Yealink T46U", 0),

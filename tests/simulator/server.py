@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable, Iterable
 import contextlib
 import copy
 from dataclasses import dataclass, field
+import enum
 import json
+import random
 import re
 import secrets
 import time
@@ -19,9 +21,11 @@ from .model import (
     QUEUE_NUMBER_FIELDS,
     Account,
     Company,
+    Device,
     Queue,
     QueueCaller,
     QueueMember,
+    User,
     demo_company,
     device_status_text,
     status_text,
@@ -32,6 +36,8 @@ _ID1 = re.compile(r"[0-9]{3}")
 _ID2 = re.compile(r"[a-z0-9]{10,40}")
 AUTH_FAILED: tuple[int, str] = (2010, "Authentication failed")
 AUTH_TIMEOUT: tuple[int, str] = (2011, "Authentication timeout")
+TOKEN_EXPIRED: tuple[int, str] = (2012, "Token expired")
+GO_AWAY: tuple[int, str] = (3000, "Go away!")
 _CLOSED_TYPES = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 type _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,6 +68,27 @@ def _json_error(status: int, error: str, description: str = "") -> web.Response:
     return web.json_response(body, status=status)
 
 
+class ExpiresIn(enum.Enum):
+    """What the token endpoint says in `expires_in` when not a value of its own."""
+
+    DERIVED = "derived"  # the token's real lifetime (the default)
+    MISSING = "missing"  # no `expires_in` at all
+
+
+@dataclass
+class _PathFault:
+    """How the next requests to one REST path go wrong (see `Simulator.fail_path`)."""
+
+    status: int | None = None
+    retry_after: int | None = None
+    hang: float = 0.0
+    stale: float = 0.0
+    body: Any = None
+    text: str | None = None
+    content_type: str = "application/json"
+    count: int | None = None
+
+
 @dataclass
 class _Token:
     account: Account
@@ -77,30 +104,53 @@ class _Connection:
     authenticated: bool = False
     tokens: list[str] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Half-open: nothing is sent or read any more, but the socket stays open.
+    silenced: bool = False
+    #: An `h` or `a` frame was sent: the client knows its token was accepted.
+    proven: bool = False
 
     async def send(self, frame: str) -> bool:
-        """Send one text frame; False when the socket is gone."""
-        if self.ws.closed:
+        """Send one text frame; False when the socket is gone (or silenced)."""
+        if self.ws.closed or self.silenced:
             return False
         async with self.lock:
             try:
                 await self.ws.send_str(frame)
             except ConnectionError, RuntimeError:
                 return False
+        if frame[:1] in ("h", "a") and self.authenticated:
+            self.proven = True
         return True
 
     async def pong(self, data: bytes) -> None:
-        """Answer a websocket ping."""
+        """Answer a websocket ping (unless silenced)."""
+        if self.silenced:
+            return
         async with self.lock:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.pong(data)
 
     async def close(self, frame: str | None = None) -> None:
         """Optionally send a frame (a `c[...]`), then close the websocket."""
+        if self.silenced:
+            self.abort()
+            return
         if frame is not None:
             await self.send(frame)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.close()
+
+    def abort(self) -> None:
+        """Cut the TCP connection: no close frame, no close handshake."""
+        transport = self.request.transport
+        if transport is not None:
+            transport.close()
+
+    @property
+    def gone(self) -> bool:
+        """Return True once the TCP connection is closed."""
+        transport = self.request.transport
+        return transport is None or transport.is_closing()
 
 
 class Simulator:
@@ -119,6 +169,11 @@ class Simulator:
         self.token_lifetime = token_lifetime
         self.heartbeat_interval = heartbeat_interval
         self.auth_timeout = auth_timeout
+        #: Send an `h` at once when a connection's first authenticate is
+        #: accepted. NGUC documents that `h` and `a` follow a successful
+        #: authenticate only; whether its first `h` comes at once is our guess.
+        #: Off, the client falls back on its grace (as with reference servers).
+        self.heartbeat_on_accept = True
         # Fault knobs.
         self.silent = False
         self.reject_auth = False
@@ -127,7 +182,29 @@ class Simulator:
         self._fault_status: int | None = None
         self._fault_count: int | None = None
         self._fault_retry_after: int | None = None
+        #: Close this many of the next connections right after authentication.
+        self.close_after_auth_count = 0
+        self.close_after_auth_frame = close_frame(*GO_AWAY)
+        #: The token endpoint answers this status to every request (None: no fault).
+        self.token_status: int | None = None
+        self.token_retry_after: int | None = None
+        #: What token answers say in `expires_in` (any JSON value, or an `ExpiresIn`).
+        self.expires_in: Any = ExpiresIn.DERIVED
+        #: Close a connection whose last token expired without a new `authenticate`.
+        self.close_on_token_expiry = False
+        #: Seconds the websocket handshake waits before the server answers it.
+        self.events_delay = 0.0
+        self._path_faults: dict[str, _PathFault] = {}
         # Observation.
+        #: Events delivered, counted once per authenticated connection sent to.
+        self.events_sent = 0
+        #: Connections closed by `close_after_auth`.
+        self.closed_after_auth = 0
+        #: Websocket handshakes refused (`refuse_events`), and held (`events_delay`) now.
+        self.events_refused = 0
+        self.events_held = 0
+        #: (time.monotonic(), "GET /path") of every API request, as `requests`.
+        self.request_log: list[tuple[float, str]] = []
         self.connection_count = 0
         self.authenticated_count = 0
         self.reauth_on_open_count = 0
@@ -135,11 +212,15 @@ class Simulator:
         self.requests: list[str] = []
         self.ws_tokens: list[str] = []
         self.client_messages: list[str] = []
+        #: Callers picked up over REST: (queue id, call guid, picking user id).
+        self.pickups: list[tuple[str, str, str]] = []
         # State.
         self._access: dict[str, _Token] = {}
         self._refresh: dict[str, Account] = {}
         self._connections: list[_Connection] = []
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+        self._pending: list[web.Request] = []
         self._host = "127.0.0.1"
         self._port = 0
 
@@ -165,9 +246,11 @@ class Simulator:
         self._runner = runner
         self._host = host
         self._port = int(runner.addresses[0][1])
+        self._stopping.clear()
 
     async def stop(self) -> None:
         """Close every websocket, then the server; leaves no task behind."""
+        self._stopping.set()
         # A peer that never answers the close handshake is cut after a second.
         await asyncio.gather(
             *(asyncio.wait_for(conn.close(), 1.0) for conn in list(self._connections)),
@@ -176,6 +259,29 @@ class Simulator:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+    async def go_offline(self) -> None:
+        """Become unreachable: cut every connection and stop listening; state is kept.
+
+        Connecting is refused until `come_back`, as when NGUC is down.
+        """
+        for conn in list(self._connections):
+            conn.abort()
+        await self.stop()
+
+    async def come_back(self) -> None:
+        """Listen again on the same address after `go_offline`."""
+        await self.start(self._host, self._port)
+
+    async def restart(self, change: Callable[[Company], Any] | None = None) -> None:
+        """Restart as a server does: `change(company)` first, then cut every connection.
+
+        Nothing is pushed about the change: a client learns it only by reading
+        the state again after it reconnects. Tokens survive the restart.
+        """
+        if change is not None:
+            change(self.company)
+        await self.drop_connections()
 
     @property
     def port(self) -> int:
@@ -198,6 +304,36 @@ class Simulator:
     def open_connections(self) -> int:
         """Websockets open now (authenticated or not)."""
         return len(self._connections)
+
+    @property
+    def proven_connections(self) -> int:
+        """Open websockets that were sent an `h` or `a` frame after `authenticate`."""
+        return sum(1 for conn in self._connections if conn.proven)
+
+    @property
+    def pending_requests(self) -> int:
+        """Held handshakes and hanging requests whose client is still connected."""
+        return sum(
+            1
+            for request in self._pending
+            if request.transport is not None and not request.transport.is_closing()
+        )
+
+    @property
+    def tcp_connections(self) -> int:
+        """HTTP connections open now (keep-alive ones included)."""
+        runner = self._runner
+        if runner is None or runner.server is None:
+            return 0
+        return len(runner.server.connections)
+
+    def request_times(self, path: str) -> list[float]:
+        """When (`time.monotonic()`) each API request to `path` arrived."""
+        return [
+            when
+            for when, request in self.request_log
+            if request.split(" ", 1)[1] == path
+        ]
 
     @property
     def authenticated_connections(self) -> int:
@@ -268,7 +404,22 @@ class Simulator:
                 "count": self._fault_count,
                 "retry_after": self._fault_retry_after,
             },
+            "events_sent": self.events_sent,
+            "token_requests": self.token_requests,
+            "close_after_auth": self.close_after_auth_count,
+            "closed_after_auth": self.closed_after_auth,
+            "token_status": self.token_status,
+            "expires_in": self.expires_in.value
+            if isinstance(self.expires_in, ExpiresIn)
+            else self.expires_in,
+            "silenced_connections": sum(1 for c in self._connections if c.silenced),
+            "path_faults": sorted(self._path_faults),
         }
+
+    @property
+    def token_requests(self) -> int:
+        """Requests to the token endpoint so far (faulted or not)."""
+        return len(self.oauth_grants)
 
     # --- control: tokens and faults ---------------------------------------------------------
 
@@ -295,13 +446,105 @@ class Simulator:
         self._fault_count = count
         self._fault_retry_after = retry_after
 
+    def fail_token(self, status: int = 401, *, retry_after: int | None = None) -> None:
+        """Answer every token request with `status` until cleared (401: bad credentials)."""
+        self.token_status = status
+        self.token_retry_after = retry_after
+
+    def fail_path(
+        self,
+        path: str,
+        status: int = 500,
+        *,
+        count: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer the next `count` requests to one REST path (None: until cleared) with `status`."""
+        self._path_faults[path] = _PathFault(
+            status=status, retry_after=retry_after, count=count
+        )
+
+    def hang_path(
+        self, path: str, seconds: float = 60.0, *, count: int | None = None
+    ) -> None:
+        """Hold the next `count` requests to `path` for `seconds`, then answer them normally."""
+        self._path_faults[path] = _PathFault(hang=seconds, count=count)
+
+    def stale_path(
+        self, path: str, seconds: float, *, count: int | None = None
+    ) -> None:
+        """Answer requests to `path` with the state as it was `seconds` before the answer.
+
+        The body is made when the request arrives and sent after `seconds`:
+        events pushed meanwhile are newer than the answer.
+        """
+        self._path_faults[path] = _PathFault(stale=seconds, count=count)
+
+    def override_path(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        text: str | None = None,
+        status: int = 200,
+        content_type: str = "application/json",
+        count: int | None = None,
+    ) -> None:
+        """Answer requests to `path` with `body` as JSON, or exactly `text`, instead of the truth."""
+        self._path_faults[path] = _PathFault(
+            status=status,
+            body=body,
+            text="null" if body is None and text is None else text,
+            content_type=content_type,
+            count=count,
+        )
+
+    def clear_path(self, path: str) -> None:
+        """Undo the fault of one REST path."""
+        self._path_faults.pop(path, None)
+
+    def close_after_auth(
+        self, count: int = 1, code: int = GO_AWAY[0], reason: str = GO_AWAY[1]
+    ) -> None:
+        """Close each of the next `count` connections with `c[code,"reason"]` right after `authenticate`.
+
+        The token is accepted (the connection counts as authenticated), but
+        neither `h` nor `a` comes before the close, as in a rolling restart.
+        """
+        self.close_after_auth_count = count
+        self.close_after_auth_frame = close_frame(code, reason)
+
+    def silence_connections(self) -> None:
+        """Make every open connection half-open: no `h`, no pong, no event, nothing read.
+
+        The sockets stay open; new connections work normally.
+        """
+        for conn in self._connections:
+            conn.silenced = True
+
     def clear_faults(self) -> None:
-        """Undo every fault: REST failures and delay, silent, reject_auth, refuse_events."""
+        """Undo every fault knob (REST, token endpoint, connections); the model is kept."""
         self._fault_status = self._fault_count = self._fault_retry_after = None
         self.rest_delay = 0.0
         self.silent = False
         self.reject_auth = False
         self.refuse_events = False
+        self.close_after_auth_count = 0
+        self.token_status = self.token_retry_after = None
+        self.expires_in = ExpiresIn.DERIVED
+        self.close_on_token_expiry = False
+        self.events_delay = 0.0
+        self._path_faults.clear()
+
+    def _take_path_fault(self, path: str) -> _PathFault | None:
+        fault = self._path_faults.get(path)
+        if fault is None:
+            return None
+        if fault.count is not None:
+            fault.count -= 1
+            if fault.count <= 0:
+                del self._path_faults[path]
+        return fault
 
     def _take_fault(self) -> web.Response | None:
         status = self._fault_status
@@ -332,17 +575,25 @@ class Simulator:
     async def push_events(
         self, events: list[tuple[str, Any]], *, apply: bool = True
     ) -> None:
-        """Apply events in order, then send them all in ONE `a[...]` frame."""
+        """Apply events in order, then send them all in ONE `a[...]` frame.
+
+        Once applied, the frame is sent even if the caller is cancelled
+        meanwhile: the model never holds a change that was not sent.
+        """
         frame = event_frame(events)
         if apply:
             for name, payload in events:
                 self.company.apply_event(name, payload)
-        await self.send_raw(frame)
+        await asyncio.shield(self._send(frame, len(events)))
 
     async def send_raw(self, frame: str) -> None:
         """Send exactly `frame` to every authenticated connection."""
+        await self._send(frame, 0)
+
+    async def _send(self, frame: str, events: int) -> None:
         targets = [conn for conn in self._connections if conn.authenticated]
-        await asyncio.gather(*(conn.send(frame) for conn in targets))
+        sent = await asyncio.gather(*(conn.send(frame) for conn in targets))
+        self.events_sent += events * sum(sent)
 
     async def send_open_again(self) -> None:
         """Send a second `o` on every open connection."""
@@ -352,10 +603,23 @@ class Simulator:
         """Cut every websocket abruptly (no `c` frame, no close handshake)."""
         connections = list(self._connections)
         for conn in connections:
-            transport = conn.request.transport
-            if transport is not None:
-                transport.close()
+            conn.abort()
         await self._wait_gone(connections)
+
+    async def add_user_by_event(
+        self, user: User, status: int = 0, phone: Device | None = None
+    ) -> None:
+        """A user (and a phone) appear in NGUC, known only by their events.
+
+        REST lists them from now on; the only thing pushed is their
+        `UserStatus` (and the phone's `DeviceStatus`), as for a user created
+        while the client is connected.
+        """
+        self.company.add_user(user, status)
+        await self.set_user_status(user.id, status)
+        if phone is not None:
+            self.company.add_device(phone)
+            await self.set_device_registered(phone.id, phone.status != 0)
 
     async def close_connections(
         self, code: int = 3000, reason: str = "Go away!"
@@ -451,6 +715,43 @@ class Simulator:
         queue.recount(self.company.statuses)
         await self.push_queue(queue)
 
+    async def pickup_caller(self, queue_id: str, call_guid: str, user_id: str) -> bool:
+        """Give a waiting caller to a user (events pushed); False if not waiting.
+
+        The user's line goes in use, the caller leaves the queue (counted
+        completed, the user's membership carries the call) and a `QueueCdr`
+        says who answered.
+        """
+        current = self.company.queues.get(queue_id)
+        callers = current.callers if current is not None else []
+        caller = next((c for c in callers if c.call_guid == call_guid), None)
+        if caller is None:
+            return False
+        self.pickups.append((queue_id, call_guid, user_id))
+        await self.set_user_status(user_id, 1)
+        queue = copy.deepcopy(self.company.queues[queue_id])
+        queue.callers = [c for c in queue.callers if c.call_guid != call_guid]
+        queue.total += 1
+        queue.completed += 1
+        queue.holdtime += caller.wait
+        queue.wait_longest = max(queue.wait_longest, caller.wait)
+        for member in queue.members:
+            if member.pbx_user_id == user_id:
+                member.call_guid = call_guid
+        queue.recount(self.company.statuses)
+        await self.push_queue(queue)
+        payload = self.company.queue_cdr(
+            queue_id,
+            call_guid=call_guid,
+            callerid=caller.callerid,
+            disposition="ANSWERED",
+            agent_id=user_id,
+            wait_time=caller.wait,
+            reason="CONNECT",
+        )
+        await self.push_event("QueueCdr", payload)
+        return True
+
     async def finish_call(
         self,
         user_id: str,
@@ -486,9 +787,13 @@ class Simulator:
             if self.rest_delay > 0:
                 await asyncio.sleep(self.rest_delay)
             self.requests.append(f"{request.method} {path}")
+            self.request_log.append((time.monotonic(), self.requests[-1]))
             fault = self._take_fault()
             if fault is not None:
                 return fault
+            path_fault = self._take_path_fault(path)
+            if path_fault is not None:
+                return await self._path_fault_response(request, handler, path_fault)
             return await handler(request)
 
         app = web.Application(middlewares=[api_middleware])
@@ -498,10 +803,51 @@ class Simulator:
         app.router.add_get("/company/user/status", self._rest_statuses)
         app.router.add_get("/company/queue", self._rest_queues)
         app.router.add_get("/company/device", self._rest_devices)
+        app.router.add_post(
+            "/queue/{queue_id}/caller/{call_guid}/pickup", self._rest_pickup
+        )
         app.router.add_get("/events/{id1}/{id2}/websocket", self._events)
         app.router.add_get("/_sim/state", self._sim_state)
         app.router.add_post("/_sim/{action}", self._sim_action)
         return app
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but no longer than until the simulator stops."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _path_fault_response(
+        self, request: web.Request, handler: _Handler, fault: _PathFault
+    ) -> web.StreamResponse:
+        if fault.hang:
+            self._pending.append(request)
+            try:
+                await self._pause(fault.hang)
+            finally:
+                self._pending.remove(request)
+        if fault.body is not None or fault.text is not None:
+            self._authorize(request)
+            if fault.text is not None:
+                return web.Response(
+                    status=fault.status or 200,
+                    text=fault.text,
+                    content_type=fault.content_type,
+                )
+            return web.json_response(fault.body, status=fault.status or 200)
+        if fault.status is not None:
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(fault.retry_after)
+            return web.json_response(
+                {"error": "simulated_failure", "status": fault.status},
+                status=fault.status,
+                headers=headers,
+            )
+        # The body is made now, from the state as it is now; sent later.
+        response = await handler(request)
+        await self._pause(fault.stale)
+        return response
 
     # --- OAuth ----------------------------------------------------------------------------
 
@@ -514,6 +860,14 @@ class Simulator:
             )
         grant = form.get("grant_type", "")
         self.oauth_grants.append(grant)
+        if self.token_status is not None:
+            headers = {}
+            if self.token_retry_after is not None:
+                headers["Retry-After"] = str(self.token_retry_after)
+            error = "invalid_grant" if self.token_status == 401 else "simulated_failure"
+            return web.json_response(
+                {"error": error}, status=self.token_status, headers=headers
+            )
         if grant == "password":
             return self._password_grant(form)
         if grant == "refresh_token":
@@ -561,12 +915,16 @@ class Simulator:
         refresh = secrets.token_urlsafe(32)
         self._access[access] = _Token(account, time.monotonic() + self.token_lifetime)
         self._refresh[refresh] = account
-        body = {
+        body: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": max(1, int(self.token_lifetime)),
             "refresh_token": refresh,
         }
+        if self.expires_in is ExpiresIn.MISSING:
+            del body["expires_in"]
+        elif not isinstance(self.expires_in, ExpiresIn):
+            body["expires_in"] = self.expires_in
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     def _account_for(self, token: str) -> Account | None:
@@ -610,6 +968,17 @@ class Simulator:
         self._authorize(request)
         return web.json_response(self.company.rest_devices())
 
+    async def _rest_pickup(self, request: web.Request) -> web.Response:
+        account = self._authorize(request)
+        # As the public client that uses this endpoint sends it.
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _json_error(415, "unsupported_media_type", "send a form")
+        queue_id = request.match_info["queue_id"]
+        call_guid = request.match_info["call_guid"]
+        if not await self.pickup_caller(queue_id, call_guid, account.pbx_user_id):
+            return _json_error(404, "not_found", "no such caller waiting")
+        return web.Response(status=204)
+
     # --- event pusher ---------------------------------------------------------------------
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
@@ -617,6 +986,17 @@ class Simulator:
         if not _ID1.fullmatch(id1) or not _ID2.fullmatch(id2):
             raise web.HTTPNotFound
         if self.refuse_events:
+            self.events_refused += 1
+            raise web.HTTPServiceUnavailable
+        if self.events_delay > 0:
+            self.events_held += 1
+            self._pending.append(request)
+            try:
+                await self._pause(self.events_delay)
+            finally:
+                self.events_held -= 1
+                self._pending.remove(request)
+        if self._stopping.is_set():
             raise web.HTTPServiceUnavailable
         ws = web.WebSocketResponse(autoping=False, timeout=2.0)
         if not ws.can_prepare(request).ok:
@@ -625,15 +1005,17 @@ class Simulator:
         conn = _Connection(ws, request)
         self._connections.append(conn)
         self.connection_count += 1
-        heartbeat = asyncio.create_task(
-            self._heartbeat(conn), name="nguc-sim-heartbeat"
+        helpers = (
+            asyncio.create_task(self._heartbeat(conn), name="nguc-sim-heartbeat"),
+            asyncio.create_task(self._watch_token(conn), name="nguc-sim-expiry"),
         )
         try:
             await conn.send("o")
             await self._serve(conn)
         finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
             self._connections.remove(conn)
             if not ws.closed:
                 await conn.close()
@@ -645,10 +1027,29 @@ class Simulator:
             if not self.silent:
                 await conn.send("h")
 
+    async def _watch_token(self, conn: _Connection) -> None:
+        """With `close_on_token_expiry`: close once the last token sent has expired."""
+        while not conn.ws.closed:
+            await asyncio.sleep(0.05)
+            if (
+                self.close_on_token_expiry
+                and conn.authenticated
+                and not conn.silenced
+                and self._account_for(conn.tokens[-1]) is None
+            ):
+                await conn.close(close_frame(*TOKEN_EXPIRED))
+                return
+
     async def _serve(self, conn: _Connection) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.auth_timeout
         while True:
+            if conn.silenced:
+                # Half-open: nothing is read (no pong, no close answered)
+                # until the client gives up on the socket.
+                while not conn.gone and not self._stopping.is_set():
+                    await asyncio.sleep(0.05)
+                return
             timeout: float | None = None
             if not conn.authenticated:
                 timeout = deadline - loop.time()
@@ -688,12 +1089,20 @@ class Simulator:
             if self.reject_auth or not token or self._account_for(token) is None:
                 await conn.close(close_frame(*AUTH_FAILED))
                 return False
-            if conn.authenticated:
+            first = not conn.authenticated
+            if not first:
                 self.reauth_on_open_count += 1
             conn.authenticated = True
             conn.tokens.append(token)
             self.ws_tokens.append(token)
             self.authenticated_count += 1
+            if first and self.close_after_auth_count > 0:
+                self.close_after_auth_count -= 1
+                self.closed_after_auth += 1
+                await conn.close(self.close_after_auth_frame)
+                return False
+            if first and self.heartbeat_on_accept and not self.silent:
+                await conn.send("h")
         return True
 
     # --- HTTP control ---------------------------------------------------------------------
@@ -762,6 +1171,57 @@ class Simulator:
                 self.token_lifetime = float(body["seconds"])
             case "heartbeat":
                 self.heartbeat_interval = float(body["seconds"])
+            case _:
+                return await self._control_faults(action, body)
+        return True
+
+    async def _control_faults(self, action: str, body: dict[str, Any]) -> bool:
+        """The fault-matrix actions of `POST /_sim/<action>`."""
+        count = body.get("count")
+        match action:
+            case "close_after_auth":
+                self.close_after_auth(
+                    int(body.get("count", 1)),
+                    int(body.get("code", GO_AWAY[0])),
+                    str(body.get("reason", GO_AWAY[1])),
+                )
+            case "silence":
+                self.silence_connections()
+            case "fail_token":
+                retry_after = body.get("retry_after")
+                self.fail_token(
+                    int(body.get("status", 401)),
+                    retry_after=None if retry_after is None else int(retry_after),
+                )
+            case "expires_in":
+                if body.get("missing"):
+                    self.expires_in = ExpiresIn.MISSING
+                else:
+                    self.expires_in = body.get("value", ExpiresIn.DERIVED)
+            case "fail_path":
+                retry_after = body.get("retry_after")
+                self.fail_path(
+                    str(body["path"]),
+                    int(body.get("status", 500)),
+                    count=None if count is None else int(count),
+                    retry_after=None if retry_after is None else int(retry_after),
+                )
+            case "hang_path":
+                self.hang_path(
+                    str(body["path"]),
+                    float(body.get("seconds", 60.0)),
+                    count=None if count is None else int(count),
+                )
+            case "clear_path":
+                self.clear_path(str(body["path"]))
+            case "events_delay":
+                self.events_delay = float(body.get("seconds", 0.0))
+            case "close_on_token_expiry":
+                self.close_on_token_expiry = bool(body.get("on", True))
+            case "scramble":
+                await self.restart(
+                    lambda company: company.scramble(random.Random(body.get("seed")))
+                )
             case _:
                 return False
         return True

@@ -76,7 +76,12 @@ class NgucClient:
         token = await self.auth.async_get_access_token(
             force_refresh=True, rejected=token
         )
-        return await request(token)
+        try:
+            return await request(token)
+        except NgucAuthError:
+            # Only the token endpoint decides that credentials are bad: an
+            # endpoint refusing a token just issued is a fault to retry.
+            raise NgucResponseError(f"{path}: refused a fresh token (401)") from None
 
     async def _get(self, path: str, token: str) -> Any:
         what = f"GET {path}"
@@ -114,6 +119,9 @@ class NgucClient:
             raise NgucResponseError(f"GET {path}: expected a list")
         return data
 
+    async def _get_items[T](self, path: str, parse: Callable[[Any], T]) -> list[T]:
+        return _parse_all(path, await self._get_list(path), parse)
+
     async def get_me(self) -> Me:
         """Return the logged-in user."""
         try:
@@ -123,21 +131,19 @@ class NgucClient:
 
     async def get_users(self) -> list[User]:
         """Return the company's users."""
-        return _parse_all(await self._get_list(c.PATH_USERS), User.from_api)
+        return await self._get_items(c.PATH_USERS, User.from_api)
 
     async def get_user_statuses(self) -> list[UserStatus]:
         """Return every user's line status."""
-        return _parse_all(
-            await self._get_list(c.PATH_USER_STATUSES), UserStatus.from_api
-        )
+        return await self._get_items(c.PATH_USER_STATUSES, UserStatus.from_api)
 
     async def get_queues(self) -> list[Queue]:
         """Return a snapshot of every call queue."""
-        return _parse_all(await self._get_list(c.PATH_QUEUES), Queue.from_api)
+        return await self._get_items(c.PATH_QUEUES, Queue.from_api)
 
     async def get_devices(self) -> list[Device]:
         """Return every phone and its registration."""
-        return _parse_all(await self._get_list(c.PATH_DEVICES), Device.from_api)
+        return await self._get_items(c.PATH_DEVICES, Device.from_api)
 
     async def pickup_queue_caller(self, queue_id: str, call_guid: str) -> None:
         """Answer a caller waiting in a queue, on the logged-in user's phone.
@@ -175,12 +181,20 @@ class NgucClient:
         )
 
 
-def _parse_all[T](items: list[Any], parse: Callable[[Any], T]) -> list[T]:
-    """Parse every item; one unreadable item is logged and left out."""
+def _parse_all[T](path: str, items: list[Any], parse: Callable[[Any], T]) -> list[T]:
+    """Parse every item; unreadable items are left out, in one log line a list."""
     parsed: list[T] = []
+    skipped: list[Any] = []
     for item in items:
         try:
             parsed.append(parse(item))
         except ValueError:
-            _LOGGER.warning("Skipping an item without an id: %.200r", item)
+            skipped.append(item)
+    if skipped:
+        _LOGGER.warning(
+            "GET %s: skipped %d unreadable items, the first: %.200r",
+            path,
+            len(skipped),
+            skipped[0],
+        )
     return parsed

@@ -56,6 +56,8 @@ BACKOFF_CAP = 300.0
 # A frame larger than this is delivered, but logged: no event should be that
 # large. (Above aiohttp's limit, 4 MiB, the connection ends and is renewed.)
 LARGE_FRAME = 1 << 20
+# A run of rejections renews the token at its start and again after this many.
+RENEW_EVERY_REJECTIONS = 5
 # The token keeper's shortest wait between two looks at the token.
 TOKEN_CHECK_MIN = 0.5
 
@@ -152,6 +154,7 @@ class NgucEventStream:
         self._rejected_in_a_row = 0
         self._rejected_since: float | None = None  # its first, epoch seconds
         self._renew: str | None = None  # a rejected token to replace first
+        self._since_renewal = 0  # rejections since the run's last renewal
         self._last_sent: TokenSet | None = None
         #: Websocket connections opened so far (for diagnostics).
         self.connections = 0
@@ -275,6 +278,16 @@ class NgucEventStream:
         if self._rejected_since is None:
             self._rejected_since = time.time()
             self._renew = connection.token
+            self._since_renewal = 0
+        else:
+            # The run's first renewal may have been spent on a fault that was
+            # no rejection (a drop before the first frame): a long run renews
+            # again every few rejections, so that a token revoked on the
+            # server cannot be retried for the rest of its life.
+            self._since_renewal += 1
+            if self._since_renewal >= RENEW_EVERY_REJECTIONS:
+                self._since_renewal = 0
+                self._renew = connection.token
         if not fresh:
             _LOGGER.debug("Event stream: a token used before was rejected")
             return
@@ -287,6 +300,7 @@ class NgucEventStream:
     def _accepted(self) -> None:
         self._rejected_in_a_row = 0
         self._rejected_since = None
+        self._since_renewal = 0
 
     def _connected(self) -> None:
         _LOGGER.debug("Event stream: connected")

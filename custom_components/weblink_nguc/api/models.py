@@ -125,14 +125,15 @@ class UserStatus:
     def from_api(cls, data: Any) -> UserStatus:
         """Parse a ``UserStatus`` payload or an item of ``/company/user/status``."""
         data = _mapping(data)
+        user_id = _id(data.get(c.STATUS_USER_ID))
         value = as_int(data.get(c.STATUS_VALUE))
+        if value is None or value < 0:
+            # Neither idle nor offline: a status we cannot read says nothing,
+            # so the event is unusable (the caller logs and skips it).
+            raise ValueError(f"unreadable status of user {user_id}")
         return cls(
-            user_id=_id(data.get(c.STATUS_USER_ID)),
-            # An unreadable status is taken as unavailable rather than idle:
-            # never claim a line is free when we do not know.
-            status=LineState(value)
-            if value is not None and value >= 0
-            else LineState.UNAVAILABLE,
+            user_id=user_id,
+            status=LineState(value),
             status_text=as_str(data.get(c.STATUS_TEXT)),
         )
 
@@ -173,11 +174,15 @@ class DeviceStatus:
     def from_api(cls, data: Any) -> DeviceStatus:
         """Parse a ``DeviceStatus`` payload."""
         data = _mapping(data)
+        device_id = _id(data.get(c.DEVICE_EVENT_ID, data.get(c.DEVICE_ID)))
         status = as_int(data.get(c.DEVICE_STATUS))
+        if status is None:
+            # An event that only says "something changed" is unusable.
+            raise ValueError(f"unreadable status of phone {device_id}")
         return cls(
-            device_id=_id(data.get(c.DEVICE_EVENT_ID, data.get(c.DEVICE_ID))),
+            device_id=device_id,
             user_id=as_str(data.get(c.DEVICE_USER_ID)),
-            registered=None if status is None else status != 0,
+            registered=status != 0,
         )
 
 

@@ -1,0 +1,343 @@
+"""What NGUC told us, and what each update or re-read changes of it.
+
+Nothing here touches Home Assistant: :meth:`NgucData.apply` and
+:meth:`NgucData.diff` only compare models and say which items changed, so
+that the coordinator notifies those alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .api import (
+    Cdr,
+    Device,
+    DeviceStatus,
+    Me,
+    Queue,
+    Update,
+    User,
+    UserStatus,
+)
+
+# The kinds of item that have a device of their own; an item's key is
+# "<kind>_<NGUC id>", e.g. "user_86480".
+KIND_USER = "user"
+KIND_DEVICE = "device"
+KIND_QUEUE = "queue"
+KINDS = (KIND_USER, KIND_DEVICE, KIND_QUEUE)
+
+
+def user_key(user_id: str) -> str:
+    """Return the key of a user (their line, their device)."""
+    return f"user_{user_id}"
+
+
+def device_key(device_id: str) -> str:
+    """Return the key of a phone."""
+    return f"device_{device_id}"
+
+
+def queue_key(queue_id: str) -> str:
+    """Return the key of a queue."""
+    return f"queue_{queue_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """Return the kind and the NGUC id of an item key."""
+    kind, _, item_id = key.partition("_")
+    return kind, item_id
+
+
+def _keys(*keys: str) -> frozenset[str]:
+    return frozenset(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What an update or a re-read changed, as item keys."""
+
+    changed: frozenset[str] = frozenset()
+    """Items whose entities may show something new."""
+    added: frozenset[str] = frozenset()
+    """New items: their devices and entities are to be made."""
+    removed: frozenset[str] = frozenset()
+    """Items gone: their devices (and so their entities) are to go."""
+    renamed: frozenset[str] = frozenset()
+    """Items whose device shows something new (name, model, owner)."""
+    unknown: frozenset[str] = frozenset()
+    """Items an event named that the data does not hold."""
+
+    def __bool__(self) -> bool:
+        """Return True when anything changed or is unknown."""
+        return bool(
+            self.changed or self.added or self.removed or self.renamed or self.unknown
+        )
+
+    def __or__(self, other: Changes) -> Changes:
+        """Return both changes in one."""
+        if not other:
+            return self
+        if not self:
+            return other
+        return Changes(
+            changed=self.changed | other.changed,
+            added=self.added | other.added,
+            removed=self.removed | other.removed,
+            renamed=self.renamed | other.renamed,
+            unknown=self.unknown | other.unknown,
+        )
+
+    @property
+    def items_changed(self) -> bool:
+        """Return True when items came, went or were renamed."""
+        return bool(self.added or self.removed or self.renamed)
+
+
+NO_CHANGES = Changes()
+
+
+@dataclass(slots=True)
+class NgucData:
+    """What NGUC told us, as of the last REST read plus the events since."""
+
+    me: Me
+    users: dict[str, User] = field(default_factory=dict)
+    statuses: dict[str, UserStatus] = field(default_factory=dict)
+    devices: dict[str, Device] = field(default_factory=dict)
+    queues: dict[str, Queue] = field(default_factory=dict)
+
+    def item_keys(self) -> set[str]:
+        """Return the keys of every item that has a device in Home Assistant."""
+        return (
+            {user_key(i) for i in self.users}
+            | {device_key(i) for i in self.devices}
+            | {queue_key(i) for i in self.queues}
+        )
+
+    def has(self, key: str) -> bool:
+        """Return whether the item ``key`` is known."""
+        kind, item_id = split_key(key)
+        if kind == KIND_USER:
+            return item_id in self.users
+        if kind == KIND_DEVICE:
+            return item_id in self.devices
+        return kind == KIND_QUEUE and item_id in self.queues
+
+    def queues_of(self, user_id: str) -> list[Queue]:
+        """Return the queues that have ``user_id`` as a member."""
+        return [
+            queue
+            for queue in self.queues.values()
+            if any(member.user_id == user_id for member in queue.members)
+        ]
+
+    def apply(self, update: Update) -> Changes:
+        """Apply an event's model to the data; return what it changed.
+
+        Touches nothing but this data. An update equal to what is held
+        changes nothing. Call records (``Cdr``, ``QueueCdr``) change no state;
+        they may name items we do not know.
+        """
+        if isinstance(update, UserStatus):
+            return self._apply_status(update)
+        if isinstance(update, Queue):
+            return self._apply_queue(update)
+        if isinstance(update, DeviceStatus):
+            return self._apply_device_status(update)
+        if isinstance(update, Cdr):
+            users = (update.src_user_id, update.dst_user_id)
+            return self._unknown_users(users)
+        # A QueueCdr, the last kind of update.
+        unknown = self._unknown_users((update.user_id,))
+        if update.queue_id is not None and update.queue_id not in self.queues:
+            unknown |= Changes(unknown=_keys(queue_key(update.queue_id)))
+        return unknown
+
+    def _apply_status(self, status: UserStatus) -> Changes:
+        user_id = status.user_id
+        if self.statuses.get(user_id) == status:
+            return NO_CHANGES
+        self.statuses[user_id] = status
+        key = user_key(user_id)
+        if user_id in self.users:
+            return Changes(changed=_keys(key))
+        return Changes(unknown=_keys(key))
+
+    def _apply_device_status(self, status: DeviceStatus) -> Changes:
+        key = device_key(status.device_id)
+        device = self.devices.get(status.device_id)
+        if device is None:
+            return Changes(unknown=_keys(key))
+        owner = status.user_id or device.user_id
+        if device.registered == status.registered and device.user_id == owner:
+            return NO_CHANGES
+        self.devices[device.id] = replace(
+            device, user_id=owner, registered=status.registered
+        )
+        # A phone handed to another user hangs under another user's device.
+        renamed = _keys(key) if owner != device.user_id else frozenset()
+        return Changes(changed=_keys(key), renamed=renamed)
+
+    def _apply_queue(self, queue: Queue) -> Changes:
+        old = self.queues.get(queue.id)
+        if old == queue:
+            return NO_CHANGES
+        self.queues[queue.id] = queue
+        key = queue_key(queue.id)
+        if old is None:
+            return Changes(added=_keys(key))
+        return Changes(
+            changed=_keys(key) | _member_keys(old, queue),
+            renamed=_keys(key) if old.name != queue.name else frozenset(),
+        )
+
+    def _unknown_users(self, user_ids: Iterable[str | None]) -> Changes:
+        unknown = frozenset(
+            user_key(user_id)
+            for user_id in user_ids
+            if user_id is not None and user_id not in self.users
+        )
+        return Changes(unknown=unknown) if unknown else NO_CHANGES
+
+    def diff(self, new: NgucData) -> Changes:
+        """Return what replacing this data by ``new`` changes; touches neither."""
+        changed: set[str] = set()
+        added: set[str] = set()
+        removed: set[str] = set()
+        renamed: set[str] = set()
+        for key, old_user, new_user in _pairs(self.users, new.users, user_key):
+            if old_user is None:
+                added.add(key)
+            elif new_user is None:
+                removed.add(key)
+            else:
+                if old_user != new_user:
+                    renamed.add(key)
+                user_id = new_user.id
+                if self.statuses.get(user_id) != new.statuses.get(user_id):
+                    changed.add(key)
+        for key, old_device, new_device in _pairs(
+            self.devices, new.devices, device_key
+        ):
+            if old_device is None:
+                added.add(key)
+            elif new_device is None:
+                removed.add(key)
+            elif old_device != new_device:
+                changed.add(key)
+                if (old_device.name, old_device.model, old_device.user_id) != (
+                    new_device.name,
+                    new_device.model,
+                    new_device.user_id,
+                ):
+                    renamed.add(key)
+        for key, old_queue, new_queue in _pairs(self.queues, new.queues, queue_key):
+            if old_queue is None:
+                added.add(key)
+            elif new_queue is None:
+                removed.add(key)
+            elif old_queue != new_queue:
+                changed.add(key)
+                changed.update(_member_keys(old_queue, new_queue))
+                if old_queue.name != new_queue.name:
+                    renamed.add(key)
+        # New and gone items are written whole, or not at all.
+        changed -= added | removed
+        return Changes(
+            changed=frozenset(changed),
+            added=frozenset(added),
+            removed=frozenset(removed),
+            renamed=frozenset(renamed),
+        )
+
+
+def _pairs[T](
+    old: Mapping[str, T], new: Mapping[str, T], key_fn: Callable[[str], str]
+) -> Iterable[tuple[str, T | None, T | None]]:
+    """Yield (key, old value, new value) of every id in either mapping."""
+    for item_id, old_value in old.items():
+        yield key_fn(item_id), old_value, new.get(item_id)
+    for item_id, new_value in new.items():
+        if item_id not in old:
+            yield key_fn(item_id), None, new_value
+
+
+def _member_keys(old: Queue, new: Queue) -> frozenset[str]:
+    """Return the users whose membership of a queue may read differently."""
+    if old.members == new.members:
+        return frozenset()
+    return frozenset(
+        user_key(member.user_id)
+        for member in (*old.members, *new.members)
+        if member.user_id is not None
+    )
+
+
+# --- What is kept on disk: the items, not their states -------------------------------
+
+
+def identities(data: NgucData) -> dict[str, list[dict[str, Any]]]:
+    """Return the items of ``data`` as JSON, without any state or e-mail."""
+    return {
+        "users": [
+            {"id": u.id, "name": u.name, "extension": u.extension}
+            for u in data.users.values()
+        ],
+        "devices": [
+            {"id": d.id, "user_id": d.user_id, "name": d.name, "model": d.model}
+            for d in data.devices.values()
+        ],
+        "queues": [{"id": q.id, "name": q.name} for q in data.queues.values()],
+    }
+
+
+def users_from_identities(stored: Mapping[str, Any]) -> dict[str, User]:
+    """Return the users kept by :func:`identities`."""
+    return {
+        item["id"]: User(
+            id=item["id"], name=item["name"], extension=item["extension"], email=None
+        )
+        for item in stored.get("users", ())
+    }
+
+
+def devices_from_identities(stored: Mapping[str, Any]) -> dict[str, Device]:
+    """Return the phones kept by :func:`identities`; their registration unknown."""
+    return {
+        item["id"]: Device(
+            id=item["id"],
+            user_id=item["user_id"],
+            name=item["name"],
+            model=item["model"],
+            registered=None,
+        )
+        for item in stored.get("devices", ())
+    }
+
+
+def queues_from_identities(stored: Mapping[str, Any]) -> dict[str, Queue]:
+    """Return the queues kept by :func:`identities`; their figures unknown."""
+    return {
+        item["id"]: Queue(
+            id=item["id"],
+            name=item["name"],
+            waiting=None,
+            member_available=None,
+            member_total=None,
+            wait_longest=None,
+            wait_avg=None,
+            service_level=None,
+            service_level_time=None,
+            completed=None,
+            abandoned=None,
+            total=None,
+            talktime=None,
+            holdtime=None,
+            members=(),
+            callers=(),
+        )
+        for item in stored.get("queues", ())
+    }

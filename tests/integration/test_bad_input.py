@@ -1,0 +1,671 @@
+"""Bad input (issue 6): no crash, one rate-limited log line, the valid rest applied, nothing lost.
+
+Frames and payloads come over the real websocket from the simulator; REST
+answers from its HTTP server; config flow input through the real flow. Each
+case sends its bad input three times: the log line is rate limited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.json import json_bytes
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import custom_components.weblink_nguc
+from custom_components.weblink_nguc.const import (
+    CONF_API_URL,
+    CONF_COMPANY,
+    CONF_EVENTS_URL,
+    DOMAIN,
+    EVENT_NGUC,
+)
+from tests.simulator import Simulator, demo_company
+
+from .convergence import ours, tracebacks, wait_converged, wait_until
+
+USERS = "/company/user"
+STATUSES = "/company/user/status"
+PHONES = "/company/device"
+QUEUES = "/company/queue"
+TIMES = 3  # each bad input is sent this often: logged once
+
+# The valid event that shares a frame with the bad one: Erik's line rings.
+GOOD = ("UserStatus", {"pbx_user_id": "86481", "status": "8", "status_text": "Ringing"})
+
+
+def element(name: Any, payload: Any = None, *extra: Any) -> str:
+    """Return one `a[...]` element: the JSON of [name, payload, *extra]."""
+    items = [name] if payload is None and not extra else [name, payload, *extra]
+    return json.dumps(items)
+
+
+GOOD_ELEMENT = element(*GOOD)
+
+
+def listen(hass: HomeAssistant, seen: list[Event[Any]]) -> None:
+    """Collect the NGUC events fired on the bus."""
+
+    @callback
+    def record(event: Event[Any]) -> None:
+        seen.append(event)
+
+    hass.bus.async_listen(EVENT_NGUC, record)
+
+
+def frame(*elements: Any) -> str:
+    """Return an `a[...]` frame of exactly these elements."""
+    return "a" + json.dumps(list(elements))
+
+
+@pytest.fixture(autouse=True)
+def short_recovery() -> Generator[None]:
+    """Retry a failed read within tenths of a second."""
+    with (
+        patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE", 0.05),
+        patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_CAP", 0.5),
+    ):
+        yield
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> MockConfigEntry:
+    """The demo entry, set up and showing the simulator's truth."""
+    caplog.set_level(logging.INFO, logger="custom_components.weblink_nguc")
+    simulator.heartbeat_interval = 1.0
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_converged(hass, mock_config_entry, simulator)
+    return mock_config_entry
+
+
+def warnings_since(
+    caplog: pytest.LogCaptureFixture, start: int, *, stream: bool = True
+) -> list[str]:
+    """Our warning lines logged since record ``start`` (without ``stream``: not the stream's)."""
+    return [
+        r.getMessage()
+        for r in ours(caplog.records[start:], logging.WARNING)
+        if stream or not r.name.endswith(".api.events")
+    ]
+
+
+def errors_in(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every error line of any logger, or any traceback."""
+    return [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.ERROR
+    ] + tracebacks(caplog.records)
+
+
+async def send_bad_frame(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    raw: str,
+    *,
+    good_inside: bool,
+) -> list[str]:
+    """Send ``raw`` TIMES, then a valid event of its own; return the warnings it caused.
+
+    Asserts: the valid event of the same frame (if any) and the one after
+    are applied, nothing else is lost (converged), nothing crashed.
+    """
+    start = len(caplog.records)
+    if good_inside:
+        simulator.company.apply_event(*GOOD)
+    for _ in range(TIMES):
+        await simulator.send_raw(raw)
+    await simulator.set_user_status("86483", 1)  # a frame of its own, after
+    await wait_converged(hass, entry, simulator)
+    assert not errors_in(caplog)
+    return warnings_since(caplog, start)
+
+
+# --- frames ---------------------------------------------------------------------------
+
+MALFORMED_FRAMES: list[tuple[str, str, bool]] = [
+    # (case, frame, whether the valid event shares the frame)
+    ("not_json", "a[not json", False),
+    ("not_an_array", 'a{"UserStatus": 1}', False),
+    ("empty_frame", "", False),
+    ("unknown_frame_type", "x[1]", False),
+    ("unknown_letter", "z", False),
+    ("close_not_code_reason", 'c"bye"', False),
+    ("element_object", frame({"x": 1}, GOOD_ELEMENT), True),
+    ("element_number", frame(7, GOOD_ELEMENT), True),
+    ("element_null", frame(None, GOOD_ELEMENT), True),
+    ("element_not_json", frame("not json", GOOD_ELEMENT), True),
+    ("element_only_name", frame(element("OnlyName"), GOOD_ELEMENT), True),
+    ("element_three_items", frame(element("UserStatus", {}, 1), GOOD_ELEMENT), True),
+    ("element_name_not_string", frame(element(1, {}), GOOD_ELEMENT), True),
+    ("element_payload_array", frame(element("UserStatus", []), GOOD_ELEMENT), True),
+    (
+        "element_payload_string",
+        frame(element("UserStatus", "86481"), GOOD_ELEMENT),
+        True,
+    ),
+    (
+        "element_payload_null",
+        frame(json.dumps(["UserStatus", None]), GOOD_ELEMENT),
+        True,
+    ),
+    ("element_string", frame(json.dumps("UserStatus"), GOOD_ELEMENT), True),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "good_inside"),
+    [(raw, good) for _, raw, good in MALFORMED_FRAMES],
+    ids=[case for case, _, _ in MALFORMED_FRAMES],
+)
+async def test_malformed_frame(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    raw: str,
+    good_inside: bool,
+) -> None:
+    """A malformed frame or element is logged once and skipped; the rest is applied."""
+    connections = simulator.connection_count
+    warned = await send_bad_frame(
+        hass, entry, simulator, caplog, raw, good_inside=good_inside
+    )
+    assert len(warned) == 1, warned
+    assert simulator.connection_count == connections  # the connection stays
+
+
+async def test_frame_over_one_mib(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A frame over 1 MiB: logged once; its events still delivered, the bus event too."""
+    seen: list[Event[Any]] = []
+    listen(hass, seen)
+    blob = "x" * (1 << 20)
+    raw = frame(element("CallFlow", {"blob": blob}), GOOD_ELEMENT)
+    assert len(raw) > 1 << 20
+    warned = await send_bad_frame(hass, entry, simulator, caplog, raw, good_inside=True)
+    assert len(warned) == 1, warned
+    flows = [e for e in seen if e.data["event"] == "CallFlow"]
+    assert len(flows) == TIMES
+    assert flows[0].data["data"]["blob"] == blob
+
+
+async def test_open_frame_twice(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A second `o` on an open session: logged once; whatever follows, nothing is lost."""
+    start = len(caplog.records)
+    await simulator.send_open_again()
+    simulator.company.set_status("86480", 1)  # not sent: a resync must show it
+    await simulator.set_user_status("86481", 8)
+    await wait_converged(hass, entry, simulator)
+    assert not errors_in(caplog)
+    assert len(warnings_since(caplog, start)) == 1
+
+
+async def test_unknown_event_passed_on(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An event name we do not know is kept and passed on: on the bus, storable; no warning."""
+    seen: list[Event[Any]] = []
+    listen(hass, seen)
+    payload = {"id": "31", "name": "Kontorstid \ud800", "state": "lunch", "\udfff": 1}
+    raw = frame(element("CallFlow", payload), GOOD_ELEMENT)
+    warned = await send_bad_frame(hass, entry, simulator, caplog, raw, good_inside=True)
+    assert not warned
+    flows = [e for e in seen if e.data["event"] == "CallFlow"]
+    assert len(flows) == TIMES
+    assert flows[0].data["data"]["id"] == "31"
+    # The recorder and the logbook store the event: it must be valid JSON text.
+    json.loads(json_bytes(flows[0].data))
+
+
+# --- payloads of known events -----------------------------------------------------------
+
+# The payload cannot be applied: one warning line (rate limited).
+UNUSABLE_PAYLOADS: list[tuple[str, str, dict[str, Any]]] = [
+    ("user_status_without_id", "UserStatus", {"status": "1", "status_text": "InUse"}),
+    ("user_status_id_null", "UserStatus", {"pbx_user_id": None, "status": "1"}),
+    ("user_status_id_false", "UserStatus", {"pbx_user_id": False, "status": "1"}),
+    ("user_status_without_status", "UserStatus", {"pbx_user_id": "86482"}),
+    ("user_status_null", "UserStatus", {"pbx_user_id": "86482", "status": None}),
+    ("user_status_false", "UserStatus", {"pbx_user_id": "86482", "status": False}),
+    ("user_status_text", "UserStatus", {"pbx_user_id": "86482", "status": "busy"}),
+    ("user_status_array", "UserStatus", {"pbx_user_id": "86482", "status": [1]}),
+    ("device_status_without_id", "DeviceStatus", {"status": "0"}),
+    (
+        "device_status_text",
+        "DeviceStatus",
+        {"pbx_device_id": "9003", "status": "maybe"},
+    ),
+    ("queue_without_queue", "Queue", {"members": [], "callers": []}),
+    ("queue_null", "Queue", {"queue": None, "members": None, "callers": None}),
+    ("queue_without_id", "Queue", {"queue": {"name": "Support", "waiting": "1"}}),
+]
+
+# Odd but usable (NGUC sends null and false for "absent"): at most one line.
+ODD_PAYLOADS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "user_status_text_null",
+        "UserStatus",
+        {"pbx_user_id": "86482", "status": "4", "status_text": None},
+    ),
+    (
+        "user_status_text_false",
+        "UserStatus",
+        {"pbx_user_id": "86482", "status": "4", "status_text": False},
+    ),
+    (
+        "lone_surrogates",
+        "UserStatus",
+        {"pbx_user_id": "86482", "status": "4", "status_text": "Unavail\ud800able"},
+    ),
+    ("huge_status", "UserStatus", {"pbx_user_id": "86482", "status": 10**30}),
+    (
+        "huge_queue_figures",
+        "Queue",
+        {
+            "queue": {
+                "id": "501",
+                "name": "Support",
+                "waiting": 10**30,
+                "completed": "1e400",
+                "abandoned": "9" * 400,
+                "wait_longest": -5,
+            },
+            "members": "everyone",
+            "callers": {"a": 1},
+        },
+    ),
+    (
+        "cdr_wrong_types",
+        "Cdr",
+        {"id": None, "direction": ["IN"], "billsec": "long", "dst_pbx_user_id": 86481},
+    ),
+    (
+        "queue_cdr_wrong_types",
+        "QueueCdr",
+        {"call_guid": 5, "ast_queue_id": ["501"], "disposition": {}, "wait_time": "x"},
+    ),
+]
+
+
+async def restore_truth(simulator: Simulator) -> None:
+    """Push the truth of every item the bad payloads were about."""
+    company = simulator.company
+    await simulator.set_user_status("86482", company.statuses["86482"])
+    await simulator.set_device_registered("9003", company.devices["9003"].status != 0)
+    await simulator.push_queue(company.queues["501"])
+
+
+async def send_bad_payload(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    name: str,
+    payload: dict[str, Any],
+) -> list[str]:
+    """Send the bad event beside a valid one TIMES, then the truth; return the warnings."""
+    start = len(caplog.records)
+    simulator.company.apply_event(*GOOD)
+    for _ in range(TIMES):
+        await simulator.send_raw(frame(element(name, payload), GOOD_ELEMENT))
+    await restore_truth(simulator)
+    await wait_converged(hass, entry, simulator)
+    assert not errors_in(caplog)
+    return warnings_since(caplog, start)
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [(name, payload) for _, name, payload in UNUSABLE_PAYLOADS],
+    ids=[case for case, _, _ in UNUSABLE_PAYLOADS],
+)
+async def test_unusable_payload(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    payload: dict[str, Any],
+) -> None:
+    """A known event whose payload cannot be used: one warning; the rest of the frame applied."""
+    warned = await send_bad_payload(
+        hass, entry, simulator, caplog, name=name, payload=payload
+    )
+    assert len(warned) == 1, warned
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [(name, payload) for _, name, payload in ODD_PAYLOADS],
+    ids=[case for case, _, _ in ODD_PAYLOADS],
+)
+async def test_odd_payload(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    payload: dict[str, Any],
+) -> None:
+    """Odd values (null, false, huge numbers, lone surrogates): no crash, at most one line."""
+    seen: list[Event[Any]] = []
+    listen(hass, seen)
+    warned = await send_bad_payload(
+        hass, entry, simulator, caplog, name=name, payload=payload
+    )
+    assert len(warned) <= 1, warned
+    # Every event reaches the bus in a form the recorder can store.
+    for event in seen:
+        json.loads(json_bytes(event.data))
+    # No state is longer than Home Assistant allows (it would log an error).
+    assert all(len(state.state) <= 255 for state in hass.states.async_all())
+
+
+# --- REST -------------------------------------------------------------------------------
+
+
+async def resync(simulator: Simulator) -> None:
+    """Make the integration read the state again: the connection drops."""
+    before = simulator.authenticated_count
+    await simulator.drop_connections()
+    await wait_until(lambda: simulator.authenticated_count > before)
+
+
+@pytest.mark.parametrize(
+    ("path", "answer"),
+    [
+        (USERS, {"text": "<html>Bad gateway</html>", "content_type": "text/html"}),
+        (STATUSES, {"text": '[{"pbx_user_id": "86480", "sta'}),
+        (QUEUES, {"text": ""}),
+        (USERS, {"body": {"users": []}}),
+        (PHONES, {"body": "devices"}),
+        (QUEUES, {"text": "null"}),
+    ],
+    ids=["html", "truncated", "empty_body", "object", "string", "null"],
+)
+async def test_rest_unreadable_during_resync(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    answer: dict[str, Any],
+) -> None:
+    """A list that answers non-JSON or the wrong shape: retried; nothing lost or removed."""
+    removed: list[str] = []
+
+    @callback
+    def record(event: Event[Any]) -> None:
+        if event.data["action"] == "remove":
+            removed.append(event.data["device_id"])
+
+    hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, record)
+    start = len(caplog.records)
+    simulator.override_path(path, count=TIMES, **answer)
+    simulator.company.set_status("86481", 1)  # only a successful read shows it
+    await resync(simulator)
+    await wait_converged(hass, entry, simulator)
+    assert not removed
+    assert not errors_in(caplog)
+    # The dropped connection is logged too: only the read's lines count here.
+    assert len(warnings_since(caplog, start, stream=False)) == 1
+
+
+async def test_rest_unreadable_at_first_setup(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The very first read of a list fails: the entry still loads, and fills in once it answers."""
+    simulator.heartbeat_interval = 1.0
+    simulator.override_path(QUEUES, text="<html>Maintenance</html>", count=TIMES)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    await wait_converged(hass, mock_config_entry, simulator)
+    assert not errors_in(caplog)
+
+
+async def test_rest_items_without_ids(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Items of a list that are not items (no id, not objects): skipped, one line; the rest kept."""
+    start = len(caplog.records)
+    simulator.company.set_status("86481", 9)
+    junk = [
+        42,
+        "86480",
+        None,
+        [],
+        {"status": "1"},
+        {"pbx_user_id": None, "status": "0"},
+    ]
+    simulator.override_path(STATUSES, junk + simulator.company.rest_statuses(), count=1)
+    await resync(simulator)
+    await wait_converged(hass, entry, simulator)
+    assert not errors_in(caplog)
+    assert len(warnings_since(caplog, start, stream=False)) == 1
+
+
+async def test_rest_empty_lists_are_the_truth(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A company that has no queues any more answers []: the queues' devices go."""
+    for queue_id in list(simulator.company.queues):
+        simulator.company.remove_queue(queue_id)
+    await resync(simulator)
+    await wait_converged(hass, entry, simulator)
+    assert not errors_in(caplog)
+
+
+async def test_rest_duplicate_ids(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Lists naming an item twice: one device and one set of entities each, no error."""
+    company = simulator.company
+    simulator.heartbeat_interval = 1.0
+    simulator.override_path(USERS, company.rest_users() + company.rest_users()[:2])
+    simulator.override_path(PHONES, company.rest_devices() * 2)
+    simulator.override_path(STATUSES, company.rest_statuses() * 2)
+    simulator.override_path(QUEUES, company.rest_queues() + company.rest_queues()[:1])
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_converged(hass, mock_config_entry, simulator)
+    await resync(simulator)
+    await wait_converged(hass, mock_config_entry, simulator)
+    assert not errors_in(caplog)
+
+
+# --- config flow --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Creating an entry succeeds without setting it up (the flow is what is tested)."""
+    with (
+        patch(
+            "custom_components.weblink_nguc.async_setup_entry", return_value=True
+        ) as mock_setup,
+        patch("custom_components.weblink_nguc.async_unload_entry", return_value=True),
+    ):
+        yield mock_setup
+
+
+def form(simulator: Simulator, **change: str) -> dict[str, Any]:
+    """The user form aimed at the simulator, with ``change`` applied."""
+    values = {
+        CONF_COMPANY: simulator.company.name,
+        CONF_USERNAME: "demo",
+        CONF_PASSWORD: "demo",
+        CONF_API_URL: simulator.api_url,
+        CONF_EVENTS_URL: simulator.events_url,
+    } | change
+    return {
+        CONF_COMPANY: values[CONF_COMPANY],
+        CONF_USERNAME: values[CONF_USERNAME],
+        CONF_PASSWORD: values[CONF_PASSWORD],
+        "advanced": {
+            CONF_API_URL: values[CONF_API_URL],
+            CONF_EVENTS_URL: values[CONF_EVENTS_URL],
+        },
+    }
+
+
+def translated_errors() -> dict[str, set[str]]:
+    """The config flow's error keys, per language."""
+    package = Path(custom_components.weblink_nguc.__file__).parent / "translations"
+    return {
+        language: set(
+            json.loads((package / f"{language}.json").read_text("utf-8"))["config"][
+                "error"
+            ]
+        )
+        for language in ("en", "sv")
+    }
+
+
+async def submit(hass: HomeAssistant, user_input: dict[str, Any]) -> Any:
+    """Open the user step and submit ``user_input``."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {CONF_EVENTS_URL: "http://127.0.0.1:1/events"},
+        {CONF_EVENTS_URL: "https://127.0.0.1:1/events"},
+        {CONF_EVENTS_URL: "ftp://127.0.0.1/events"},
+        {CONF_API_URL: "ws://127.0.0.1:1"},
+        {CONF_API_URL: "ftp://127.0.0.1"},
+        {CONF_API_URL: "file:///etc/passwd"},
+        {CONF_API_URL: "javascript:alert(1)"},
+        {CONF_API_URL: "gopher://127.0.0.1:70"},
+    ],
+    ids=[
+        "events_http",
+        "events_https",
+        "events_ftp",
+        "api_ws",
+        "api_ftp",
+        "api_file",
+        "api_javascript",
+        "api_gopher",
+    ],
+)
+async def test_flow_url_of_another_scheme(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_setup_entry: AsyncMock,
+    change: dict[str, str],
+) -> None:
+    """A URL of the wrong scheme: a translated form error; the password goes nowhere."""
+    result = await submit(hass, form(simulator, **change))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_url"}
+    assert all("invalid_url" in keys for keys in translated_errors().values())
+    assert simulator.token_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({CONF_COMPANY: "  "}, CONF_COMPANY),
+        ({CONF_COMPANY: ""}, CONF_COMPANY),
+        ({CONF_USERNAME: "   "}, CONF_USERNAME),
+        ({CONF_PASSWORD: ""}, CONF_PASSWORD),
+    ],
+    ids=["company_spaces", "company_empty", "username_spaces", "password_empty"],
+)
+async def test_flow_blank_field(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_setup_entry: AsyncMock,
+    change: dict[str, str],
+    field: str,
+) -> None:
+    """A blank field is named as such in both languages, not sent as a login attempt."""
+    result = await submit(hass, form(simulator, **change))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: "blank"}
+    assert all("blank" in keys for keys in translated_errors().values())
+    assert simulator.token_requests == 0
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(simulator)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_flow_non_ascii_company(
+    hass: HomeAssistant, socket_enabled: None, mock_setup_entry: AsyncMock
+) -> None:
+    """A company named "Åkerö Café" signs in (any case); a near miss is a clear form error."""
+    sim = Simulator(demo_company("4790", "Åkerö Café"))
+    await sim.start()
+    try:
+        result = await submit(hass, form(sim, company="Åkerö Cafe"))
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": "invalid_auth"}
+        assert all("invalid_auth" in keys for keys in translated_errors().values())
+
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], form(sim, company="åkerö café")
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["title"] == "Åkerö Café (Anna Lindqvist)"
+        assert result["data"][CONF_COMPANY] == "åkerö café"
+    finally:
+        await sim.stop()

@@ -1,0 +1,857 @@
+"""The fault matrix of issue 6: after every fault, Home Assistant converges on NGUC's truth.
+
+Each test is one row: the integration in the test harness against the
+simulator, a fault, then the convergence check: every entity and device as the
+simulator holds it, at most one websocket, no traceback, "lost" and "restored"
+logged once each where the row has an outage (never one without the other),
+and no reauthentication unless the row says so. Long waits are shortened by
+patching the integration's delays, never by assuming how it works inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Generator
+import contextlib
+from datetime import timedelta
+import importlib
+import logging
+from pathlib import Path
+import time
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, STATE_UNAVAILABLE
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util.async_ import get_scheduled_timer_handles
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import custom_components.weblink_nguc
+from custom_components.weblink_nguc.api.events import NgucEventStream
+from custom_components.weblink_nguc.const import (
+    CONF_API_URL,
+    CONF_COMPANY,
+    CONF_EVENTS_URL,
+    DOMAIN,
+    EVENT_NGUC,
+)
+from tests.simulator import Device, Queue, QueueMember, Simulator, User, demo_company
+from tests.simulator.model import Company
+from tests.simulator.server import ExpiresIn
+
+from .convergence import (
+    count_logged,
+    issues_naming,
+    ours,
+    reauth_flows,
+    tracebacks,
+    wait_converged,
+    wait_until,
+)
+
+USERS = "/company/user"
+STATUSES = "/company/user/status"
+PHONES = "/company/device"
+QUEUES = "/company/queue"
+
+# The reconnect backoff's cap, shortened: "an hour" of outage is many caps.
+BACKOFF_CAP = 0.5
+PACKAGE = str(Path(custom_components.weblink_nguc.__file__).parent)
+
+# Delays that exist today, shortened for every row (seconds).
+DELAYS: dict[str, float] = {
+    "custom_components.weblink_nguc.api.events.BACKOFF_CAP": BACKOFF_CAP,
+    "custom_components.weblink_nguc.api.auth.RENEW_RETRY_MIN": 0.05,
+    "custom_components.weblink_nguc.api.auth.RENEW_RETRY_BASE": 0.05,
+    "custom_components.weblink_nguc.api.auth.RENEW_RETRY_CAP": 0.5,
+    "custom_components.weblink_nguc.api.client.REQUEST_TIMEOUT": 1.0,
+    "custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE": 0.05,
+    "custom_components.weblink_nguc.coordinator.RESYNC_RETRY_CAP": 0.5,
+}
+# Delays the issue leaves to the implementation, shortened where they exist
+# (a row then waits as long as a user would, within its limit).
+OPTIONAL_DELAYS: dict[str, float] = {
+    "custom_components.weblink_nguc.coordinator.RESYNC_DEBOUNCE": 0.3,
+    "custom_components.weblink_nguc.coordinator.UNKNOWN_ITEM_RESYNC_DELAY": 0.3,
+    "custom_components.weblink_nguc.const.RESYNC_DEBOUNCE": 0.3,
+}
+
+
+def shortened(target: str, seconds: float) -> Any:
+    """Patch the delay ``module.NAME`` to ``seconds``, in the type it has."""
+    module_name, name = target.rsplit(".", 1)
+    module = importlib.import_module(module_name)
+    if not hasattr(module, name):
+        pytest.fail(f"{target} is gone; the fault matrix shortens that delay")
+    current = getattr(module, name)
+    value: Any = (
+        timedelta(seconds=seconds) if isinstance(current, timedelta) else seconds
+    )
+    return patch.object(module, name, value)
+
+
+@pytest.fixture(autouse=True)
+def short_delays_of_recovery() -> Generator[None]:
+    """Shorten the integration's waits: backoff caps, retries, request timeouts."""
+    with contextlib.ExitStack() as stack:
+        for target, seconds in DELAYS.items():
+            stack.enter_context(shortened(target, seconds))
+        for target, seconds in OPTIONAL_DELAYS.items():
+            module_name, name = target.rsplit(".", 1)
+            if hasattr(importlib.import_module(module_name), name):
+                stack.enter_context(shortened(target, seconds))
+        yield
+
+
+@pytest.fixture
+def log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Capture our INFO lines too ("lost", "restored")."""
+    caplog.set_level(logging.INFO, logger="custom_components.weblink_nguc")
+    return caplog
+
+
+@pytest.fixture
+def removed_devices(hass: HomeAssistant) -> list[str]:
+    """Every device removed from the registry during the test."""
+    removed: list[str] = []
+
+    @callback
+    def record(event: Event[Any]) -> None:
+        if event.data["action"] == "remove":
+            removed.append(event.data["device_id"])
+
+    hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, record)
+    return removed
+
+
+@contextlib.contextmanager
+def heartbeat(seconds: float) -> Generator[None]:
+    """Run the event stream with a heartbeat of ``seconds`` (NGUC's is 25 s)."""
+    original = NgucEventStream.__init__
+
+    def init(self: NgucEventStream, *args: Any, **kwargs: Any) -> None:
+        kwargs["heartbeat"] = seconds
+        original(self, *args, **kwargs)
+
+    with patch.object(NgucEventStream, "__init__", init):
+        yield
+
+
+@pytest.fixture
+async def other_simulator(socket_enabled: None) -> AsyncGenerator[Simulator]:
+    """A second NGUC company, "other" (4712), on a server of its own."""
+    sim = Simulator(demo_company("4712", "other"))
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+def entry_like(
+    template: MockConfigEntry, simulator: Simulator, unique_id: str
+) -> MockConfigEntry:
+    """Return an entry like ``template`` (same account and version) on another simulator."""
+    company = simulator.company.name
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"{company} (Anna Lindqvist)",
+        unique_id=unique_id,
+        version=template.version,
+        minor_version=template.minor_version,
+        data={
+            **template.data,
+            CONF_COMPANY: company,
+            CONF_API_URL: simulator.api_url,
+            CONF_EVENTS_URL: simulator.events_url,
+        },
+    )
+
+
+async def start(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: Simulator
+) -> MockConfigEntry:
+    """Set the entry up and wait until it shows the simulator's truth."""
+    # The server proves it accepted a token with its first h: one a second.
+    simulator.heartbeat_interval = min(simulator.heartbeat_interval, 1.0)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_converged(hass, entry, simulator)
+    await accepted(simulator)
+    return entry
+
+
+async def accepted(simulator: Simulator) -> None:
+    """Wait until the connection is proven accepted (an h or a frame went out)."""
+    await wait_until(lambda: simulator.proven_connections == 1)
+
+
+async def settled(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    log: pytest.LogCaptureFixture,
+    *,
+    outage: bool = False,
+    timeout: float = 15.0,
+) -> None:
+    """The row's verdict: converged, no reauth, no traceback, lost/restored balanced."""
+    await wait_converged(hass, entry, simulator, timeout)
+    assert not reauth_flows(hass)
+    assert not tracebacks(log.records)
+    lost = count_logged(log.records, "lost")
+    restored = count_logged(log.records, "restored")
+    if outage:
+        assert (lost, restored) == (1, 1)
+    else:
+        assert lost == restored <= 1
+
+
+def entity_id(
+    hass: HomeAssistant, entry: MockConfigEntry, kind: str, item: str, key: str
+) -> str:
+    """Return the entity id of an item's entity, found by the end of its unique id."""
+    suffix = f"_{kind}_{item}_{key}"
+    for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        if entity.unique_id.endswith(suffix):
+            return entity.entity_id
+    raise AssertionError(f"no entity ends with {suffix}")
+
+
+def state_of(hass: HomeAssistant, entity: str) -> str | None:
+    """Return an entity's state, None when it has none."""
+    state = hass.states.get(entity)
+    return state.state if state is not None else None
+
+
+async def reconnected(simulator: Simulator, before: int, timeout: float = 10) -> float:
+    """Wait until a connection after the ``before``-th was authenticated."""
+    return await wait_until(
+        lambda: (
+            simulator.authenticated_count > before
+            and simulator.authenticated_connections == 1
+        ),
+        timeout,
+    )
+
+
+def _ours(obj: Any) -> bool:
+    return PACKAGE in repr(obj) or "weblink_nguc" in repr(obj)
+
+
+def our_tasks() -> list[asyncio.Task[Any]]:
+    """Return the unfinished tasks running code of the integration."""
+    found = []
+    for task in asyncio.all_tasks():
+        if task.done() or task is asyncio.current_task():
+            continue
+        code = getattr(task.get_coro(), "cr_code", None)
+        if code is not None and code.co_filename.startswith(PACKAGE):
+            found.append(task)
+    return found
+
+
+def our_timers(hass: HomeAssistant) -> list[asyncio.TimerHandle]:
+    """Return the scheduled timers that call into the integration."""
+    found = []
+    for handle in get_scheduled_timer_handles(hass.loop):
+        if handle.cancelled():
+            continue
+        parts = [
+            getattr(handle, "_callback", None),
+            *(getattr(handle, "_args", None) or ()),
+        ]
+        parts += [getattr(part, "target", None) for part in parts]
+        if any(_ours(part) for part in parts if part is not None):
+            found.append(handle)
+    return found
+
+
+# --- 1 ---------------------------------------------------------------------------------
+
+
+async def test_01_go_away_right_after_authentication(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    removed_devices: list[str],
+) -> None:
+    """Three connections in a row closed with c[3000,"Go away!"] at once: no reauth; converges.
+
+    The token endpoint accepts the credentials all along: a close is a fault
+    to retry (and log with its code), never a verdict on the credentials.
+    """
+    entry = await start(hass, mock_config_entry, simulator)
+    tokens, before = simulator.token_requests, simulator.authenticated_count
+    simulator.company.set_status("86481", 1)  # unseen: only a resync shows it
+    simulator.close_after_auth(3)
+    await simulator.close_connections(3000, "Go away!")
+    await wait_until(lambda: simulator.closed_after_auth == 3)
+    await reconnected(simulator, before + 3)
+    await settled(hass, entry, simulator, log)
+
+    # One token renewal for the streak of rejected connections, no more.
+    assert simulator.token_requests - tokens <= 1
+    # The close's code and reason are logged at warning level, rate limited.
+    closes = [
+        r
+        for r in ours(log.records, logging.WARNING)
+        if "3000" in r.getMessage() and "Go away!" in r.getMessage()
+    ]
+    assert len(closes) == 1
+    assert not removed_devices
+
+
+# --- 2 ---------------------------------------------------------------------------------
+
+
+async def test_02_tcp_drop_without_close_frame(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    removed_devices: list[str],
+) -> None:
+    """The TCP connection vanishes (no c[...], no close frame): reconnect and resync."""
+    entry = await start(hass, mock_config_entry, simulator)
+    before = simulator.authenticated_count
+    simulator.company.set_status("86481", 1)
+    simulator.company.devices["9001"].status = 0
+    await simulator.drop_connections()
+    await reconnected(simulator, before)
+    await simulator.set_user_status("86483", 8)  # events flow on the new connection
+    await settled(hass, entry, simulator, log)
+    assert not removed_devices
+
+
+# --- 3 ---------------------------------------------------------------------------------
+
+
+async def test_03_half_open_connection(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """Silence at both levels (no h, no pong; socket open): detected within about 2.5 heartbeats."""
+    beat = 0.4
+    simulator.heartbeat_interval = beat
+    with heartbeat(beat):
+        entry = await start(hass, mock_config_entry, simulator)
+        before = simulator.authenticated_count
+        simulator.silence_connections()
+        simulator.company.set_status("86480", 1)  # sent nowhere: the line is dead
+        took = await reconnected(simulator, before)
+        # 2.5 heartbeats of silence, then a reconnect within the first backoff.
+        assert took < 4 * beat + BACKOFF_CAP
+        await settled(hass, entry, simulator, log)
+    assert simulator.state()["silenced_connections"] == 0
+
+
+# --- 4 ---------------------------------------------------------------------------------
+
+
+async def test_04_access_token_expires_mid_connection(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """A token of 2 s: renewed before expiry and re-sent on the open connection; no reconnect.
+
+    The server closes a connection whose token expired without a new
+    `authenticate`, so a late renewal would show as a reconnect.
+    """
+    simulator.token_lifetime = 2.0
+    simulator.close_on_token_expiry = True
+    with patch("custom_components.weblink_nguc.api.auth.MIN_LIFETIME", 0.5):
+        entry = await start(hass, mock_config_entry, simulator)
+        connections = simulator.connection_count
+        for status in (1, 0, 8, 0, 1):
+            await asyncio.sleep(1.0)
+            await simulator.set_user_status("86481", status)
+        await settled(hass, entry, simulator, log)
+    assert simulator.reauth_on_open_count >= 2
+    assert simulator.connection_count == connections
+
+
+# --- 5 ---------------------------------------------------------------------------------
+
+
+async def test_05_refresh_token_revoked_password_account(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """Every token revoked, the account has a stored password: it logs in again; no reauth."""
+    entry = await start(hass, mock_config_entry, simulator)
+    grants = len(simulator.oauth_grants)
+    before = simulator.authenticated_count
+    simulator.revoke_tokens()
+    simulator.company.set_status("86482", 0)
+    await simulator.drop_connections()
+    await reconnected(simulator, before)
+    await settled(hass, entry, simulator, log)
+    assert "password" in simulator.oauth_grants[grants:]
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_05_refresh_token_revoked_two_factor_account(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """Every token revoked, the account has two-factor: reauthentication; unavailable meanwhile."""
+    simulator.heartbeat_interval = 1.0
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_COMPANY: "demo",
+            CONF_USERNAME: "secure",
+            CONF_PASSWORD: "secure",
+            "advanced": {
+                CONF_API_URL: simulator.api_url,
+                CONF_EVENTS_URL: simulator.events_url,
+            },
+        },
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"code": "123456"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    await hass.async_block_till_done()
+    await wait_converged(hass, entry, simulator)
+
+    simulator.revoke_tokens()
+    await simulator.drop_connections()
+    await wait_until(lambda: len(reauth_flows(hass, entry)) == 1)
+    line = entity_id(hass, entry, "user", "86481", "line_status")
+    await wait_until(lambda: state_of(hass, line) == STATE_UNAVAILABLE)
+    await asyncio.sleep(0.5)
+    assert len(reauth_flows(hass)) == 1
+
+    # The user signs in again; everything comes back.
+    flow = reauth_flows(hass, entry)[0]
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: "secure"}
+    )
+    assert result["step_id"] == "two_factor"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"code": "123456"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    await wait_converged(hass, entry, simulator)
+    assert not reauth_flows(hass)
+    assert not tracebacks(log.records)
+
+
+# --- 6 ---------------------------------------------------------------------------------
+
+
+async def test_06_token_endpoint_refuses_everything(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """The token endpoint answers 401 to everything: reauthentication, once; then quiet."""
+    entry = await start(hass, mock_config_entry, simulator)
+    simulator.fail_token(401)
+    simulator.expire_access_tokens()
+    await simulator.drop_connections()
+    await wait_until(lambda: len(reauth_flows(hass, entry)) == 1)
+    line = entity_id(hass, entry, "user", "86480", "line_status")
+    await wait_until(lambda: state_of(hass, line) == STATE_UNAVAILABLE)
+
+    # The stream stopped: no more logins, no more connections, one flow.
+    tokens, connections = simulator.token_requests, simulator.connection_count
+    await asyncio.sleep(1.5)
+    assert simulator.token_requests == tokens
+    assert simulator.connection_count == connections
+    assert simulator.open_connections == 0
+    assert len(reauth_flows(hass)) == 1
+    assert not tracebacks(log.records)
+
+
+# --- 7 ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["5xx", "429", "timeout", "404"])
+async def test_07_rest_fails_during_resync(
+    hass: HomeAssistant,
+    *,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    removed_devices: list[str],
+    fault: str,
+) -> None:
+    """REST fails while the state is re-read: retried with backoff; no device lost."""
+    # A 404 is asked again at the next full read, hourly on a healthy
+    # stream: a second here.
+    with contextlib.ExitStack() as stack:
+        if fault == "404":
+            stack.enter_context(
+                shortened(
+                    "custom_components.weblink_nguc.coordinator.RESYNC_INTERVAL", 1.0
+                )
+            )
+        await _rest_fails_during_resync(
+            hass,
+            simulator=simulator,
+            mock_config_entry=mock_config_entry,
+            log=log,
+            removed_devices=removed_devices,
+            fault=fault,
+        )
+
+
+async def _rest_fails_during_resync(
+    hass: HomeAssistant,
+    *,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    removed_devices: list[str],
+    fault: str,
+) -> None:
+    entry = await start(hass, mock_config_entry, simulator)
+    before = simulator.authenticated_count
+    statuses_read = len(simulator.request_times(STATUSES))
+    simulator.company.set_status("86481", 1)
+    match fault:
+        case "5xx":
+            simulator.fail_path(USERS, 503, count=3)
+            simulator.fail_path(STATUSES, 500, count=2)
+        case "429":
+            simulator.fail_path(STATUSES, 429, count=1, retry_after=1)
+        case "timeout":
+            simulator.hang_path(STATUSES, 5.0, count=1)
+        case "404":
+            simulator.fail_path(PHONES, 404)
+    await simulator.drop_connections()
+    await reconnected(simulator, before)
+
+    if fault == "404":
+        # The phones stay as they were, named in a repair issue, until the
+        # endpoint answers again; the rest converges meanwhile.
+        await wait_until(lambda: bool(issues_naming(hass, PHONES)))
+        await wait_converged(hass, entry, simulator, issues=False)
+        assert not removed_devices
+        simulator.clear_path(PHONES)
+    await settled(hass, entry, simulator, log)
+    assert not removed_devices
+
+    reads = simulator.request_times(STATUSES)[statuses_read:]
+    if fault == "5xx":
+        assert len(reads) >= 3
+    if fault == "429":
+        # Retried, but not before the server's Retry-After.
+        assert len(reads) >= 2
+        assert reads[1] - reads[0] >= 0.9
+
+
+# --- 8 ---------------------------------------------------------------------------------
+
+
+async def test_08_events_during_resync(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """Events that arrive while the state is re-read: none lost; older REST data never wins.
+
+    The REST answers are made when asked and sent a second later: the events
+    pushed in between are newer than they are.
+    """
+    entry = await start(hass, mock_config_entry, simulator)
+    seen: list[str] = []
+
+    @callback
+    def record(event: Event[Any]) -> None:
+        seen.append(event.data["event"])
+
+    hass.bus.async_listen(EVENT_NGUC, record)
+    before = simulator.authenticated_count
+    asked = {
+        path: len(simulator.request_times(path)) for path in (STATUSES, QUEUES, PHONES)
+    }
+    for path in asked:
+        simulator.stale_path(path, 1.0, count=1)
+    await simulator.drop_connections()
+    await reconnected(simulator, before)
+    await wait_until(
+        lambda: all(len(simulator.request_times(p)) > n for p, n in asked.items())
+    )
+    await simulator.set_user_status("86480", 8)
+    await simulator.set_user_status("86481", 1)
+    await simulator.add_caller("501", "0701234567")
+    await simulator.set_device_registered("9001", False)
+    await settled(hass, entry, simulator, log)
+    assert seen == ["UserStatus", "UserStatus", "Queue", "DeviceStatus"]
+
+
+# --- 9 ---------------------------------------------------------------------------------
+
+
+def everything_changed(company: Company) -> None:
+    """Users, phones and queues added, removed and renamed; statuses changed."""
+    company.add_user(User("86490", "Nils Holm", "110", "nils@demo.example"), 1)
+    company.add_device(Device("9010", "86490", "Nils bordstelefon", "Snom D785"))
+    company.remove_user("86483")  # Lars, with his phone 9004
+    company.rename_user("86481", "Erik Johansson-Berg")
+    company.remove_device("9005")
+    company.rename_device("9001", "Anna skrivbord", "Yealink T57W")
+    company.remove_queue("502")
+    company.rename_queue("501", "Kundtjänst")
+    company.add_queue(
+        Queue(id="503", name="Växel", members=[QueueMember("86480", "Anna Lindqvist")])
+    )
+    company.set_status("86480", 9)
+    company.set_status("86482", 0)
+    company.devices["9002"].status = 0
+    company.queues["501"].completed += 4
+    company.queues["501"].wait_longest = 180
+
+
+async def test_09_server_restarts_with_everything_changed(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """NGUC comes back from a restart with another company: devices and states match it."""
+    entry = await start(hass, mock_config_entry, simulator)
+    before = simulator.authenticated_count
+    await simulator.restart(everything_changed)
+    await reconnected(simulator, before)
+    await settled(hass, entry, simulator, log)
+
+
+# --- 10 --------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+async def test_10_user_appears_by_event_only(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """A new user's first sign is an event about an unknown id: device and entities within a minute.
+
+    No reconnect happens: the stream is healthy, so only the event can tell.
+    """
+    entry = await start(hass, mock_config_entry, simulator)
+    connections = simulator.connection_count
+    await simulator.add_user_by_event(
+        User("86490", "Nils Holm", "110", "nils@demo.example"),
+        status=1,
+        phone=Device("9010", "86490", "Nils bordstelefon", "Snom D785"),
+    )
+    await settled(hass, entry, simulator, log, timeout=60)
+    assert simulator.connection_count == connections
+
+
+# --- 11 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phase", ["backoff", "connect", "resync"])
+@pytest.mark.parametrize("action", ["unload", "stop"])
+async def test_11_stop_or_unload_midway(
+    hass: HomeAssistant,
+    *,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    phase: str,
+    action: str,
+) -> None:
+    """Unload the entry, or stop Home Assistant, in backoff, connecting or resyncing.
+
+    Nothing of ours lingers: no task, no timer, no websocket (the harness
+    also fails a test that leaves any task or timer behind).
+    """
+    entry = await start(hass, mock_config_entry, simulator)
+    match phase:
+        case "backoff":
+            simulator.refuse_events = True
+            with shortened("custom_components.weblink_nguc.api.events.BACKOFF_CAP", 60):
+                await simulator.drop_connections()
+                await wait_until(lambda: simulator.events_refused >= 2)
+        case "connect":
+            simulator.events_delay = 30.0
+            await simulator.drop_connections()
+            await wait_until(lambda: simulator.events_held == 1)
+        case "resync":
+            before = len(simulator.request_times(USERS))
+            simulator.hang_path(USERS, 30.0)
+            await simulator.drop_connections()
+            await wait_until(lambda: len(simulator.request_times(USERS)) > before)
+
+    started = time.monotonic()
+    if action == "unload":
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        assert entry.state is ConfigEntryState.NOT_LOADED
+    else:
+        await hass.async_stop()
+    await hass.async_block_till_done()
+    assert time.monotonic() - started < 5  # not held up by the pending wait
+    # The websocket, and the handshake or request under way, are closed.
+    await wait_until(
+        lambda: simulator.open_connections == 0 and simulator.pending_requests == 0, 5
+    )
+    assert not our_tasks()
+    if action == "unload":
+        assert not our_timers(hass)
+    assert not tracebacks(log.records)
+
+
+# --- 12 --------------------------------------------------------------------------------
+
+
+async def test_12_server_unreachable_for_an_hour(
+    hass: HomeAssistant,
+    *,
+    short_stream_grace: None,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    removed_devices: list[str],
+) -> None:
+    """NGUC unreachable for many backoff caps: backoff capped, "lost" once, "restored" once."""
+    entry = await start(hass, mock_config_entry, simulator)
+    line = entity_id(hass, entry, "user", "86480", "line_status")
+    await simulator.go_offline()
+    simulator.company.set_status("86480", 1)
+    simulator.company.set_status("86481", 8)
+    await wait_until(lambda: state_of(hass, line) == STATE_UNAVAILABLE)
+    await asyncio.sleep(12 * BACKOFF_CAP)  # an hour is many caps of the backoff
+
+    await simulator.come_back()
+    took = await reconnected(simulator, 0)
+    assert took < BACKOFF_CAP + 2.0  # the next attempt is at most a cap away
+    await settled(hass, entry, simulator, log, outage=True)
+    assert not removed_devices
+
+
+# --- 13 --------------------------------------------------------------------------------
+
+
+async def test_13_two_companies_isolated(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    other_simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """Two entries, two companies: the faults of one never touch the other."""
+    first = await start(hass, mock_config_entry, simulator)
+    other = await start(
+        hass,
+        entry_like(mock_config_entry, other_simulator, other_simulator.company.id),
+        other_simulator,
+    )
+    other_line = entity_id(hass, other, "user", "86481", "line_status")
+    other_states: list[str] = []
+
+    @callback
+    def record(event: Event[Any]) -> None:
+        if event.data["entity_id"] == other_line and event.data["new_state"]:
+            other_states.append(event.data["new_state"].state)
+
+    hass.bus.async_listen("state_changed", record)
+    other_connections = other_simulator.connection_count
+
+    # The first company's server misbehaves every way it can, short of credentials.
+    simulator.close_after_auth(3)
+    simulator.fail_path(USERS, 500, count=3)
+    simulator.company.set_status("86481", 1)
+    await simulator.drop_connections()
+    for status, shown in ((8, "ringing"), (1, "in_use"), (0, "idle")):
+        await other_simulator.set_user_status("86481", status)
+        await wait_until(lambda shown=shown: state_of(hass, other_line) == shown)
+    await wait_converged(hass, first, simulator)
+    await wait_converged(hass, other, other_simulator)
+    await accepted(simulator)
+
+    # Its credentials are refused: only its entry asks for them.
+    simulator.fail_token(401)
+    simulator.expire_access_tokens()
+    await simulator.drop_connections()
+    await wait_until(lambda: len(reauth_flows(hass, first)) == 1)
+    await other_simulator.set_user_status("86481", 9)
+    await wait_until(lambda: state_of(hass, other_line) == "in_use_ringing")
+    await wait_converged(hass, other, other_simulator)
+    assert not reauth_flows(hass, other)
+    assert other_simulator.connection_count == other_connections
+    assert STATE_UNAVAILABLE not in other_states
+    assert not tracebacks(log.records)
+
+
+# --- 14 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expires_in",
+    [0, -5, ExpiresIn.MISSING, "0", "soon"],
+    ids=["zero", "negative", "missing", "string_zero", "string"],
+)
+async def test_14_odd_expires_in(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    expires_in: Any,
+) -> None:
+    """Token answers with an `expires_in` of 0, negative, missing or a string: requests stay bounded."""
+    simulator.expires_in = expires_in
+    entry = await start(hass, mock_config_entry, simulator)
+    for user_id in ("86480", "86481", "86483"):
+        before = simulator.authenticated_count
+        simulator.company.set_status(user_id, 1)
+        await simulator.drop_connections()
+        await reconnected(simulator, before)
+        await asyncio.sleep(0.3)
+    await settled(hass, entry, simulator, log)
+    # The login, and at most a renewal or two: never a renewal loop.
+    assert simulator.token_requests <= 3
+
+
+# --- 15 --------------------------------------------------------------------------------
+
+
+async def test_15_user_removed_while_home_assistant_stopped(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+) -> None:
+    """NGUC removed a user (and a queue) while Home Assistant was stopped: their devices are gone."""
+    entry = await start(hass, mock_config_entry, simulator)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    simulator.company.remove_user("86483")  # with his phone 9004
+    simulator.company.remove_queue("502")
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await settled(hass, entry, simulator, log)
+    dev_reg = dr.async_get(hass)
+    names = {d.name for d in dr.async_entries_for_config_entry(dev_reg, entry.entry_id)}
+    assert "Lars Öberg" not in names
+    assert "Sales" not in names
