@@ -61,7 +61,6 @@ from custom_components.weblink_nguc.const import (
     CONF_COMPANY,
     CONF_EVENTS_URL,
     DOMAIN,
-    EVENT_NGUC,
 )
 from custom_components.weblink_nguc.sensor import LINE_IDLE, LINE_IN_USE
 
@@ -446,7 +445,11 @@ class Integration:
                 CONF_EVENTS_URL: self.info["events_url"],
             },
         )
-        self._nguc_events = 0
+
+    @property
+    def _nguc_events(self) -> int:
+        """Return the NGUC events received (most of them do not go on the bus)."""
+        return int(self.coordinator.stream.events)
 
     @property
     def coordinator(self) -> Any:
@@ -511,12 +514,6 @@ class Integration:
                 raise RuntimeError(f"no line status sensor with unique id {unique_id}")
             self.writes.lines[entity_id] = user
 
-        @callback
-        def count_nguc_event(_event: Event[Any]) -> None:
-            self._nguc_events += 1
-
-        self.entry.async_on_unload(hass.bus.async_listen(EVENT_NGUC, count_nguc_event))
-
     async def burst(self, n: int) -> None:
         """UserStatus events one a frame as fast as they go: events/s and CPU per event.
 
@@ -566,7 +563,7 @@ class Integration:
 
     async def _nguc_events_to(self, count: int) -> None:
         await _wait_until(
-            lambda: self._nguc_events >= count, 30, f"{count} {EVENT_NGUC} bus events"
+            lambda: self._nguc_events >= count, 30, f"{count} NGUC events received"
         )
         await self._settle()
 

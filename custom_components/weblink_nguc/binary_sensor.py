@@ -1,4 +1,4 @@
-"""Binary sensors of Weblink NGUC: the event stream, and each phone's registration."""
+"""Binary sensors of Weblink NGUC: the event stream, phones' registration, paused users."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Device
 from .coordinator import KEY_ACCOUNT, KEY_STREAM, NgucConfigEntry, NgucCoordinator
+from .data import Membership
 from .entity import (
     PHONE,
+    USER_QUEUES,
     ItemDescriptions,
     NgucEntity,
     NgucItemEntity,
@@ -59,8 +61,29 @@ PHONE_BINARY_SENSORS: tuple[NgucBinarySensorEntityDescription[Device], ...] = (
 )
 
 
+def paused(memberships: tuple[Membership, ...]) -> bool | None:
+    """Return whether a user is paused in any queue; None if NGUC did not say."""
+    if any(m.paused for m in memberships):
+        return True
+    if any(m.paused is None for m in memberships):
+        return None
+    return False
+
+
+USER_QUEUE_BINARY_SENSORS: tuple[
+    NgucBinarySensorEntityDescription[tuple[Membership, ...]], ...
+] = (
+    NgucBinarySensorEntityDescription(
+        key="paused",
+        translation_key="paused",
+        is_on_fn=paused,
+    ),
+)
+
+
 ITEM_BINARY_SENSORS: ItemDescriptions[NgucBinarySensorEntityDescription[Any]] = (
     (PHONE, PHONE_BINARY_SENSORS),
+    (USER_QUEUES, USER_QUEUE_BINARY_SENSORS),
 )
 
 
@@ -69,7 +92,7 @@ async def async_setup_entry(
     entry: NgucConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the stream's binary sensor, and those of the phones known now and later."""
+    """Add the stream's binary sensor, and those of the items known now and later."""
     coordinator = entry.runtime_data
     async_add_entities(
         NgucStreamBinarySensor(coordinator, description)
@@ -81,7 +104,7 @@ async def async_setup_entry(
 
 
 class NgucBinarySensor[T](NgucItemEntity[T], BinarySensorEntity):
-    """A binary sensor showing ``is_on_fn`` of a phone."""
+    """A binary sensor showing ``is_on_fn`` of a phone or of a user's queues."""
 
     entity_description: NgucBinarySensorEntityDescription[T]
 

@@ -2,17 +2,20 @@
 
 :class:`CallTracker` turns each update, as it arrives, into the call event it
 stands for, each happening once: a line that starts ringing, a call record
-(``Cdr``) of a user, a step of a queued call (``QueueCdr``).
+(``Cdr``) of a user, a step of a queued call (``QueueCdr``). Numbers and users
+of the company's own PBX users get their names (:class:`Names`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .api import Cdr, LineState, QueueCdr, Update, UserStatus, contract as c
+import orjson
+
+from .api import Cdr, LineState, QueueCdr, Update, User, UserStatus, contract as c
 from .data import queue_key, user_key
 
 CALL_RINGING = "ringing"
@@ -55,8 +58,35 @@ class CallEvent:
     once: tuple[str, ...]  # identifies the happening, so that it fires once
 
 
-def user_call_event(cdr: Cdr) -> CallEvent | None:
-    """Return the call event a Cdr stands for, or None (e.g. ``INVALID``)."""
+class Names:
+    """The names of the company's PBX users, by user id or by extension."""
+
+    def __init__(self, users: Mapping[str, User]) -> None:
+        """Index ``users`` (the data's directory, which is replaced, never changed)."""
+        self.users = users
+        self._by_extension = {
+            user.extension.strip(): user.name
+            for user in users.values()
+            if user.extension and user.name
+        }
+
+    def of(self, user_id: str | None, number: str | None = None) -> str | None:
+        """Return the name of a PBX user, by id or else by extension; None if none."""
+        if user_id is not None and (user := self.users.get(user_id)) is not None:
+            return user.name
+        if number is None:
+            return None
+        return self._by_extension.get(number.strip())
+
+
+NO_NAMES = Names({})
+
+
+def user_call_event(cdr: Cdr, names: Names = NO_NAMES) -> CallEvent | None:
+    """Return the call event a Cdr stands for, or None (e.g. ``INVALID``).
+
+    Either end that is a PBX user of the company (an internal call) is named.
+    """
     if cdr.direction == c.DIRECTION_IN:
         user = cdr.dst_user_id
         if cdr.disposition == c.DISPOSITION_ANSWER:
@@ -85,7 +115,9 @@ def user_call_event(cdr: Cdr) -> CallEvent | None:
             "call_id": call_id,
             "direction": cdr.direction.lower(),
             "caller": cdr.src,
+            "caller_name": names.of(cdr.src_user_id, cdr.src),
             "callee": cdr.dst,
+            "callee_name": names.of(cdr.dst_user_id, cdr.dst),
             "duration": cdr.billsec,
             "disposition": cdr.disposition,
             "recording": cdr.recording_id is not None,
@@ -104,8 +136,12 @@ def ringing_event(user_id: str) -> CallEvent:
     )
 
 
-def queue_call_event(qcdr: QueueCdr) -> CallEvent | None:
-    """Return the queue call event a QueueCdr step stands for, or None."""
+def queue_call_event(qcdr: QueueCdr, names: Names = NO_NAMES) -> CallEvent | None:
+    """Return the queue call event a QueueCdr step stands for, or None.
+
+    A caller who is a PBX user of the company is named; the agent by their
+    user when known, else by the name NGUC gives (``answered_by``).
+    """
     event_type = _QUEUE_OUTCOMES.get(qcdr.disposition or "")
     if event_type is None or qcdr.queue_id is None:
         return None
@@ -116,8 +152,10 @@ def queue_call_event(qcdr: QueueCdr) -> CallEvent | None:
         data={
             "call_id": call_id,
             "caller": qcdr.callerid,
+            "caller_name": names.of(None, qcdr.callerid),
             "wait_time": qcdr.wait_time,
             "agent": qcdr.answered_by,
+            "agent_name": names.of(qcdr.user_id) or qcdr.answered_by,
         },
         # QueueCdr repeats at each step of a call: one event per outcome.
         once=("queue", qcdr.queue_id, call_id, event_type),
@@ -150,7 +188,9 @@ class CallTracker:
     def __init__(self) -> None:
         """Start with no line ringing and nothing seen."""
         self._seen = SeenOnce()
+        self._records = SeenOnce()  # call records put on the bus
         self._ringing: set[str] = set()  # users whose line we last saw ringing
+        self._names = NO_NAMES
 
     def reset(self, statuses: Iterable[UserStatus]) -> None:
         """Take the lines ringing now, after a re-read, as already seen ringing."""
@@ -158,8 +198,19 @@ class CallTracker:
             status.user_id for status in statuses if LineState.RINGING in status.status
         }
 
-    def event_for(self, update: Update) -> CallEvent | None:
-        """Return the call event an update stands for, None if none or seen."""
+    def names(self, users: Mapping[str, User]) -> Names:
+        """Return the names of ``users``, indexed once per directory."""
+        if self._names.users is not users:
+            self._names = Names(users)
+        return self._names
+
+    def event_for(
+        self, update: Update, users: Mapping[str, User] | None = None
+    ) -> CallEvent | None:
+        """Return the call event an update stands for, None if none or seen.
+
+        ``users`` is the company's directory, to name the ends of a call.
+        """
         event: CallEvent | None = None
         if isinstance(update, UserStatus):
             # Compared with what we last saw, not with the data: during a
@@ -172,9 +223,30 @@ class CallTracker:
             else:
                 self._ringing.discard(user)
         elif isinstance(update, Cdr):
-            event = user_call_event(update)
+            event = user_call_event(update, self._names_of(users))
         elif isinstance(update, QueueCdr):
-            event = queue_call_event(update)
+            event = queue_call_event(update, self._names_of(users))
         if event is None or not self._seen.first_time(event.once):
             return None
         return event
+
+    def _names_of(self, users: Mapping[str, User] | None) -> Names:
+        return NO_NAMES if users is None else self.names(users)
+
+    def on_bus(self, name: str, update: Update | None, payload: Any) -> bool:
+        """Return whether an event goes on the bus: calls and the undocumented.
+
+        Call records (``Cdr``, ``QueueCdr``) go once each: the same record
+        again is the same call. An event we do not know (``update`` None)
+        goes every time, as it came. Line statuses, phones and queue
+        snapshots do not: entities record them.
+        """
+        if update is None:
+            return True
+        if not isinstance(update, (Cdr, QueueCdr)):
+            return False
+        try:
+            record = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # not JSON (keys that are not strings): never seen
+            return True
+        return self._records.first_time((name, record))

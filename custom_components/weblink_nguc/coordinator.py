@@ -5,7 +5,7 @@ connected, after every reconnect, hourly, and soon after an event names an
 item we do not know. Events are applied as they come, during a read too, and
 again on top of its answer, so that an older answer never overwrites a newer
 event. What changed reaches only the entities of the items it concerns,
-through Home Assistant's dispatcher.
+through one registry of listeners by item key.
 
 Other jobs live beside it: the data and what an update changes (data.py),
 reading it (reader.py), devices (devices.py), call events (calls.py).
@@ -17,18 +17,15 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import ATTR_ENTITY_ID, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.dispatcher import (
-    async_dispatcher_connect,
-    async_dispatcher_send,
-)
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.util import dt as dt_util
 
@@ -65,7 +62,7 @@ from .const import (
     UNKNOWN_ITEM_RESYNC_DELAY,
 )
 from .data import Changes, NgucData, device_key, queue_key, split_key, user_key
-from .devices import KEY_ACCOUNT, NgucDevices
+from .devices import KEY_ACCOUNT, NgucDevices, key_for_event
 from .reader import NgucReader, Read, async_remove_store
 
 __all__ = [
@@ -100,8 +97,6 @@ UNKNOWN_ITEM_READS = 3
 KEY_STREAM = "stream"  # the stream connected or not
 KEY_LAST_EVENT = "last_event"  # any event arrived
 KEY_AVAILABILITY = "availability"  # the entities became (un)available
-_KEY_ITEMS = "items"  # items appeared
-_CALLS = "calls_"  # prefix of an item's call events
 
 
 def client_from_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> NgucClient:
@@ -154,6 +149,9 @@ class NgucCoordinator:
         self.reader = NgucReader(hass, entry, client)
         self.devices = NgucDevices(hass, entry, self.identifier)
         self.calls = CallTracker()
+        #: The call event entity of each user and queue (item key: entity id),
+        #: kept by the entities themselves, for the bus events of call records.
+        self.call_entity_ids: dict[str, str] = {}
         #: False while the state may be stale: entities are unavailable.
         self.available = True
         #: True while the event stream is connected.
@@ -162,7 +160,10 @@ class NgucCoordinator:
         self.in_sync = False
         self.last_event: datetime | None = None
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
-        self._signal_prefix = f"{DOMAIN}_{entry.entry_id}_"
+        # Listeners by item key (or KEY_*), of call events by item key, of new items.
+        self._listeners: dict[str, dict[Callable[[], None], None]] = {}
+        self._call_listeners: dict[str, dict[Callable[[CallEvent], None], None]] = {}
+        self._item_listeners: dict[Callable[[Collection[str]], None], None] = {}
         self._bad_event_log = RateLimitedLog(LOGGER)
         # The events of the read under way, the latest per item.
         self._held: dict[Hashable, Update] | None = None
@@ -479,9 +480,8 @@ class NgucCoordinator:
         if changes.added or changes.renamed:
             self.devices.async_update(self.data, changes.added | changes.renamed)
         if changes.added:
-            async_dispatcher_send(
-                self.hass, self._signal_prefix + _KEY_ITEMS, changes.added
-            )
+            for item_listener in tuple(self._item_listeners):
+                _call_listener(item_listener, changes.added)
         if notify:
             for key in changes.changed:
                 self._send(key)
@@ -489,7 +489,15 @@ class NgucCoordinator:
             self.reader.async_keep(lambda: self.data)
 
     def _send(self, key: str) -> None:
-        async_dispatcher_send(self.hass, self._signal_prefix + key)
+        # A copy: a listener may come or go meanwhile.
+        if (listeners := self._listeners.get(key)) is not None:
+            for listener in tuple(listeners):
+                _call_listener(listener)
+
+    def _send_call(self, call: CallEvent) -> None:
+        if (listeners := self._call_listeners.get(call.item)) is not None:
+            for listener in tuple(listeners):
+                _call_listener(listener, call)
 
     @callback
     def async_subscribe(self, key: str, listener: Callable[[], None]) -> CALLBACK_TYPE:
@@ -499,16 +507,14 @@ class NgucCoordinator:
         ``KEY_STREAM``, ``KEY_LAST_EVENT``, ``KEY_AVAILABILITY``. Returns a
         remover.
         """
-        return async_dispatcher_connect(self.hass, self._signal_prefix + key, listener)
+        return _subscribe(self._listeners, key, listener)
 
     @callback
     def async_subscribe_calls(
         self, key: str, listener: Callable[[CallEvent], None]
     ) -> CALLBACK_TYPE:
         """Call ``listener`` with each call event of the item ``key``; returns a remover."""
-        return async_dispatcher_connect(
-            self.hass, self._signal_prefix + _CALLS + key, listener
-        )
+        return _subscribe(self._call_listeners, key, listener)
 
     @callback
     def async_subscribe_items(
@@ -519,9 +525,8 @@ class NgucCoordinator:
         Their devices exist by then. Items that go take their devices, and so
         their entities, with them.
         """
-        return async_dispatcher_connect(
-            self.hass, self._signal_prefix + _KEY_ITEMS, listener
-        )
+        self._item_listeners[listener] = None
+        return partial(self._item_listeners.pop, listener, None)
 
     def identifier(self, key: str) -> str:
         """Return the device registry identifier of an item's device."""
@@ -535,15 +540,6 @@ class NgucCoordinator:
         self.last_event = now
         self.recent_events.append({"time": now, "event": name, "data": payload})
         self._send(KEY_LAST_EVENT)
-        self.hass.bus.async_fire(
-            EVENT_NGUC,
-            {
-                "event": name,
-                "data": payload,
-                "config_entry_id": self.entry.entry_id,
-                "device_id": self.devices.device_id_for_event(name, payload),
-            },
-        )
         try:
             update = parse_event(name, payload)
         except ValueError as err:
@@ -551,13 +547,13 @@ class NgucCoordinator:
                 "Skipping a %s event that cannot be used: %s", name, err
             )
             return
+        if self.calls.on_bus(name, update, payload):
+            self._fire_bus_event(name, payload, call_record=update is not None)
         if update is None:
             return  # only on the bus
         # Calls fire as they arrive, during a read too.
-        if (call := self.calls.event_for(update)) is not None:
-            async_dispatcher_send(
-                self.hass, self._signal_prefix + _CALLS + call.item, call
-            )
+        if (call := self.calls.event_for(update, self.data.users)) is not None:
+            self._send_call(call)
         changes = self.data.apply(update)
         if self._held is not None:
             # Applied now, and again on the read's answer; what it names is
@@ -572,6 +568,48 @@ class NgucCoordinator:
             # While unavailable the entities show nothing: the flip back
             # writes them all.
             self._publish(changes, notify=self.available)
+
+    def _fire_bus_event(self, name: str, payload: Any, *, call_record: bool) -> None:
+        """Put an event on the bus with the device it concerns.
+
+        A call record names the call event entity of its user or queue too,
+        so that the logbook of that entity shows it.
+        """
+        key = key_for_event(name, payload)
+        data = {
+            "event": name,
+            "data": payload,
+            "config_entry_id": self.entry.entry_id,
+            "device_id": None if key is None else self.devices.device_id(key),
+        }
+        if call_record and key in self.call_entity_ids:
+            data[ATTR_ENTITY_ID] = self.call_entity_ids[key]
+        self.hass.bus.async_fire(EVENT_NGUC, data)
+
+
+def _subscribe[L: Callable[..., None]](
+    registry: dict[str, dict[L, None]], key: str, listener: L
+) -> CALLBACK_TYPE:
+    """Add ``listener`` of ``key`` to ``registry``; return its remover."""
+    registry.setdefault(key, {})[listener] = None
+    return partial(_unsubscribe, registry, key, listener)
+
+
+def _unsubscribe[L: Callable[..., None]](
+    registry: dict[str, dict[L, None]], key: str, listener: L
+) -> None:
+    if (listeners := registry.get(key)) is not None:
+        listeners.pop(listener, None)
+        if not listeners:
+            del registry[key]
+
+
+def _call_listener(listener: Callable[..., None], *args: Any) -> None:
+    """Call a listener; its error is logged, and the others are still called."""
+    try:
+        listener(*args)
+    except Exception:  # noqa: BLE001 - one entity's bug must not silence the rest
+        LOGGER.exception("Error in a listener of %s", DOMAIN)
 
 
 def _held_key(update: Update) -> Hashable:

@@ -99,6 +99,84 @@ class Changes:
 NO_CHANGES = Changes()
 
 
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's place in a queue."""
+
+    queue_id: str
+    queue_name: str | None
+    paused: bool | None  # None: NGUC did not say
+
+
+def members_known(queue: Queue) -> bool:
+    """Return whether a queue's members are known: listed, or truly none.
+
+    A queue read back from disk, or from an answer without ``members``,
+    lists none although it has some.
+    """
+    return bool(queue.members) or queue.member_total == 0
+
+
+class _Memberships:
+    """Every user's queues, kept up to date queue by queue.
+
+    So that a user's entities read their queues without looking at every
+    queue of the company: an event about one queue updates that queue's
+    members alone, and the tuple of a user whose queues did not change is
+    the same object as before.
+    """
+
+    __slots__ = ("_by_user", "_order", "_tuples", "unknown")
+
+    def __init__(self, queues: Iterable[Queue]) -> None:
+        """Index ``queues``, in their order."""
+        self._by_user: dict[str, dict[str, Membership]] = {}
+        self._order: dict[str, int] = {}  # queue id -> its place among queues
+        self._tuples: dict[str, tuple[Membership, ...]] = {}
+        #: Queues whose members, or some members' users, are not known.
+        self.unknown: set[str] = set()
+        for queue in queues:
+            self.replace(None, queue)
+
+    def replace(self, old: Queue | None, new: Queue) -> None:
+        """Take ``new`` in place of ``old``, the same queue as it was before."""
+        queue_id = new.id
+        self._order.setdefault(queue_id, len(self._order))
+        fresh: dict[str, Membership] = {}
+        complete = members_known(new)
+        for member in new.members:
+            if member.user_id is None:
+                complete = False
+            elif member.user_id not in fresh:
+                fresh[member.user_id] = Membership(queue_id, new.name, member.paused)
+        if complete:
+            self.unknown.discard(queue_id)
+        else:
+            self.unknown.add(queue_id)
+        if old is not None:
+            for member in old.members:
+                user_id = member.user_id
+                if user_id is not None and user_id not in fresh:
+                    if self._by_user.get(user_id, {}).pop(queue_id, None):
+                        self._tuples.pop(user_id, None)
+        for user_id, membership in fresh.items():
+            places = self._by_user.setdefault(user_id, {})
+            if places.get(queue_id) != membership:
+                places[queue_id] = membership
+                self._tuples.pop(user_id, None)
+
+    def of(self, user_id: str) -> tuple[Membership, ...]:
+        """Return the queues of a user, in the order of the queues."""
+        if (found := self._tuples.get(user_id)) is None:
+            places = self._by_user.get(user_id)
+            found = tuple(sorted(places.values(), key=self._place)) if places else ()
+            self._tuples[user_id] = found
+        return found
+
+    def _place(self, membership: Membership) -> int:
+        return self._order[membership.queue_id]
+
+
 @dataclass(slots=True)
 class NgucData:
     """What NGUC told us, as of the last REST read plus the events since."""
@@ -108,6 +186,11 @@ class NgucData:
     statuses: dict[str, UserStatus] = field(default_factory=dict)
     devices: dict[str, Device] = field(default_factory=dict)
     queues: dict[str, Queue] = field(default_factory=dict)
+    # Built when first asked for, then kept in step by apply(): change
+    # ``queues`` through apply() only once memberships() was called.
+    _memberships: _Memberships | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def item_keys(self) -> set[str]:
         """Return the keys of every item that has a device in Home Assistant."""
@@ -133,6 +216,19 @@ class NgucData:
             for queue in self.queues.values()
             if any(member.user_id == user_id for member in queue.members)
         ]
+
+    def memberships(self, user_id: str) -> tuple[Membership, ...] | None:
+        """Return the queues ``user_id`` is a member of; None if we cannot tell.
+
+        We cannot tell while a queue's members are not known, or some of
+        them come without their user (``pbx_user_id`` is assumed). Unchanged
+        memberships are the same tuple as before.
+        """
+        if (index := self._memberships) is None:
+            index = self._memberships = _Memberships(self.queues.values())
+        if index.unknown:
+            return None
+        return index.of(user_id)
 
     def apply(self, update: Update) -> Changes:
         """Apply an event's model to the data; return what it changed.
@@ -186,11 +282,16 @@ class NgucData:
         if old == queue:
             return NO_CHANGES
         self.queues[queue.id] = queue
+        if self._memberships is not None:
+            self._memberships.replace(old, queue)
         key = queue_key(queue.id)
         if old is None:
-            return Changes(added=_keys(key))
+            # Its members are members of one more queue.
+            return Changes(
+                added=_keys(key), changed=_member_keys(None, queue, self.users)
+            )
         return Changes(
-            changed=_keys(key) | _member_keys(old, queue),
+            changed=_keys(key) | _member_keys(old, queue, self.users),
             renamed=_keys(key) if old.name != queue.name else frozenset(),
         )
 
@@ -235,13 +336,12 @@ class NgucData:
                 ):
                     renamed.add(key)
         for key, old_queue, new_queue in _pairs(self.queues, new.queues, queue_key):
-            if old_queue is None:
-                added.add(key)
-            elif new_queue is None:
-                removed.add(key)
+            if old_queue is None or new_queue is None:
+                (added if old_queue is None else removed).add(key)
+                changed.update(_member_keys(old_queue, new_queue, new.users))
             elif old_queue != new_queue:
                 changed.add(key)
-                changed.update(_member_keys(old_queue, new_queue))
+                changed.update(_member_keys(old_queue, new_queue, new.users))
                 if old_queue.name != new_queue.name:
                     renamed.add(key)
         # New and gone items are written whole, or not at all.
@@ -265,15 +365,47 @@ def _pairs[T](
             yield key_fn(item_id), None, new_value
 
 
-def _member_keys(old: Queue, new: Queue) -> frozenset[str]:
-    """Return the users whose membership of a queue may read differently."""
-    if old.members == new.members:
+def _roster(queue: Queue | None) -> dict[str, bool | None] | None:
+    """Return who is a member of a queue and whether paused; None if unknown."""
+    if queue is None:
+        return {}
+    if not members_known(queue):
+        return None
+    roster: dict[str, bool | None] = {}
+    for member in queue.members:
+        if member.user_id is None:
+            return None
+        roster.setdefault(member.user_id, member.paused)
+    return roster
+
+
+def _member_keys(
+    old: Queue | None, new: Queue | None, users: Iterable[str]
+) -> frozenset[str]:
+    """Return the users whose queues may read differently after a queue changed.
+
+    A user's queue entities show the queue's name and whether they are
+    paused in it: those of the members that came, went or (un)paused, and of
+    every member when it is renamed. A call taken or ended changes none.
+    Members NGUC sends without their user make everyone's queues unknown:
+    every user, when that comes or goes.
+    """
+    before, after = _roster(old), _roster(new)
+    renamed = old is not None and new is not None and old.name != new.name
+    if before == after and not renamed:
         return frozenset()
+    if before is None or after is None:
+        return frozenset(user_key(user_id) for user_id in users)
+    if renamed:
+        return frozenset(user_key(user_id) for user_id in before.keys() | after.keys())
     return frozenset(
-        user_key(member.user_id)
-        for member in (*old.members, *new.members)
-        if member.user_id is not None
+        user_key(user_id)
+        for user_id in before.keys() | after.keys()
+        if before.get(user_id, _ABSENT) != after.get(user_id, _ABSENT)
     )
+
+
+_ABSENT = object()
 
 
 # --- What is kept on disk: the items, not their states -------------------------------

@@ -146,23 +146,7 @@ class NgucDevices:
 
     def device_id_for_event(self, name: str, payload: Any) -> str | None:
         """Return the Home Assistant device an event is about, if any."""
-        if not isinstance(payload, dict):
-            return None
-        key: str | None = None
-        if (device := payload.get(c.DEVICE_EVENT_ID)) is not None:
-            key = device_key(str(device))
-        elif name == c.EVENT_QUEUE and isinstance(queue := payload.get(c.QUEUE), dict):
-            key = queue_key(str(queue.get(c.QUEUE_ID)))
-        elif (queue_id := payload.get(c.QCDR_QUEUE_ID)) is not None:
-            key = queue_key(str(queue_id))
-        elif name == c.EVENT_CDR:
-            direction = str(payload.get(c.CDR_DIRECTION, "")).upper()
-            user = payload.get(
-                c.CDR_SRC_USER_ID if direction == c.DIRECTION_OUT else c.CDR_DST_USER_ID
-            )
-            key = user_key(str(user)) if user not in (None, False) else None
-        elif (user := payload.get(c.STATUS_USER_ID)) not in (None, False):
-            key = user_key(str(user))
+        key = key_for_event(name, payload)
         return None if key is None else self.device_id(key)
 
     def _lookup(self, key: str) -> str | None:
@@ -170,6 +154,32 @@ class NgucDevices:
             (DOMAIN, self._identifier(key)), self._entry.entry_id
         )
         return None if device is None else device.id
+
+
+def key_for_event(name: str, payload: Any) -> str | None:
+    """Return the key of the item a raw event is about, if any.
+
+    Read from the payload as it came, so that undocumented events are
+    placed too: a phone, a queue, or the user of a call or a line.
+    """
+    if not isinstance(payload, dict):
+        return None
+    key: str | None = None
+    if (device := payload.get(c.DEVICE_EVENT_ID)) is not None:
+        key = device_key(str(device))
+    elif name == c.EVENT_QUEUE and isinstance(queue := payload.get(c.QUEUE), dict):
+        key = queue_key(str(queue.get(c.QUEUE_ID)))
+    elif (queue_id := payload.get(c.QCDR_QUEUE_ID)) is not None:
+        key = queue_key(str(queue_id))
+    elif name == c.EVENT_CDR:
+        direction = str(payload.get(c.CDR_DIRECTION, "")).upper()
+        user = payload.get(
+            c.CDR_SRC_USER_ID if direction == c.DIRECTION_OUT else c.CDR_DST_USER_ID
+        )
+        key = user_key(str(user)) if user not in (None, False) else None
+    elif (user := payload.get(c.STATUS_USER_ID)) not in (None, False):
+        key = user_key(str(user))
+    return key
 
 
 async def async_migrate_identifiers(

@@ -1,4 +1,4 @@
-"""Diagnostics of the Weblink NGUC integration, with secrets and numbers redacted."""
+"""Diagnostics of Weblink NGUC: secrets, phone numbers and callers' names redacted."""
 
 from __future__ import annotations
 
@@ -8,8 +8,18 @@ from enum import Enum
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.components.event import ATTR_EVENT_TYPES
+from homeassistant.components.sensor import ATTR_OPTIONS, ATTR_STATE_CLASS
+from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
+    ATTR_FRIENDLY_NAME,
+    ATTR_ICON,
+    ATTR_UNIT_OF_MEASUREMENT,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+)
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 
 from .api import contract as c
 from .const import CONF_TOKEN
@@ -37,9 +47,28 @@ TO_REDACT = {
     "phone",
     "phone_number",
     "mobile",
-    # Names the integration itself gives caller numbers (call event data).
+    # Names the integration itself gives caller numbers (call event data,
+    # the waiting callers, the last missed call).
     "caller",
     "callee",
+    "number",
+    # Names of people on calls: the agent NGUC names, and those we give.
+    c.QCDR_ANSWERED_BY,
+    "agent",
+    "agent_name",
+    "caller_name",
+    "callee_name",
+}
+
+# State attributes that every entity of a kind has: left out of the entities.
+_STANDARD_ATTRIBUTES = {
+    ATTR_DEVICE_CLASS,
+    ATTR_EVENT_TYPES,
+    ATTR_FRIENDLY_NAME,
+    ATTR_ICON,
+    ATTR_OPTIONS,
+    ATTR_STATE_CLASS,
+    ATTR_UNIT_OF_MEASUREMENT,
 }
 
 
@@ -61,7 +90,7 @@ def _plain(value: Any) -> Any:
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: NgucConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry, the state, the stream's health and the last raw events."""
+    """Return the entry, state, stream health, last raw events and entities."""
     coordinator = entry.runtime_data
     data = coordinator.data
     tokens = coordinator.client.auth.tokens
@@ -92,5 +121,30 @@ async def async_get_config_entry_diagnostics(
             and tokens.refresh_token is not None,
         },
         "recent_events": _plain(list(coordinator.recent_events)),
+        "entities": _entities(hass, entry),
     }
     return async_redact_data(diagnostics, TO_REDACT)
+
+
+def _entities(hass: HomeAssistant, entry: NgucConfigEntry) -> list[dict[str, Any]]:
+    """Return what each entity of the entry shows: its state and own attributes."""
+    entities = []
+    for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        state = hass.states.get(entity.entity_id)
+        entities.append(
+            {
+                "entity_id": entity.entity_id,
+                "disabled": entity.disabled_by is not None,
+                "state": None if state is None else state.state,
+                "attributes": None
+                if state is None
+                else _plain(
+                    {
+                        key: value
+                        for key, value in state.attributes.items()
+                        if key not in _STANDARD_ATTRIBUTES
+                    }
+                ),
+            }
+        )
+    return sorted(entities, key=lambda entity: entity["entity_id"])

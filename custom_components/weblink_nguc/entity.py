@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.core import callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -19,7 +20,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .api import Device, Queue, UserStatus
 from .const import DOMAIN
 from .coordinator import KEY_AVAILABILITY, NgucConfigEntry, NgucCoordinator
-from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, NgucData, split_key
+from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, Membership, NgucData, split_key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +57,12 @@ USER_LINE: ItemKind[UserStatus] = ItemKind(
     kind=KIND_USER,
     ids_fn=lambda data: data.users,
     value_fn=lambda data, item_id: data.statuses.get(item_id),
+)
+# A user's queue entities read the queues they are a member of.
+USER_QUEUES: ItemKind[tuple[Membership, ...]] = ItemKind(
+    kind=KIND_USER,
+    ids_fn=lambda data: data.users,
+    value_fn=lambda data, item_id: data.memberships(item_id),
 )
 PHONE: ItemKind[Device] = ItemKind(
     kind=KIND_DEVICE,
@@ -156,7 +163,19 @@ class NgucEntity(Entity):
         self.entity_description = description
         identifier = coordinator.identifier(item_key)
         self._attr_unique_id = f"{identifier}_{description.key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
+        # The coordinator registered the device: attached to it as it is,
+        # rather than by a DeviceInfo that the device registry would look
+        # up and update again for each entity.
+        device_id = coordinator.devices.device_id(item_key)
+        device = (
+            None
+            if device_id is None
+            else dr.async_get(coordinator.hass).async_get(device_id)
+        )
+        if device is not None:
+            self.device_entry = device
+        else:
+            self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
         self._written: object = _NOT_WRITTEN
 
     @property
@@ -178,8 +197,13 @@ class NgucEntity(Entity):
         self._written = (self.available, self._shown())
         for key in {self.listen_key, KEY_AVAILABILITY}:
             self.async_on_remove(
-                self.coordinator.async_subscribe(key, self._async_item_changed)
+                self.coordinator.async_subscribe(key, self._async_notified)
             )
+
+    @callback
+    def _async_notified(self) -> None:
+        """Told that what this entity listens to may have changed."""
+        self._async_item_changed()
 
     @callback
     def _async_item_changed(self) -> None:
@@ -191,7 +215,15 @@ class NgucEntity(Entity):
 
 
 class NgucItemEntity[T](NgucEntity):
-    """An entity of one user, phone or queue: gone when its item is gone."""
+    """An entity of one user, phone or queue: gone when its item is gone.
+
+    What it shows is read from its item (:attr:`item`) alone: models are
+    immutable and replaced when they change, so that an item that is the
+    same object as at the last notification shows nothing new. An entity
+    that shows more calls :meth:`_async_item_changed` itself.
+    """
+
+    _seen: tuple[bool, object] | None = None
 
     def __init__(
         self,
@@ -218,3 +250,15 @@ class NgucItemEntity[T](NgucEntity):
     def item(self) -> T | None:
         """Return the item's value, None when it is not known."""
         return self.kind.lookup(self.coordinator.data, self.item_id)
+
+    @callback
+    @override
+    def _async_notified(self) -> None:
+        """Compare what the entity shows only if its item or availability changed."""
+        seen = self._seen
+        available = self.available
+        item = self.item
+        if seen is not None and seen[0] is available and seen[1] is item:
+            return
+        self._seen = (available, item)
+        self._async_item_changed()

@@ -96,11 +96,18 @@ class NgucCallEvent(NgucItemEntity[object], EventEntity):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Listen for the item's call events."""
+        """Listen for the item's call events; name this entity on its call records."""
         await super().async_added_to_hass()
         self.async_on_remove(
             self.coordinator.async_subscribe_calls(self.item_key, self._async_on_call)
         )
+        self.coordinator.call_entity_ids[self.item_key] = self.entity_id
+        self.async_on_remove(self._forget_entity_id)
+
+    @callback
+    def _forget_entity_id(self) -> None:
+        if self.coordinator.call_entity_ids.get(self.item_key) == self.entity_id:
+            del self.coordinator.call_entity_ids[self.item_key]
 
     @callback
     def _async_on_call(self, event: CallEvent) -> None:

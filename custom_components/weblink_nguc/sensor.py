@@ -1,33 +1,51 @@
-"""Sensors of Weblink NGUC: each user's line state, queue figures, the last event.
+"""Sensors of Weblink NGUC: each user's line, queues and missed calls; queue figures.
 
-Every value is read from the coordinator's data, which the event stream keeps
-current; an entity writes its state only when its own item changes.
+Every value but the missed calls is read from the coordinator's data, which
+the event stream keeps current; an entity writes its state only when what it
+shows changed. The missed calls are counted from the user's call events and
+restored across restarts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, override
 
 from homeassistant.components.sensor import (
+    ATTR_LAST_RESET,
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .api import LineState, Queue, UserStatus
-from .coordinator import KEY_ACCOUNT, KEY_LAST_EVENT, NgucConfigEntry, NgucCoordinator
+from .calls import CALL_MISSED, CallEvent
+from .coordinator import (
+    KEY_ACCOUNT,
+    KEY_AVAILABILITY,
+    KEY_LAST_EVENT,
+    NgucConfigEntry,
+    NgucCoordinator,
+)
+from .data import Membership, members_known
 from .entity import (
     QUEUE,
     USER_LINE,
+    USER_QUEUES,
+    BuildEntities,
     ItemDescriptions,
+    ItemKind,
     NgucEntity,
     NgucItemEntity,
     async_add_item_entities,
@@ -44,8 +62,11 @@ LINE_IN_USE_RINGING = "in_use_ringing"
 LINE_OFFLINE = "offline"
 LINE_STATES = [LINE_IDLE, LINE_IN_USE, LINE_RINGING, LINE_IN_USE_RINGING, LINE_OFFLINE]
 
+# As plain ints: the bit operations of IntFlag cost a call each, per event.
 # A line with a call on it, whether talking, busy or holding.
-_BUSY = LineState.IN_USE | LineState.BUSY | LineState.ON_HOLD
+_BUSY = int(LineState.IN_USE | LineState.BUSY | LineState.ON_HOLD)
+_UNAVAILABLE = int(LineState.UNAVAILABLE)
+_RINGING = int(LineState.RINGING)
 
 
 def line_state(status: UserStatus) -> str | None:
@@ -55,15 +76,77 @@ def line_state(status: UserStatus) -> str | None:
     is ``in_use_ringing``. A value with only bits we do not know is unknown
     (None), never idle: do not claim a line is free when we cannot tell.
     """
-    flags = status.status
-    if flags & LineState.UNAVAILABLE:
+    flags = int(status.status)
+    if flags & _UNAVAILABLE:
         return LINE_OFFLINE
-    busy = bool(flags & _BUSY)
-    if flags & LineState.RINGING:
+    busy = flags & _BUSY
+    if flags & _RINGING:
         return LINE_IN_USE_RINGING if busy else LINE_RINGING
     if busy:
         return LINE_IN_USE
-    return LINE_IDLE if flags == LineState.IDLE else None
+    return LINE_IDLE if flags == 0 else None
+
+
+# Attributes of the queue and user sensors.
+ATTR_CALLERS = "callers"
+ATTR_QUEUES = "queues"
+ATTR_CALLER = "caller"
+ATTR_CALLER_NAME = "caller_name"
+
+
+def agents_on_call(queue: Queue) -> int | None:
+    """Return how many of a queue's agents are in a call; None if unknown."""
+    if not members_known(queue):
+        return None
+    return sum(member.call_guid is not None for member in queue.members)
+
+
+def agents_paused(queue: Queue) -> int | None:
+    """Return how many of a queue's agents are paused; None if NGUC did not say."""
+    if not members_known(queue) or any(m.paused is None for m in queue.members):
+        return None
+    return sum(bool(member.paused) for member in queue.members)
+
+
+def callers_known(queue: Queue) -> bool:
+    """Return whether a queue's waiting callers are known: listed, or truly none."""
+    return bool(queue.callers) or queue.waiting == 0
+
+
+def current_longest_wait(queue: Queue) -> int | None:
+    """Return the wait of the caller waiting longest now (0: nobody); None if unknown.
+
+    Distinct from ``wait_longest``, today's longest wait, callers gone included.
+    """
+    if not callers_known(queue) or any(c.wait is None for c in queue.callers):
+        return None
+    return max((caller.wait or 0 for caller in queue.callers), default=0)
+
+
+def waiting_callers(queue: Queue) -> dict[str, Any]:
+    """Return the callers waiting at the snapshot: place in line, number, wait (s)."""
+    if not callers_known(queue):
+        return {ATTR_CALLERS: None}
+    return {
+        ATTR_CALLERS: [
+            {
+                "position": caller.position or place,
+                "number": caller.callerid,
+                "wait": caller.wait,
+            }
+            for place, caller in enumerate(queue.callers, start=1)
+        ]
+    }
+
+
+def queues_of(memberships: Iterable[Membership]) -> dict[str, Any]:
+    """Return the queues a user is a member of: name, and whether paused there."""
+    return {
+        ATTR_QUEUES: [
+            {"name": m.queue_name or m.queue_id, "paused": m.paused}
+            for m in memberships
+        ]
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +154,7 @@ class NgucSensorEntityDescription[T](SensorEntityDescription):
     """A sensor whose value is read from one item of type ``T``."""
 
     value_fn: Callable[[T], StateType | datetime]
+    attributes_fn: Callable[[T], Mapping[str, Any]] | None = None
 
 
 ACCOUNT_SENSORS: tuple[NgucSensorEntityDescription[NgucCoordinator], ...] = (
@@ -94,12 +178,44 @@ USER_SENSORS: tuple[NgucSensorEntityDescription[UserStatus], ...] = (
     ),
 )
 
+USER_QUEUE_SENSORS: tuple[NgucSensorEntityDescription[tuple[Membership, ...]], ...] = (
+    NgucSensorEntityDescription(
+        key="queues",
+        translation_key="queues",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=len,
+        attributes_fn=queues_of,
+    ),
+)
+
 QUEUE_SENSORS: tuple[NgucSensorEntityDescription[Queue], ...] = (
     NgucSensorEntityDescription(
         key="waiting",
         translation_key="waiting",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda queue: queue.waiting,
+        attributes_fn=waiting_callers,
+    ),
+    NgucSensorEntityDescription(
+        key="current_longest_wait",
+        translation_key="current_longest_wait",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=0,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=current_longest_wait,
+    ),
+    NgucSensorEntityDescription(
+        key="agents_on_call",
+        translation_key="agents_on_call",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=agents_on_call,
+    ),
+    NgucSensorEntityDescription(
+        key="agents_paused",
+        translation_key="agents_paused",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=agents_paused,
     ),
     NgucSensorEntityDescription(
         key="available_agents",
@@ -176,7 +292,21 @@ QUEUE_SENSORS: tuple[NgucSensorEntityDescription[Queue], ...] = (
 
 ITEM_SENSORS: ItemDescriptions[NgucSensorEntityDescription[Any]] = (
     (USER_LINE, USER_SENSORS),
+    (USER_QUEUES, USER_QUEUE_SENSORS),
     (QUEUE, QUEUE_SENSORS),
+)
+
+# Counted from each user's call events rather than read from the data.
+MISSED_CALLS_TODAY = SensorEntityDescription(
+    key="missed_calls_today",
+    translation_key="missed_calls_today",
+    # A daily count that starts again at local midnight, as utility_meter's.
+    state_class=SensorStateClass.TOTAL,
+)
+LAST_MISSED_CALL = SensorEntityDescription(
+    key="last_missed_call",
+    translation_key="last_missed_call",
+    device_class=SensorDeviceClass.TIMESTAMP,
 )
 
 
@@ -190,15 +320,25 @@ async def async_setup_entry(
     async_add_entities(
         NgucAccountSensor(coordinator, description) for description in ACCOUNT_SENSORS
     )
-    async_add_item_entities(
-        entry, async_add_entities, item_entities(NgucSensor, ITEM_SENSORS)
+    builds: tuple[BuildEntities[SensorEntity], ...] = (
+        item_entities(NgucSensor, ITEM_SENSORS),
+        item_entities(NgucMissedCallsSensor, ((USER_LINE, (MISSED_CALLS_TODAY,)),)),
+        item_entities(NgucLastMissedCallSensor, ((USER_LINE, (LAST_MISSED_CALL,)),)),
     )
+
+    def build(coordinator: NgucCoordinator, keys: Iterable[str]) -> list[SensorEntity]:
+        keys = list(keys)
+        return [entity for each in builds for entity in each(coordinator, keys)]
+
+    async_add_item_entities(entry, async_add_entities, build)
 
 
 class NgucSensor[T](NgucItemEntity[T], SensorEntity):
-    """A sensor showing ``value_fn`` of a user's line or of a queue."""
+    """A sensor showing ``value_fn`` of a user's line or queues, or of a queue."""
 
     entity_description: NgucSensorEntityDescription[T]
+    # The waiting callers change all day long and name outside numbers.
+    _unrecorded_attributes = frozenset({ATTR_CALLERS})
 
     @property
     @override
@@ -207,6 +347,16 @@ class NgucSensor[T](NgucItemEntity[T], SensorEntity):
         if (item := self.item) is None:
             return None
         return self.entity_description.value_fn(item)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Return the attributes read from the item, if the sensor has any."""
+        if (attributes_fn := self.entity_description.attributes_fn) is None:
+            return None
+        if (item := self.item) is None:
+            return None
+        return attributes_fn(item)
 
     @override
     def _shown(self) -> object:
@@ -235,3 +385,151 @@ class NgucAccountSensor(NgucEntity, SensorEntity):
     @override
     def _shown(self) -> object:
         return self.native_value
+
+
+class NgucMissedCallSensorBase(NgucItemEntity[UserStatus], RestoreSensor):
+    """A sensor of a user's missed calls: fed by their call events, restored.
+
+    Calls missed while Home Assistant or the event stream was down are not
+    seen, so not counted.
+    """
+
+    def __init__(
+        self,
+        coordinator: NgucCoordinator,
+        kind: ItemKind[UserStatus],
+        item_id: str,
+        description: SensorEntityDescription,
+    ) -> None:
+        """Attach to the user's device; only calls and availability concern it."""
+        super().__init__(coordinator, kind, item_id, description, KEY_AVAILABILITY)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Restore what was shown before, then listen for the user's calls."""
+        # Before the base class notes what it shows: the restored value.
+        await self._async_restore()
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.async_subscribe_calls(self.item_key, self._async_on_call)
+        )
+
+    async def _async_restore(self) -> None:
+        """Take over the value and attributes of the last run."""
+
+    @callback
+    def _async_on_call(self, event: CallEvent) -> None:
+        if event.event_type == CALL_MISSED:
+            self._missed(event)
+            self._async_item_changed()
+
+    def _missed(self, event: CallEvent) -> None:
+        """Take a missed call into account."""
+
+
+class NgucMissedCallsSensor(NgucMissedCallSensorBase):
+    """How many calls a user missed today; 0 again at local midnight."""
+
+    def __init__(
+        self,
+        coordinator: NgucCoordinator,
+        kind: ItemKind[UserStatus],
+        item_id: str,
+        description: SensorEntityDescription,
+    ) -> None:
+        """Start the day at none missed."""
+        super().__init__(coordinator, kind, item_id, description)
+        self._count = 0
+        self._attr_last_reset = dt_util.start_of_local_day()
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Restore today's count, and start a new day at each midnight."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_track_time_change(
+                self.hass, self._async_midnight, hour=0, minute=0, second=0
+            )
+        )
+
+    @override
+    async def _async_restore(self) -> None:
+        data = await self.async_get_last_sensor_data()
+        state = await self.async_get_last_state()
+        if data is None or state is None:
+            return
+        value = data.native_value
+        if not isinstance(value, (int, float, Decimal)) or isinstance(value, bool):
+            return  # unknown then: today starts at 0
+        last_reset = dt_util.parse_datetime(str(state.attributes.get(ATTR_LAST_RESET)))
+        # A count of another day is not today's.
+        if last_reset is not None and last_reset >= dt_util.start_of_local_day():
+            self._count = max(int(value), 0)
+            self._attr_last_reset = last_reset
+
+    @property
+    @override
+    def native_value(self) -> int:
+        """Return the calls missed today."""
+        return self._count
+
+    @override
+    def _shown(self) -> object:
+        return (self._count, self._attr_last_reset)
+
+    @override
+    def _missed(self, event: CallEvent) -> None:
+        self._new_day()
+        self._count += 1
+
+    @callback
+    def _async_midnight(self, now: datetime) -> None:
+        # The day of the time it fires for (local), should the clock lag.
+        self._new_day(dt_util.start_of_local_day(now))
+        self._async_item_changed()
+
+    def _new_day(self, today: datetime | None = None) -> None:
+        """Start counting from 0 if the count is of an earlier day."""
+        today = today or dt_util.start_of_local_day()
+        if self._attr_last_reset is None or self._attr_last_reset < today:
+            self._count = 0
+            self._attr_last_reset = today
+
+
+class NgucLastMissedCallSensor(NgucMissedCallSensorBase):
+    """When a user last missed a call, and who called."""
+
+    def __init__(
+        self,
+        coordinator: NgucCoordinator,
+        kind: ItemKind[UserStatus],
+        item_id: str,
+        description: SensorEntityDescription,
+    ) -> None:
+        """Start with no missed call known."""
+        super().__init__(coordinator, kind, item_id, description)
+        self._attr_native_value: datetime | None = None
+        self._attr_extra_state_attributes = {ATTR_CALLER: None, ATTR_CALLER_NAME: None}
+
+    @override
+    async def _async_restore(self) -> None:
+        data = await self.async_get_last_sensor_data()
+        state = await self.async_get_last_state()
+        if data is None or state is None or not isinstance(data.native_value, datetime):
+            return
+        self._attr_native_value = data.native_value
+        self._attr_extra_state_attributes = {
+            key: state.attributes.get(key) for key in (ATTR_CALLER, ATTR_CALLER_NAME)
+        }
+
+    @override
+    def _shown(self) -> object:
+        return (self._attr_native_value, self._attr_extra_state_attributes)
+
+    @override
+    def _missed(self, event: CallEvent) -> None:
+        self._attr_native_value = dt_util.utcnow()
+        self._attr_extra_state_attributes = {
+            ATTR_CALLER: event.data.get("caller"),
+            ATTR_CALLER_NAME: event.data.get("caller_name"),
+        }

@@ -112,7 +112,7 @@ class Connection:
 
 
 class NgucSockJsServer:
-    """OAuth, the five REST seed endpoints and a PyPI-sockjs event pusher.
+    """OAuth, the five REST seed endpoints, pickup and a PyPI-sockjs event pusher.
 
     ``script`` runs (as a task) once per connection, when it first
     authenticates; it may send events and close the connection.
@@ -142,6 +142,11 @@ class NgucSockJsServer:
         self.enforce_token_expiry = enforce_token_expiry
         #: Answer this many of the next token requests with 503.
         self.oauth_failures = 0
+        #: Close this many of the next connections with ``c[3000,"Go away!"]``
+        #: right after they authenticate (see :meth:`maintenance`).
+        self.go_away_after_auth = 0
+        #: REST paths that answer 404 for now, as an endpoint that is missing.
+        self.not_found: set[str] = set()
         # Observations.
         self.grants: list[str] = []
         self.connections: list[Connection] = []
@@ -154,6 +159,9 @@ class NgucSockJsServer:
         self.issued: list[str] = []
         #: The path of every REST read that carried a valid token, in order.
         self.rest_reads: list[str] = []
+        #: Every pickup request that carried a valid token: (queue id, call id,
+        #: content type), in order.
+        self.pickups: list[tuple[str, str, str]] = []
         #: The REST truth, by path: copies of the module's data, which a test
         #: may change (e.g. while the client is disconnected).
         self.rest: dict[str, Any] = copy.deepcopy(
@@ -202,6 +210,7 @@ class NgucSockJsServer:
         app.router.add_post("/oauth2/user-credentials", self._oauth)
         for path in self.rest:
             app.router.add_get(path, self._rest(path))
+        app.router.add_post("/queue/{queue_id}/caller/{call_guid}/pickup", self._pickup)
         sockjs.add_endpoint(
             app,
             self._handler,
@@ -258,6 +267,19 @@ class NgucSockJsServer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"condition not met within {timeout} s")
             await asyncio.sleep(0.01)
+
+    def maintenance(self, connections: int = 2) -> int:
+        """Close as a rolling restart does; return how many live connections closed.
+
+        Every live connection, then each of the next ``connections`` right
+        after it authenticates, is closed with ``c[3000,"Go away!"]``; the
+        tokens stay valid all along.
+        """
+        self.go_away_after_auth += connections
+        live = self.live_connections
+        for conn in live:
+            conn.close(3000, "Go away!")
+        return len(live)
 
     def revoke_tokens(self) -> None:
         """Forget every access and refresh token issued so far."""
@@ -333,9 +355,31 @@ class NgucSockJsServer:
             if scheme != "Bearer" or not self.token_valid(token):
                 return _error(401, "invalid_token")
             self.rest_reads.append(path)
+            if path in self.not_found:
+                return _error(404, "not_found")
             return web.json_response(self.rest[path])
 
         return handle
+
+    async def _pickup(self, request: web.Request) -> web.Response:
+        """Answer a waiting caller: 204 if the REST queue lists them, else 404.
+
+        Only records the request; what follows (events) is the test's to send.
+        """
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or not self.token_valid(token):
+            return _error(401, "invalid_token")
+        queue_id = request.match_info["queue_id"]
+        call_guid = request.match_info["call_guid"]
+        self.pickups.append((queue_id, call_guid, request.content_type))
+        waiting = {
+            (str(queue["queue"].get("id")), str(caller.get("call_guid")))
+            for queue in self.rest["/company/queue"]
+            for caller in queue.get("callers") or []
+        }
+        if (queue_id, call_guid) not in waiting:
+            return _error(404, "not_found")
+        return web.Response(status=204)
 
     # --- SockJS -----------------------------------------------------------------
 
@@ -368,6 +412,10 @@ class NgucSockJsServer:
         if not first:
             self.reauthentications += 1
         conn.tokens.append(token)
+        if first and self.go_away_after_auth > 0:
+            self.go_away_after_auth -= 1
+            conn.close(3000, "Go away!")
+            return
         if first and self.script is not None:
             task = asyncio.create_task(self.script(conn))
             self._tasks.add(task)

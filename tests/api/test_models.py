@@ -299,7 +299,8 @@ def test_queue_member_with_only_documented_fields() -> None:
             "callers": [{}, 5],
         }
     )
-    assert queue.members == (QueueMember(None, None, False, 60, None),)
+    # Whether the member is paused is not documented: unknown, not False.
+    assert queue.members == (QueueMember(None, None, None, 60, None),)
     assert queue.callers == (QueueCaller(None, None, None, None),)
 
 
@@ -319,10 +320,21 @@ def test_queue_without_id_is_rejected(payload: Any) -> None:
 
 @pytest.mark.parametrize(
     ("wire", "paused"),
-    [("1", True), ("0", False), (None, False), (False, False), (True, True), (1, True)],
+    [
+        ("1", True),
+        ("0", False),
+        (False, False),
+        (True, True),
+        (1, True),
+        # Absent or unreadable: unknown, not "not paused".
+        (None, None),
+        ("", None),
+        ("yes", None),
+    ],
 )
-def test_member_paused(wire: Any, paused: bool) -> None:
+def test_member_paused(wire: Any, paused: bool | None) -> None:
     assert QueueMember.from_api({"paused": wire}).paused is paused
+    assert QueueMember.from_api({}).paused is None
 
 
 def test_simulator_queues_parse() -> None:

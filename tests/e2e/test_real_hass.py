@@ -61,6 +61,23 @@ ENTITIES = {
     "completed_today": ("sensor", "queue_7_completed_today"),
     "abandoned_today": ("sensor", "queue_7_abandoned_today"),
 }
+# What a call centre looks at (test_call_centre).
+CALL_CENTRE_ENTITIES = {
+    **ENTITIES,
+    "call_1002": ("event", "user_1002_call"),
+    "queue_call": ("event", "queue_7_queue_call"),
+    "agents_on_call": ("sensor", "queue_7_agents_on_call"),
+    "agents_paused": ("sensor", "queue_7_agents_paused"),
+    "current_longest_wait": ("sensor", "queue_7_current_longest_wait"),
+    "queues_1001": ("sensor", "user_1001_queues"),
+    "queues_1002": ("sensor", "user_1002_queues"),
+    "paused_1001": ("binary_sensor", "user_1001_paused"),
+    "paused_1002": ("binary_sensor", "user_1002_paused"),
+    "missed_today_1001": ("sensor", "user_1001_missed_calls_today"),
+    "last_missed_1001": ("sensor", "user_1001_last_missed_call"),
+}
+# What goes on the bus: call records and undocumented events, not states.
+CALL_RECORDS = ("Cdr", "QueueCdr")
 
 QUEUE_FIGURES = {
     # Queue field: (sensor in ENTITIES, value sent)
@@ -260,9 +277,11 @@ async def test_real_home_assistant_against_a_foreign_server(
             hass.subscribe("state_changed") as changes,
         ):
             sent = await follow_the_server(hass, server, ids)
-            await server.wait_until(lambda: len(bus) >= len(sent), timeout=10)
-        # Every event the server sent, on the bus once, in order, with its device.
-        assert [(e["data"]["event"], e["data"]["data"]) for e in bus] == sent
+            calls = [(name, data) for name, data in sent if name in CALL_RECORDS]
+            await server.wait_until(lambda: len(bus) >= len(calls), timeout=10)
+        # Every call record the server sent, on the bus once, in order, with
+        # its device; line statuses, the queue and the phone are not on it.
+        assert [(e["data"]["event"], e["data"]["data"]) for e in bus] == calls
         assert all(e["data"]["device_id"] for e in bus), bus
         # No entity went unavailable: the client reconnected within the grace
         # period and resynced; the event stream is connected again.
@@ -279,8 +298,12 @@ async def test_real_home_assistant_against_a_foreign_server(
         raise
 
 
-async def add_integration(hass: RealHass, server: NgucSockJsServer) -> dict[str, str]:
-    """Add the integration as the frontend does; return the entity ids (ENTITIES)."""
+async def add_integration(
+    hass: RealHass,
+    server: NgucSockJsServer,
+    entities: dict[str, tuple[str, str]] = ENTITIES,
+) -> dict[str, str]:
+    """Add the integration as the frontend does; return the ids of ``entities``."""
     # --- Added through Home Assistant's own config-flow API --------------------
     flow = await hass.request(
         "POST",
@@ -319,14 +342,14 @@ async def add_integration(hass: RealHass, server: NgucSockJsServer) -> dict[str,
         }
         found = {
             name: [e for uid, e in ours.items() if uid.endswith(f"_{suffix}")]
-            for name, (_, suffix) in ENTITIES.items()
+            for name, (_, suffix) in entities.items()
         }
         if all(len(entities) == 1 for entities in found.values()):
             break
         assert time.monotonic() < deadline, f"entities missing; have {sorted(ours)}"
         await asyncio.sleep(0.2)
     ids: dict[str, str] = {}
-    for name, (platform, _) in ENTITIES.items():
+    for name, (platform, _) in entities.items():
         entity = found[name][0]
         assert entity["entity_id"].startswith(f"{platform}.")
         assert entity["disabled_by"] is None, entity
@@ -469,5 +492,148 @@ async def follow_the_server(
     assert answered["attributes"]["caller"] == CALLER
     assert answered["attributes"]["call_id"] == "g-answered"
     assert float(answered["attributes"]["duration"]) == 42
+    assert server.errors == []
+    return list(server.sent)
+
+
+async def test_call_centre_in_real_home_assistant(
+    server: NgucSockJsServer, hass: RealHass
+) -> None:
+    """Queue agents and callers, missed and internal calls, a pickup; calls on the bus.
+
+    "A Queue snapshot with members and callers, Cdr events for missed and
+    internal calls, and a pickup_queue_caller action show, per queue, the
+    agents on call and paused and the current longest wait; per user, the
+    queues, paused state, missed calls today and last missed call; names on
+    the internal call's event; the pickup request reaching the server for
+    the caller waiting longest; and no weblink_nguc_event for UserStatus or
+    Queue."
+    """
+    try:
+        ids = await add_integration(hass, server, CALL_CENTRE_ENTITIES)
+        async with hass.subscribe(f"{DOMAIN}_event") as bus:
+            sent = await run_the_call_centre(hass, server, ids)
+            calls = [(name, data) for name, data in sent if name in CALL_RECORDS]
+            await server.wait_until(lambda: len(bus) >= len(calls), timeout=10)
+        # The call records, once each, with the device and call entity of
+        # their user; nothing of the line statuses or the queue.
+        assert [(e["data"]["event"], e["data"]["data"]) for e in bus] == calls
+        assert {name for name, _ in sent} >= {"UserStatus", "Queue", "Cdr"}
+        assert [e["data"].get("entity_id") for e in bus] == [
+            ids["call_1001"],
+            ids["call_1002"],
+            ids["call_1001"],
+        ]
+        assert all(e["data"]["device_id"] for e in bus), bus
+    except BaseException:
+        print(f"\n--- hass log (tail) ---\n{hass.log_tail()}")
+        raise
+
+
+def internal_call(direction: str, disposition: str = "ANSWER") -> dict[str, Any]:
+    """Return the Cdr of Örjan Ek (1002, ext. 202) calling Ulla Åkesson (1001, 201).
+
+    NGUC sends one for each end: ``OUT`` for the caller, ``IN`` for the callee.
+    """
+    return {
+        "id": f"cdr-internal-{direction}",
+        "call_guid": "g-internal",
+        "calldate": "2026-11-20 09:10:00",
+        "direction": direction,
+        "src": "202",
+        "dst": "201",
+        "src_pbx_user_id": "1002",
+        "dst_pbx_user_id": "1001",
+        "remote_pbx_contact_id": None,
+        "billsec": "65",
+        "disposition": disposition,
+        "pbx_recording_id": False,
+    }
+
+
+async def run_the_call_centre(
+    hass: RealHass, server: NgucSockJsServer, ids: dict[str, str]
+) -> list[tuple[str, Any]]:
+    """Queue, calls and a pickup, each seen in Home Assistant; return what was sent."""
+    # --- The REST seed: members without a pause flag -----------------------------
+    # The server's queue lists Ulla without "paused": whether she (or anyone)
+    # is paused is unknown, not "no".
+    await hass.wait_state(ids["queues_1001"], number_is(1), what="1")
+    assert (await hass.state(ids["agents_paused"]) or {})["state"] == "unknown"
+    assert (await hass.state(ids["paused_1001"]) or {})["state"] == "unknown"
+    assert (await hass.state(ids["queues_1002"]) or {})["state"] == "0"
+    assert (await hass.state(ids["paused_1002"]) or {})["state"] == "off"
+    assert (await hass.state(ids["missed_today_1001"]) or {})["state"] == "0"
+    assert (await hass.state(ids["last_missed_1001"]) or {})["state"] == "unknown"
+
+    # --- A Queue snapshot with members and callers ---------------------------------
+    queue = queue_payload(QUEUE_FIGURES)  # 2 callers, waiting 30 s and 60 s
+    queue["members"][0]["paused"] = "1"  # Ulla takes a break
+    set_rest_queue(server, queue)
+    push(server, "Queue", queue)
+    await hass.wait_state(ids["agents_paused"], number_is(1), what="1 paused")
+    await hass.wait_state(ids["agents_on_call"], number_is(1), what="1 on a call")
+    longest = await hass.wait_state(
+        ids["current_longest_wait"], number_is(60), what="60 s"
+    )
+    assert longest["attributes"]["unit_of_measurement"] == "s"
+    # Today's longest wait is NGUC's own figure, not the callers' now.
+    assert (await hass.state(ids["longest_wait"]) or {})["state"] == "95"
+    waiting = await hass.wait_state(ids["waiting"], number_is(2), what="2")
+    assert waiting["attributes"]["callers"] == [
+        {"position": 1, "number": "+46700000000", "wait": 30},
+        {"position": 2, "number": "+46700000001", "wait": 60},
+    ]
+    await hass.wait_state(ids["paused_1001"], lambda s: s["state"] == "on", what="on")
+    ulla = await hass.wait_state(ids["queues_1001"], number_is(1), what="1")
+    assert ulla["attributes"]["queues"] == [{"name": "Kundtjänst", "paused": True}]
+    orjan = await hass.wait_state(ids["queues_1002"], number_is(1), what="1")
+    assert orjan["attributes"]["queues"] == [{"name": "Kundtjänst", "paused": False}]
+    assert (await hass.state(ids["paused_1002"]) or {})["state"] == "off"
+
+    # --- A missed call from outside ------------------------------------------------
+    missed_at = datetime.now(UTC)
+    push(server, "Cdr", cdr("g-missed", "NO ANSWER", 0))
+    await hass.wait_state(ids["missed_today_1001"], number_is(1), what="1 missed")
+    last = await hass.wait_state(
+        ids["last_missed_1001"], lambda s: s["state"] != "unknown", what="a time"
+    )
+    assert recent(last["state"], missed_at), last
+    assert last["attributes"]["caller"] == CALLER
+    assert last["attributes"]["device_class"] == "timestamp"
+
+    # --- An internal call: Örjan calls Ulla ------------------------------------------
+    ringing = user_status("1001", 8, "Ringing")
+    set_rest_status(server, ringing)
+    push(server, "UserStatus", ringing)
+    await hass.wait_state(
+        ids["line_1001"], lambda s: s["state"] == "ringing", what="ringing"
+    )
+    push(server, "Cdr", internal_call("OUT"))
+    push(server, "Cdr", internal_call("IN"))
+    outgoing = await hass.wait_state(
+        ids["call_1002"],
+        lambda s: s["attributes"].get("event_type") == "outgoing",
+        what="Örjan's outgoing call",
+    )
+    answered = await hass.wait_state(
+        ids["call_1001"],
+        lambda s: s["attributes"].get("event_type") == "answered",
+        what="Ulla's answered call",
+    )
+    for call in (outgoing, answered):
+        assert call["attributes"]["caller_name"] == "Örjan Ek"
+        assert call["attributes"]["callee_name"] == "Ulla Åkesson"
+        assert call["attributes"]["caller"] == "202"
+    # Answered, not missed: still one missed call.
+    assert (await hass.state(ids["missed_today_1001"]) or {})["state"] == "1"
+
+    # --- Pick up the caller waiting longest ------------------------------------------
+    await hass.request(
+        "POST",
+        f"/api/services/{DOMAIN}/pickup_queue_caller",
+        json_body={"entity_id": ids["waiting"]},
+    )
+    assert server.pickups == [("7", "g-wait-1", "application/x-www-form-urlencoded")]
     assert server.errors == []
     return list(server.sent)

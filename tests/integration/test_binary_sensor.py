@@ -39,6 +39,7 @@ from .conftest import (
 )
 
 PHONES = ("9001", "9002", "9003", "9004", "9005")
+USERS = ("86480", "86481", "86482", "86483")
 
 
 @pytest.fixture
@@ -220,14 +221,11 @@ async def test_phones_appear_and_go(
     await wait_for(hass, lambda: hass.states.get(entity_id) is not None)
     assert state_of(hass, entity_id) == STATE_OFF
     await reconnect(hass, setup_binary_sensors, simulator)
-    assert (
-        len(
-            er.async_entries_for_config_entry(
-                entity_registry, setup_binary_sensors.entry_id
-            )
-        )
-        == len(PHONES) + 2
-    )  # the phones, 9006 and the event stream
+    entries = er.async_entries_for_config_entry(
+        entity_registry, setup_binary_sensors.entry_id
+    )
+    # The phones, 9006, the event stream and each user's paused.
+    assert len(entries) == len(PHONES) + 1 + 1 + len(USERS)
     assert "does not generate unique IDs" not in caplog.text
     assert "already exists" not in caplog.text
 

@@ -24,12 +24,11 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_capture_events,
 )
 
 from custom_components.weblink_nguc.api import contract as c
 from custom_components.weblink_nguc.binary_sensor import NgucBinarySensor
-from custom_components.weblink_nguc.const import DOMAIN, EVENT_NGUC
+from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.event import NgucCallEvent
 from custom_components.weblink_nguc.sensor import QUEUE_SENSORS, NgucSensor
 from tests.simulator import Device, Queue, QueueMember, Simulator, User
@@ -103,11 +102,21 @@ async def unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
+def events_received(entry: MockConfigEntry) -> Callable[[], int]:
+    """Return a count of the NGUC events the integration received from now on.
+
+    Not the bus: line statuses, queues and phones do not go on it.
+    """
+    stream = entry.runtime_data.stream
+    start = stream.events
+    return lambda: stream.events - start
+
+
 async def events_handled(
-    hass: HomeAssistant, seen: list[Event[Any]], count: int
+    hass: HomeAssistant, received: Callable[[], int], count: int
 ) -> None:
-    """Wait until ``count`` NGUC events went on the bus (and so were applied)."""
-    await wait_for(hass, lambda: len(seen) >= count)
+    """Wait until ``count`` NGUC events were received (each is applied at once)."""
+    await wait_for(hass, lambda: received() >= count)
 
 
 # --- A list that cannot be read never removes a device ------------------------------
@@ -352,7 +361,7 @@ async def test_unknown_user_asked_about_a_few_times_only(
 ) -> None:
     """Events about a user NGUC never lists do not read the state over and over."""
     reads = requests_to(simulator, c.PATH_USERS)
-    seen = async_capture_events(hass, EVENT_NGUC)
+    seen = events_received(init_integration)
     with (
         patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 0.01),
         patch(f"{COORDINATOR}.UNKNOWN_ITEM_READS", 2),
@@ -543,7 +552,9 @@ async def test_setup_reads_once_and_writes_each_entity_once(
         )
         if entity.disabled_by is None
     ]
-    assert len(entity_ids) == 32
+    # Enabled: per user 6, per phone 1, per queue 12 (and 2 disabled), the
+    # account's event stream (and its last event, disabled).
+    assert len(entity_ids) == 4 * 6 + 5 * 1 + 2 * 12 + 1
     writes = {entity_id: state_writes.counts[entity_id] for entity_id in entity_ids}
     # The event stream's sensor is written off, then on once connected.
     assert writes.pop(STREAM) == 2
@@ -557,7 +568,7 @@ async def test_repeated_events_write_nothing(
     state_writes: StateWrites,
 ) -> None:
     """The last UserStatus, Queue or DeviceStatus again: no state is written."""
-    seen = async_capture_events(hass, EVENT_NGUC)
+    seen = events_received(init_integration)
     await simulator.set_user_status("86481", 1)
     await simulator.update_queue("501", waiting=2)
     await simulator.set_device_registered("9002", False)
@@ -578,7 +589,7 @@ async def test_event_writes_only_what_changed(
     state_writes: StateWrites,
 ) -> None:
     """A queue snapshot with one figure changed writes that figure's sensor only."""
-    seen = async_capture_events(hass, EVENT_NGUC)
+    seen = events_received(init_integration)
     await simulator.update_queue("501", wait_avg=33)
     await events_handled(hass, seen, 1)
     assert dict(state_writes.counts) == {SUPPORT_AVERAGE_WAIT: 1}
@@ -649,7 +660,11 @@ async def test_new_queue_builds_only_its_entities(
         )
         await simulator.push_queue(billing)
         await wait_for(
-            hass, lambda: len(entities_of(hass, init_integration, "queue_503")) == 11
+            hass,
+            lambda: (
+                len(entities_of(hass, init_integration, "queue_503"))
+                == len(QUEUE_SENSORS) + 1
+            ),
         )
     assert sorted(built) == ["event"] + ["sensor"] * len(QUEUE_SENSORS)
     # Its device, also once per entity (Home Assistant links each one to it):

@@ -19,6 +19,7 @@ from custom_components.weblink_nguc.api import (
 from custom_components.weblink_nguc.data import (
     NO_CHANGES,
     Changes,
+    Membership,
     NgucData,
     devices_from_identities,
     identities,
@@ -114,15 +115,52 @@ def test_device_status() -> None:
 def test_queue_snapshots() -> None:
     state = data()
     assert state.apply(queue(waiting=2)) == Changes(changed=frozenset({"queue_501"}))
-    assert state.apply(queue("502")) == Changes(added=frozenset({"queue_502"}))
+    # A new queue: its members are members of one more queue.
+    assert state.apply(queue("502")) == Changes(
+        added=frozenset({"queue_502"}), changed=frozenset({"user_1"})
+    )
+    # Renamed: its members show its new name.
     assert state.apply(queue(waiting=2, name="Hjälp")) == Changes(
-        changed=frozenset({"queue_501"}), renamed=frozenset({"queue_501"})
+        changed=frozenset({"queue_501", "user_1"}), renamed=frozenset({"queue_501"})
     )
     # Members changed: the members, old and new, may read differently.
     assert state.apply(queue(waiting=2, name="Hjälp", members=(member("2"),))) == (
         Changes(changed=frozenset({"queue_501", "user_1", "user_2"}))
     )
     assert state.queues_of("2") == [state.queues["501"]]
+
+
+def test_queue_members_concern_their_users() -> None:
+    """A queue snapshot tells the users whose queues read differently, no other."""
+    state = data()
+    on_call = replace(member("1"), call_guid="g-1")
+    # A call taken changes the queue's figures, not the member's queues.
+    assert state.apply(queue(members=(on_call,))) == Changes(
+        changed=frozenset({"queue_501"})
+    )
+    assert state.memberships("1") == (Membership("501", "Support", False),)
+    # Paused: that member.
+    assert state.apply(queue(members=(member("1", paused=True),))) == Changes(
+        changed=frozenset({"queue_501", "user_1"})
+    )
+    assert state.memberships("1") == (Membership("501", "Support", True),)
+    assert state.memberships("2") == ()
+    # A member without a user: anyone may be them; every user is unknown.
+    anonymous = replace(member("1"), user_id=None)
+    assert state.apply(queue(members=(anonymous,))) == Changes(
+        changed=frozenset({"queue_501", "user_1", "user_2"})
+    )
+    assert state.memberships("2") is None
+    # Agents counted but not listed: unknown too, until they are.
+    assert state.apply(queue(members=(), member_total=2)) == Changes(
+        changed=frozenset({"queue_501"})
+    )
+    assert state.memberships("1") is None
+    assert state.apply(queue(members=(member("2"),))) == Changes(
+        changed=frozenset({"queue_501", "user_1", "user_2"})
+    )
+    assert state.memberships("1") == ()
+    assert state.memberships("2") == (Membership("501", "Support", False),)
 
 
 def test_call_records_name_unknown_items() -> None:
@@ -186,7 +224,9 @@ def test_diff() -> None:
     del gone.devices["9"]
     del gone.queues["501"]
     assert old.diff(gone) == Changes(
-        removed=frozenset({"user_2", "device_9", "queue_501"})
+        # User 1 is a member of one queue less.
+        changed=frozenset({"user_1"}),
+        removed=frozenset({"user_2", "device_9", "queue_501"}),
     )
     renamed_phone = data()
     renamed_phone.devices["9"] = replace(renamed_phone.devices["9"], name="Bord")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED
@@ -39,6 +40,7 @@ QUEUE_CALLER_E164 = "+46709876543"
 QUEUE_DID = "0812345600"
 QUEUE_DID_E164 = "+46812345600"
 OTHER_PHONE = "+46731112233"
+WAITING_CALLER = "+46735550101"
 EMAIL = "anna@demo.example"
 
 EVENTS: list[tuple[str, Any]] = [
@@ -81,6 +83,44 @@ EVENTS: list[tuple[str, Any]] = [
             "handled": "1",
         },
     ),
+    # A caller waits in Support; Erik is on a call, Maja paused.
+    (
+        "Queue",
+        {
+            "queue": {"id": "501", "name": "Support", "waiting": "1"},
+            "members": [
+                {"pbx_user_id": "86480", "paused": "0", "call_guid": None},
+                {"pbx_user_id": "86481", "paused": "0", "call_guid": "g-8"},
+                {"pbx_user_id": "86482", "paused": "1", "call_guid": None},
+            ],
+            "callers": [
+                {
+                    "call_guid": "g-9",
+                    "pbx_queue_id": "501",
+                    "callerid": WAITING_CALLER,
+                    "wait": "25",
+                    "position": "1",
+                }
+            ],
+        },
+    ),
+    # Anna calls Lars: an internal call, both ends named.
+    (
+        "Cdr",
+        {
+            "id": "7003",
+            "call_guid": "1725959999.103",
+            "calldate": "2024-09-10 09:20:00",
+            "direction": "IN",
+            "src": "101",
+            "dst": "104",
+            "src_pbx_user_id": "86480",
+            "dst_pbx_user_id": "86483",
+            "billsec": "30",
+            "disposition": "ANSWER",
+            "pbx_recording_id": False,
+        },
+    ),
     # An undocumented event, with a number nested where nobody expects it.
     (
         "CallFlow",
@@ -103,6 +143,18 @@ VOLATILE = props(
     "time",
     "last_event",
 )
+ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def entity_times(*, data: Any, path: Any) -> Any:
+    """Replace the times entities show (calls, last reset) by a placeholder."""
+    if (
+        isinstance(data, str)
+        and ISO_TIME.match(data)
+        and any(part == "entities" for part, _ in path)
+    ):
+        return "<time>"
+    return data
 
 
 async def test_diagnostics(
@@ -143,7 +195,7 @@ async def test_diagnostics(
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
 
-    assert diagnostics == snapshot(exclude=VOLATILE)
+    assert diagnostics == snapshot(exclude=VOLATILE, matcher=entity_times)
 
     # What the snapshot cannot show: the volatile values are there and sane.
     assert diagnostics["stream"]["last_event"] is not None
@@ -164,9 +216,30 @@ async def test_diagnostics(
         QUEUE_DID,
         QUEUE_DID_E164,
         OTHER_PHONE,
+        WAITING_CALLER,
         EMAIL,
     ):
         assert secret not in text, f"{secret!r} leaked into the diagnostics"
+    # What the entities show of people on calls: no name, no number.
+    entities = {e["entity_id"]: e for e in diagnostics["entities"]}
+    assert entities["sensor.support_waiting_callers"]["attributes"] == {
+        "callers": [{"position": 1, "number": REDACTED, "wait": 25}]
+    }
+    lars_call = entities["event.lars_oberg_call"]["attributes"]
+    assert lars_call["caller_name"] == lars_call["callee_name"] == REDACTED
+    assert entities["sensor.erik_johansson_last_missed_call"]["attributes"] == {
+        "caller": REDACTED,
+        "caller_name": None,  # an outside number has no name
+    }
+    assert entities["sensor.erik_johansson_missed_calls_today"]["state"] == "1"
+    assert entities["sensor.support_agents_on_call"]["state"] == "1"
+    assert entities["sensor.support_paused_agents"]["state"] == "1"
+    assert entities["sensor.support_current_longest_wait"]["state"] == "25"
+    assert entities["sensor.maja_karlsson_queues"]["attributes"] == {
+        "queues": [{"name": "Support", "paused": True}]
+    }
+    assert entities["binary_sensor.maja_karlsson_paused"]["state"] == "on"
+    assert "Lars Öberg" not in json.dumps(diagnostics["entities"])
     # ... and were redacted, not dropped.
     data = diagnostics["entry"]["data"]
     assert data[CONF_PASSWORD] == REDACTED

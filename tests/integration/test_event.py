@@ -214,7 +214,10 @@ async def test_call_events(
         "call_id": "1725958989.11",
         "direction": direction.lower(),
         "caller": REMOTE if incoming else "102",
+        # Erik's end is named: he is a PBX user; the outside number is not.
+        "caller_name": None if incoming else "Erik Johansson",
         "callee": "102" if incoming else REMOTE,
+        "callee_name": "Erik Johansson" if incoming else None,
         "duration": 42,
         "disposition": disposition,
         "recording": "recording" in call,
@@ -341,8 +344,12 @@ async def test_queue_call_events(
         ATTR_EVENT_TYPE: event_type,
         "call_id": "1725958989.41",
         "caller": REMOTE,
+        "caller_name": None,  # an outside number
         "wait_time": 17,
         "agent": {ANNA: "Anna Lindqvist", ERIK: "Erik Johansson", None: None}[agent],
+        "agent_name": {ANNA: "Anna Lindqvist", ERIK: "Erik Johansson", None: None}[
+            agent
+        ],
     }
     assert state_of(hass, queue_call_id(hass, SALES)) == STATE_UNKNOWN
     # A queue call is not a user's call record.

@@ -37,7 +37,6 @@ from custom_components.weblink_nguc.const import (
     CONF_COMPANY,
     CONF_EVENTS_URL,
     DOMAIN,
-    EVENT_NGUC,
 )
 from tests.simulator import Device, Queue, QueueMember, Simulator, User, demo_company
 from tests.simulator.model import Company
@@ -579,13 +578,8 @@ async def test_08_events_during_resync(
     pushed in between are newer than they are.
     """
     entry = await start(hass, mock_config_entry, simulator)
-    seen: list[str] = []
-
-    @callback
-    def record(event: Event[Any]) -> None:
-        seen.append(event.data["event"])
-
-    hass.bus.async_listen(EVENT_NGUC, record)
+    coordinator = entry.runtime_data
+    received = coordinator.stream.events
     before = simulator.authenticated_count
     asked = {
         path: len(simulator.request_times(path)) for path in (STATUSES, QUEUES, PHONES)
@@ -602,7 +596,13 @@ async def test_08_events_during_resync(
     await simulator.add_caller("501", "0701234567")
     await simulator.set_device_registered("9001", False)
     await settled(hass, entry, simulator, log)
-    assert seen == ["UserStatus", "UserStatus", "Queue", "DeviceStatus"]
+    assert coordinator.stream.events - received == 4
+    assert [e["event"] for e in coordinator.recent_events][-4:] == [
+        "UserStatus",
+        "UserStatus",
+        "Queue",
+        "DeviceStatus",
+    ]
 
 
 # --- 9 ---------------------------------------------------------------------------------

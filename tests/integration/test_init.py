@@ -227,10 +227,14 @@ async def test_new_tokens_stored_without_reload(
     assert init_integration.state is ConfigEntryState.LOADED
 
 
-async def test_every_event_on_the_bus(
+async def test_calls_and_undocumented_events_on_the_bus(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
 ) -> None:
-    """Every NGUC event, documented or not, goes on the bus with its device."""
+    """Call records, once each, and undocumented events go on the bus with their device.
+
+    Line statuses, queue snapshots and phone registrations do not: entities
+    record them. All of them stay in the diagnostics' recent events.
+    """
     events: list[Event[Any]] = []
 
     @callback
@@ -238,29 +242,78 @@ async def test_every_event_on_the_bus(
         events.append(event)
 
     hass.bus.async_listen(EVENT_NGUC, record)
+    coordinator = init_integration.runtime_data
+    company = simulator.company
+    missed = company.cdr("86481", remote="0701234567", disposition="NO ANSWER")
+    queue_cdr = company.queue_cdr(
+        "501", call_guid="g-1", callerid="0709876543", disposition="NOANSWERED"
+    )
+    flow = {"step": "ivr", "number": "5", "pbx_user_id": "86480"}
     await simulator.push_events(
         [
-            (
-                "UserStatus",
-                {"pbx_user_id": "86481", "status": "1", "status_text": "InUse"},
-            ),
-            ("CallFlow", {"step": "ivr", "number": "5"}),
+            ("UserStatus", {"pbx_user_id": "86481", "status": "8"}),
+            ("Queue", company.queues["502"].to_wire()),
+            ("DeviceStatus", {"pbx_device_id": "9002", "status": "0"}),
+            ("Cdr", missed),
+            ("Cdr", missed),  # sent again: the same call
+            ("QueueCdr", queue_cdr),
+            ("CallFlow", flow),
+            ("CallFlow", flow),  # not a call record: each one goes
         ]
     )
-    await wait_for(hass, lambda: len(events) == 2)
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, f"{ENTRY_UNIQUE_ID}_user_86481"), init_integration.entry_id
-    )
-    assert device is not None
-    assert events[0].data == {
-        "event": "UserStatus",
-        "data": {"pbx_user_id": "86481", "status": "1", "status_text": "InUse"},
-        "config_entry_id": init_integration.entry_id,
-        "device_id": device.id,
-    }
-    assert events[1].data["event"] == "CallFlow"
-    assert events[1].data["data"] == {"step": "ivr", "number": "5"}
-    assert events[1].data["device_id"] is None
+    await wait_for(hass, lambda: len(coordinator.recent_events) >= 8)
+    devices = dr.async_get(hass)
+    ent_reg = er.async_get(hass)
+
+    def device_of(key: str) -> str:
+        device = devices.async_get_device_by_identifier(
+            (DOMAIN, f"{ENTRY_UNIQUE_ID}_{key}"), init_integration.entry_id
+        )
+        assert device is not None
+        return device.id
+
+    def call_entity(key: str, name: str) -> str | None:
+        return ent_reg.async_get_entity_id(
+            "event", DOMAIN, f"{ENTRY_UNIQUE_ID}_{key}_{name}"
+        )
+
+    assert [event.data for event in events] == [
+        {
+            "event": "Cdr",
+            "data": missed,
+            "config_entry_id": init_integration.entry_id,
+            "device_id": device_of("user_86481"),
+            "entity_id": call_entity("user_86481", "call"),
+        },
+        {
+            "event": "QueueCdr",
+            "data": queue_cdr,
+            "config_entry_id": init_integration.entry_id,
+            "device_id": device_of("queue_501"),
+            "entity_id": call_entity("queue_501", "queue_call"),
+        },
+        *[
+            {
+                "event": "CallFlow",
+                "data": flow,
+                "config_entry_id": init_integration.entry_id,
+                "device_id": device_of("user_86480"),
+            }
+        ]
+        * 2,
+    ]
+    assert events[0].data["entity_id"] == "event.erik_johansson_call"
+    # What stayed off the bus is still in the diagnostics.
+    assert [e["event"] for e in coordinator.recent_events][-8:] == [
+        "UserStatus",
+        "Queue",
+        "DeviceStatus",
+        "Cdr",
+        "Cdr",
+        "QueueCdr",
+        "CallFlow",
+        "CallFlow",
+    ]
 
 
 async def test_event_touches_only_its_entities(

@@ -159,11 +159,6 @@ async def test_logbook_tells_of_calls(
     assert [entry["name"] for entry in shown if entry["entity_id"]] == ["Reception"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until the coordinator puts only call records and undocumented events"
-    " on the bus (issue 8)",
-)
 @pytest.mark.usefixtures("logbook")
 async def test_logbook_leaves_states_to_home_assistant(
     hass: HomeAssistant,

@@ -46,6 +46,9 @@ ANNA, ERIK, MAJA, LARS = "86480", "86481", "86482", "86483"
 SUPPORT, SALES = "501", "502"
 QUEUE_KEYS = (
     "waiting",
+    "current_longest_wait",
+    "agents_on_call",
+    "agents_paused",
     "available_agents",
     "total_agents",
     "longest_wait",
@@ -93,6 +96,8 @@ def state_of(hass: HomeAssistant, entity_id: str) -> str:
 
 
 @pytest.mark.usefixtures("enable_all_entities")
+# The day the missed calls were last reset (that day's start) is in the states.
+@pytest.mark.freeze_time("2026-11-20 09:00:00+01:00", tick=True)
 async def test_sensors(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
@@ -196,6 +201,9 @@ async def test_queue_sensors(
     ids = {key: sensor_id(hass, support, key) for key in QUEUE_KEYS}
     assert {key: state_of(hass, ids[key]) for key in QUEUE_KEYS} == {
         "waiting": "0",
+        "current_longest_wait": "0",  # nobody waits
+        "agents_on_call": "0",
+        "agents_paused": "1",  # Maja
         "available_agents": "2",  # Maja is paused
         "total_agents": "3",
         "longest_wait": "95",
@@ -223,6 +231,10 @@ async def test_queue_sensors(
     await wait_for(hass, lambda: state_of(hass, ids["waiting"]) == "3")
     assert {key: state_of(hass, ids[key]) for key in QUEUE_KEYS} == {
         "waiting": "3",
+        # Three waiting, but the snapshot lists none: their waits are unknown.
+        "current_longest_wait": STATE_UNKNOWN,
+        "agents_on_call": "0",
+        "agents_paused": "1",
         "available_agents": "1",
         "total_agents": "4",
         "longest_wait": "120",

@@ -342,6 +342,7 @@ class _Connection:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._renewed = asyncio.Event()
         self._connected_at = 0.0
+        self._heard = 0.0  # the loop's time when the server was last heard
         #: The token last sent on this connection, and its set.
         self.token: str | None = None
         self.tokens: TokenSet | None = None
@@ -383,6 +384,7 @@ class _Connection:
             await self._authenticate(ws, token, tokens)
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._ping(ws), name="nguc-ping")
+                group.create_task(self._listen_for_silence(), name="nguc-silence")
                 group.create_task(self._keep_token(ws), name="nguc-token")
                 group.create_task(self._watch(), name="nguc-watch")
                 await self._read(ws)
@@ -419,12 +421,14 @@ class _Connection:
                 raise _EndedError("server opened the session again")
 
     async def _next_frame(self, ws: aiohttp.ClientWebSocketResponse) -> Frame | None:
-        """Return the next SockJS frame, or None for a frame not to act on."""
+        """Return the next SockJS frame, or None for a frame not to act on.
+
+        Without a timeout of its own, which would cost a timer per frame:
+        :meth:`_listen_for_silence` ends a connection that says nothing.
+        """
         context = self._context
-        try:
-            msg = await ws.receive(timeout=context.heartbeat * SILENCE_FACTOR)
-        except TimeoutError:
-            raise _EndedError("connection silent; presumed dead") from None
+        msg = await ws.receive()
+        self._heard = asyncio.get_running_loop().time()
         if msg.type is _WS.TEXT:
             text: str = msg.data
             if len(text) > LARGE_FRAME:
@@ -512,6 +516,18 @@ class _Connection:
         self.healthy = True
         if not self.accepted:
             self._accept()
+
+    async def _listen_for_silence(self) -> NoReturn:
+        """End the connection once the server was silent for too long, at both levels."""
+        loop = asyncio.get_running_loop()
+        silence = self._context.heartbeat * SILENCE_FACTOR
+        self._heard = loop.time()
+        while True:
+            # A timer per silence, not per frame: frames only note the time.
+            wait = self._heard + silence - loop.time()
+            if wait <= 0:
+                raise _EndedError("connection silent; presumed dead")
+            await asyncio.sleep(wait)
 
     async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Ping every heartbeat interval; the pongs prove the line is alive."""

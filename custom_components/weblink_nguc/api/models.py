@@ -50,6 +50,14 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _flag(value: Any) -> bool | None:
+    """Return a "0"/"1" flag as a bool; None when absent or unreadable, never a guess."""
+    if value is False:
+        return False
+    number = as_int(value)
+    return None if number is None else number != 0
+
+
 def _id(value: Any) -> str:
     """Ids are kept as strings, whatever type they arrive in."""
     text = as_str(value)
@@ -192,7 +200,7 @@ class QueueMember:
 
     user_id: str | None
     name: str | None
-    paused: bool
+    paused: bool | None  # None: NGUC did not say
     avg_call_length: int | None
     call_guid: str | None
 
@@ -203,7 +211,7 @@ class QueueMember:
         return cls(
             user_id=as_str(data.get(c.MEMBER_USER_ID)),
             name=as_str(data.get(c.MEMBER_NAME)),
-            paused=bool(as_int(data.get(c.MEMBER_PAUSED))),
+            paused=_flag(data.get(c.MEMBER_PAUSED)),
             avg_call_length=as_int(data.get(c.MEMBER_AVG_CALL_LENGTH)),
             call_guid=as_str(data.get(c.MEMBER_CALL_GUID)),
         )
