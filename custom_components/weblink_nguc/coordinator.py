@@ -69,6 +69,7 @@ __all__ = [
     "KEY_ACCOUNT",
     "KEY_AVAILABILITY",
     "KEY_LAST_EVENT",
+    "KEY_QUEUES_OF",
     "KEY_STREAM",
     "NgucConfigEntry",
     "NgucCoordinator",
@@ -83,6 +84,11 @@ __all__ = [
 type NgucConfigEntry = ConfigEntry[NgucCoordinator]
 
 RECENT_EVENTS = 50
+# Listeners told at once; more (a resync that changed much, an availability
+# flip) are told a slice of the event loop's time at a time, so that a
+# company of thousands of entities does not hold the loop.
+NOTIFY_AT_ONCE = 64
+NOTIFY_SLICE = 0.004  # seconds
 # A failed read (REST down while the stream is up) is retried with backoff.
 RESYNC_RETRY_BASE = 5.0
 RESYNC_RETRY_CAP = 300.0
@@ -96,7 +102,10 @@ UNKNOWN_ITEM_READS = 3
 # What to listen to besides an item's key.
 KEY_STREAM = "stream"  # the stream connected or not
 KEY_LAST_EVENT = "last_event"  # any event arrived
-KEY_AVAILABILITY = "availability"  # the entities became (un)available
+KEY_AVAILABILITY = "availability"  # only the entities became (un)available
+# Before a user's key: that user's queues (not their line) may have changed.
+KEY_QUEUES_OF = "queues_of_"
+_USER_PREFIX = user_key("")
 
 
 def client_from_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> NgucClient:
@@ -164,6 +173,10 @@ class NgucCoordinator:
         self._listeners: dict[str, dict[Callable[[], None], None]] = {}
         self._call_listeners: dict[str, dict[Callable[[CallEvent], None], None]] = {}
         self._item_listeners: dict[Callable[[Collection[str]], None], None] = {}
+        # Keys still to notify, and listeners of a key being notified.
+        self._unsent: dict[str, None] = {}
+        self._pending: deque[tuple[str, Callable[[], None]]] = deque()
+        self._notifier: asyncio.Task[None] | None = None
         self._bad_event_log = RateLimitedLog(LOGGER)
         # The events of the read under way, the latest per item.
         self._held: dict[Hashable, Update] | None = None
@@ -230,6 +243,8 @@ class NgucCoordinator:
         self._stopped = True
         self._cancel_resync()
         self._cancel_timers()
+        if self._notifier is not None:
+            self._notifier.cancel()
         await self.stream.stop()
         # After the stream: its disconnect callback starts the grace timer.
         self._cancel_grace()
@@ -343,7 +358,8 @@ class NgucCoordinator:
         elif available and self._lost_logged:
             LOGGER.info("NGUC event stream restored")
             self._lost_logged = False
-        self._send(KEY_AVAILABILITY)
+        # Every listener, whatever its key: every entity shows availability.
+        self._notify(tuple(self._listeners))
 
     # --- Reading the state ---------------------------------------------------------
 
@@ -473,8 +489,14 @@ class NgucCoordinator:
 
     # --- Notifying ---------------------------------------------------------------------
 
-    def _publish(self, changes: Changes, *, notify: bool) -> None:
-        """Bring devices in step and tell the entities of the items that changed."""
+    def _publish(
+        self, changes: Changes, *, notify: bool, lines_only: bool = False
+    ) -> None:
+        """Bring devices in step and tell the entities of the items that changed.
+
+        ``lines_only``: the changes are of lines alone, which change no
+        user's queues.
+        """
         if changes.removed:
             self.devices.async_remove(changes.removed)
         if changes.added or changes.renamed:
@@ -482,11 +504,70 @@ class NgucCoordinator:
         if changes.added:
             for item_listener in tuple(self._item_listeners):
                 _call_listener(item_listener, changes.added)
-        if notify:
-            for key in changes.changed:
-                self._send(key)
+        if notify and changes.changed:
+            keys: Collection[str] = changes.changed
+            if not lines_only:
+                keys = [
+                    *keys,
+                    *(
+                        KEY_QUEUES_OF + key
+                        for key in keys
+                        if key.startswith(_USER_PREFIX)
+                    ),
+                ]
+            self._notify(keys)
         if changes.items_changed:
             self.reader.async_keep(lambda: self.data)
+
+    @property
+    def notifying(self) -> bool:
+        """Return True while changes are still being handed to entities."""
+        return bool(self._unsent or self._pending)
+
+    def _notify(self, keys: Collection[str]) -> None:
+        """Tell the listeners of ``keys``: at once if few, else a slice at a time."""
+        if not (self._unsent or self._pending):
+            listeners = self._listeners
+            count = 0
+            for key in keys:
+                count += len(listeners.get(key, ()))
+            if count <= NOTIFY_AT_ONCE:
+                for key in keys:
+                    self._send(key)
+                return
+        self._unsent.update(dict.fromkeys(keys))
+        if self._notifier is None:
+            self._notifier = self.entry.async_create_task(
+                self.hass,
+                self._async_notify_unsent(),
+                f"{DOMAIN} notify",
+                eager_start=False,
+            )
+
+    async def _async_notify_unsent(self) -> None:
+        """Tell the listeners of the keys in waiting, in slices of the loop's time."""
+        loop = self.hass.loop
+        unsent, pending = self._unsent, self._pending
+        try:
+            while unsent or pending:
+                until = loop.time() + NOTIFY_SLICE
+                while loop.time() < until:
+                    if pending:
+                        key, listener = pending.popleft()
+                        # Unless it went meanwhile (its entity was removed).
+                        if listener in self._listeners.get(key, ()):
+                            _call_listener(listener)
+                    elif unsent:
+                        key = next(iter(unsent))
+                        del unsent[key]
+                        pending.extend(
+                            (key, listener) for listener in self._listeners.get(key, ())
+                        )
+                    else:
+                        break
+                await asyncio.sleep(0)
+        finally:
+            self._notifier = None
 
     def _send(self, key: str) -> None:
         # A copy: a listener may come or go meanwhile.
@@ -504,7 +585,8 @@ class NgucCoordinator:
         """Call ``listener`` when what ``key`` stands for may have changed.
 
         ``key`` is an item's key (:func:`user_key`, ...), or one of
-        ``KEY_STREAM``, ``KEY_LAST_EVENT``, ``KEY_AVAILABILITY``. Returns a
+        ``KEY_STREAM``, ``KEY_LAST_EVENT``, or ``KEY_AVAILABILITY`` (nothing
+        else). Every listener is called when availability flips. Returns a
         remover.
         """
         return _subscribe(self._listeners, key, listener)
@@ -567,7 +649,11 @@ class NgucCoordinator:
         if changes:
             # While unavailable the entities show nothing: the flip back
             # writes them all.
-            self._publish(changes, notify=self.available)
+            self._publish(
+                changes,
+                notify=self.available,
+                lines_only=isinstance(update, UserStatus),
+            )
 
     def _fire_bus_event(self, name: str, payload: Any, *, call_record: bool) -> None:
         """Put an event on the bus with the device it concerns.

@@ -156,9 +156,11 @@ class _Memberships:
         if old is not None:
             for member in old.members:
                 user_id = member.user_id
-                if user_id is not None and user_id not in fresh:
-                    if self._by_user.get(user_id, {}).pop(queue_id, None):
-                        self._tuples.pop(user_id, None)
+                if user_id is None or user_id in fresh:
+                    continue
+                places = self._by_user.get(user_id)
+                if places is not None and places.pop(queue_id, None) is not None:
+                    self._tuples.pop(user_id, None)
         for user_id, membership in fresh.items():
             places = self._by_user.setdefault(user_id, {})
             if places.get(queue_id) != membership:

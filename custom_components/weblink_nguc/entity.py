@@ -19,7 +19,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Device, Queue, UserStatus
 from .const import DOMAIN
-from .coordinator import KEY_AVAILABILITY, NgucConfigEntry, NgucCoordinator
+from .coordinator import KEY_QUEUES_OF, NgucConfigEntry, NgucCoordinator
 from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, Membership, NgucData, split_key
 
 
@@ -38,10 +38,16 @@ class ItemKind[T]:
     """The ids of the items that exist now."""
     value_fn: Callable[[NgucData, str], T | None]
     """The value the entities of one item read, None when there is none."""
+    listen_prefix: str = ""
+    """Put before the item's key to listen to a part of it only (KEY_QUEUES_OF)."""
 
     def key(self, item_id: str) -> str:
         """Return the key of an item: its device, and what to listen to."""
         return f"{self.kind}_{item_id}"
+
+    def listen_key(self, item_id: str) -> str:
+        """Return what the entities of an item listen to."""
+        return self.listen_prefix + self.key(item_id)
 
     def exists(self, data: NgucData, item_id: str) -> bool:
         """Return whether the item is still known."""
@@ -58,11 +64,13 @@ USER_LINE: ItemKind[UserStatus] = ItemKind(
     ids_fn=lambda data: data.users,
     value_fn=lambda data, item_id: data.statuses.get(item_id),
 )
-# A user's queue entities read the queues they are a member of.
+# A user's queue entities read the queues they are a member of: their line
+# changes them not, and is not told to them.
 USER_QUEUES: ItemKind[tuple[Membership, ...]] = ItemKind(
     kind=KIND_USER,
     ids_fn=lambda data: data.users,
     value_fn=lambda data, item_id: data.memberships(item_id),
+    listen_prefix=KEY_QUEUES_OF,
 )
 PHONE: ItemKind[Device] = ItemKind(
     kind=KIND_DEVICE,
@@ -195,10 +203,10 @@ class NgucEntity(Entity):
         await super().async_added_to_hass()
         # Home Assistant writes the state once added: this is what it writes.
         self._written = (self.available, self._shown())
-        for key in {self.listen_key, KEY_AVAILABILITY}:
-            self.async_on_remove(
-                self.coordinator.async_subscribe(key, self._async_notified)
-            )
+        # Every listener is told of availability flips too.
+        self.async_on_remove(
+            self.coordinator.async_subscribe(self.listen_key, self._async_notified)
+        )
 
     @callback
     def _async_notified(self) -> None:
@@ -223,7 +231,10 @@ class NgucItemEntity[T](NgucEntity):
     that shows more calls :meth:`_async_item_changed` itself.
     """
 
-    _seen: tuple[bool, object] | None = None
+    # The availability and item at the last notification; two attributes
+    # rather than a tuple, which the garbage collector would have to track.
+    _seen_available: bool | None = None
+    _seen_item: object = _NOT_WRITTEN
 
     def __init__(
         self,
@@ -234,31 +245,38 @@ class NgucItemEntity[T](NgucEntity):
         listen_key: str | None = None,
     ) -> None:
         """Attach to the device of the item ``item_id`` of ``kind``."""
-        super().__init__(coordinator, kind.key(item_id), description, listen_key)
+        super().__init__(
+            coordinator,
+            kind.key(item_id),
+            description,
+            listen_key or kind.listen_key(item_id),
+        )
         self.kind = kind
         self.item_id = item_id
 
+    # available and item run for each entity told of a change: no detours.
     @property
     @override
     def available(self) -> bool:
         """Return False while the stream is down or the item is gone."""
-        return super().available and self.kind.exists(
-            self.coordinator.data, self.item_id
+        coordinator = self.coordinator
+        return coordinator.available and self.item_id in self.kind.ids_fn(
+            coordinator.data
         )
 
     @property
     def item(self) -> T | None:
         """Return the item's value, None when it is not known."""
-        return self.kind.lookup(self.coordinator.data, self.item_id)
+        return self.kind.value_fn(self.coordinator.data, self.item_id)
 
     @callback
     @override
     def _async_notified(self) -> None:
         """Compare what the entity shows only if its item or availability changed."""
-        seen = self._seen
         available = self.available
         item = self.item
-        if seen is not None and seen[0] is available and seen[1] is item:
+        if available is self._seen_available and item is self._seen_item:
             return
-        self._seen = (available, item)
+        self._seen_available = available
+        self._seen_item = item
         self._async_item_changed()

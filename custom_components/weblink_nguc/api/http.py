@@ -15,6 +15,7 @@ from .exceptions import (
     NgucRateLimitError,
     NgucResponseError,
 )
+from .sockjs import loads
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -32,7 +33,8 @@ async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:
     """Return the JSON body of a response, or raise the matching error."""
     raise_for_status(response, what)
     try:
-        return await response.json(content_type=None)
+        # orjson where it can, as for the events (see sockjs.loads).
+        return await response.json(content_type=None, loads=loads)
     except ValueError:
         raise NgucResponseError(f"{what}: answer is not JSON") from None
 

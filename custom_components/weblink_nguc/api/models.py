@@ -20,6 +20,8 @@ _INT_LIMIT = 2**63 - 1
 
 def as_int(value: Any) -> int | None:
     """Return ``value`` as an int: "17" and 17 become 17; null, false, "" become None."""
+    if type(value) is int:  # the common case first: this runs for every field
+        return value if -_INT_LIMIT <= value <= _INT_LIMIT else None
     if value is None or value is False or isinstance(value, (dict, list)):
         return None
     if value is True:
@@ -36,6 +38,8 @@ def as_int(value: Any) -> int | None:
 
 def as_str(value: Any) -> str | None:
     """Return ``value`` as a string, or None when absent (null, false, "")."""
+    if type(value) is str:  # the common case first: this runs for every field
+        return value or None
     if value is None or value is False or value == "":
         return None
     if isinstance(value, (dict, list)):
