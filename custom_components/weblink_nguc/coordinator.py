@@ -406,6 +406,9 @@ class NgucCoordinator:
                 warned = True
                 await asyncio.sleep(delay)
                 continue
+            # Reading and comparing a large company takes a few ms each: not
+            # in one go. Events meanwhile are held, as during the read.
+            await asyncio.sleep(0)
             if not self._held_overflow:
                 break
             LOGGER.debug("Too many events during the read; reading again")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 import logging
@@ -23,6 +24,9 @@ from .http import TRANSPORT_ERRORS, raise_for_status, read_json, transport_error
 from .models import Device, Me, Queue, User, UserStatus
 
 _LOGGER = logging.getLogger(__name__)
+
+# The time a list is parsed for between two turns of the event loop.
+PARSE_SLICE = 0.002  # seconds
 
 REQUEST_TIMEOUT = 20.0
 
@@ -120,7 +124,7 @@ class NgucClient:
         return data
 
     async def _get_items[T](self, path: str, parse: Callable[[Any], T]) -> list[T]:
-        return _parse_all(path, await self._get_list(path), parse)
+        return await _parse_all(path, await self._get_list(path), parse)
 
     async def get_me(self) -> Me:
         """Return the logged-in user."""
@@ -181,15 +185,26 @@ class NgucClient:
         )
 
 
-def _parse_all[T](path: str, items: list[Any], parse: Callable[[Any], T]) -> list[T]:
-    """Parse every item; unreadable items are left out, in one log line a list."""
+async def _parse_all[T](
+    path: str, items: list[Any], parse: Callable[[Any], T]
+) -> list[T]:
+    """Parse every item; unreadable items are left out, in one log line a list.
+
+    A slice of time at a time: the lists of a large company, answered
+    together, would otherwise hold the event loop for tens of milliseconds.
+    """
     parsed: list[T] = []
     skipped: list[Any] = []
+    now = asyncio.get_running_loop().time
+    until = now() + PARSE_SLICE
     for item in items:
         try:
             parsed.append(parse(item))
         except ValueError:
             skipped.append(item)
+        if now() >= until:
+            await asyncio.sleep(0)
+            until = now() + PARSE_SLICE
     if skipped:
         _LOGGER.warning(
             "GET %s: skipped %d unreadable items, the first: %.200r",
