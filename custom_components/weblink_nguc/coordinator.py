@@ -587,7 +587,8 @@ class NgucCoordinator:
     def async_subscribe(self, key: str, listener: Callable[[], None]) -> CALLBACK_TYPE:
         """Call ``listener`` when what ``key`` stands for may have changed.
 
-        ``key`` is an item's key (:func:`user_key`, ...), or one of
+        ``key`` is an item's key (:func:`user_key`, ...), ``KEY_QUEUES_OF``
+        and a user's key (that user's queues, not their line), or one of
         ``KEY_STREAM``, ``KEY_LAST_EVENT``, or ``KEY_AVAILABILITY`` (nothing
         else). Every listener is called when availability flips. Returns a
         remover.

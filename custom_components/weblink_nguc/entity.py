@@ -29,7 +29,7 @@ class ItemKind[T]:
 
     An item of this kind exists while its id is in ``ids_fn``; its entities
     read ``T``, the value ``value_fn`` returns for that id, and are told of
-    a change through the item's key ("user_86480").
+    a change through the item's key ("user_86480"), after ``listen_prefix``.
     """
 
     kind: str
@@ -42,20 +42,12 @@ class ItemKind[T]:
     """Put before the item's key to listen to a part of it only (KEY_QUEUES_OF)."""
 
     def key(self, item_id: str) -> str:
-        """Return the key of an item: its device, and what to listen to."""
+        """Return the key of an item, which names its device."""
         return f"{self.kind}_{item_id}"
 
     def listen_key(self, item_id: str) -> str:
         """Return what the entities of an item listen to."""
         return self.listen_prefix + self.key(item_id)
-
-    def exists(self, data: NgucData, item_id: str) -> bool:
-        """Return whether the item is still known."""
-        return item_id in self.ids_fn(data)
-
-    def lookup(self, data: NgucData, item_id: str) -> T | None:
-        """Return the item's value, None when it is not known."""
-        return self.value_fn(data, item_id)
 
 
 # A user's entities read its line status, which NGUC keeps apart from the user.
@@ -64,8 +56,8 @@ USER_LINE: ItemKind[UserStatus] = ItemKind(
     ids_fn=lambda data: data.users,
     value_fn=lambda data, item_id: data.statuses.get(item_id),
 )
-# A user's queue entities read the queues they are a member of: their line
-# changes them not, and is not told to them.
+# A user's queue entities read the queues they are a member of; a change of
+# the user's line is not told to them.
 USER_QUEUES: ItemKind[tuple[Membership, ...]] = ItemKind(
     kind=KIND_USER,
     ids_fn=lambda data: data.users,
