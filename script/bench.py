@@ -40,6 +40,7 @@ from unittest.mock import patch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp.resolver import AsyncResolver
+from floor import Floor, GcTime, measure_floor
 from homeassistant import core as ha, loader
 from homeassistant.const import (
     CONF_PASSWORD,
@@ -289,38 +290,6 @@ class Writes:
         if self.line_changes < count:
             async with asyncio.timeout(limit):
                 await self._reached.wait()
-
-
-class GcTime:
-    """The time Python's cyclic garbage collector ran while it is entered.
-
-    Most of the difference between a small and a large company's CPU per
-    event: Home Assistant's state writes leave cyclic garbage (each
-    ``state_changed`` event and its context refer to each other) that lives
-    as long as the entity's state, so that in a large company it outlives
-    the young generations and only full collections, whose cost grows with
-    everything in memory, free it.
-    """
-
-    def __init__(self) -> None:
-        """Count from zero."""
-        self.seconds = 0.0
-        self._started = 0.0
-
-    def _callback(self, phase: str, _info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.seconds += time.perf_counter() - self._started
-
-    def __enter__(self) -> GcTime:
-        """Start counting."""
-        gc.callbacks.append(self._callback)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        """Stop counting."""
-        gc.callbacks.remove(self._callback)
 
 
 class LoopProbe:
@@ -824,15 +793,19 @@ async def run(plan: Plan) -> dict[str, Any]:
         / (small.cpu_us_per_event - small.gc_us_per_event)
         for small, large in zip(smalls, larges, strict=True)
     ]
-    # The first run of each measured everything; its bursts count as the
-    # median of all runs.
+    # The first run of each measured everything; its bursts and its setup
+    # count as the median of all runs.
     small, large = smalls[0], larges[0]
+    setups = [r.setup_s for r in larges]
     for result, runs in ((small, smalls), (large, larges)):
+        result.setup_s = statistics.median(r.setup_s for r in runs)
         result.events_per_s = statistics.median(r.events_per_s for r in runs)
         result.cpu_us_per_event = statistics.median(r.cpu_us_per_event for r in runs)
         result.gc_us_per_event = statistics.median(r.gc_us_per_event for r in runs)
     large.tracemalloc_peak_mb = await measure_memory(plan)
+    floors = await measure_floors(plan, small, large)
     figures = _figures(plan, small, large, ratios)
+    figures.update(_floor_figures(floors))
     figures["scale_ratio_without_gc"] = round(statistics.median(ratios_without_gc), 3)
     figures["gc_us_per_event"] = [
         round(small.gc_us_per_event, 1),
@@ -842,6 +815,12 @@ async def run(plan: Plan) -> dict[str, Any]:
     figures["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     results = [small] + ([medium] if medium is not None else []) + [large]
     _print_table(plan, results, large, ratios, time.monotonic() - started)
+    print(
+        f"setup_s_1000, median of {len(setups)} setups of the large company: "
+        + ", ".join(f"{setup:.2f}" for setup in setups)
+        + " s"
+    )
+    _print_floors(plan, floors, figures)
     print(
         "garbage collection per event during the bursts: "
         f"{small.gc_us_per_event:.1f} µs at {plan.small[0]} users, "
@@ -853,6 +832,95 @@ async def run(plan: Plan) -> dict[str, Any]:
         f"after {figures['load_avg'][1]:.2f}, on {os.cpu_count()} CPUs"
     )
     return figures
+
+
+@dataclass
+class Floors:
+    """Home Assistant's own cost at the sizes of the small and the large company."""
+
+    small: list[Floor]
+    large: list[Floor]
+    traced: Floor
+
+    @property
+    def ratios(self) -> list[float]:
+        """Return the CPU per write, large over small, of each pair."""
+        return [
+            large.cpu_us_per_write / small.cpu_us_per_write
+            for small, large in zip(self.small, self.large, strict=True)
+        ]
+
+
+def _devices(result: Result) -> int:
+    """Return a company's devices: the account, each user, phone and queue."""
+    return 1 + 2 * result.users + result.queues
+
+
+async def measure_floors(plan: Plan, small: Result, large: Result) -> Floors:
+    """Measure the floor (script/floor.py) at both sizes, in pairs as the companies."""
+    floors = Floors([], [], Floor(0, 0))
+    for result, runs in ((small, floors.small), (large, floors.large)):
+        _progress(f"floor: {result.entities} plain entities, {plan.pairs} runs")
+        for _ in range(plan.pairs):
+            async with home_assistant() as hass:
+                runs.append(
+                    await measure_floor(
+                        hass,
+                        result.entities,
+                        _devices(result),
+                        written=result.users,
+                        writes=plan.burst,
+                    )
+                )
+    _progress(f"floor: {large.entities} plain entities, tracemalloc")
+    async with home_assistant() as hass:
+        floors.traced = await measure_floor(
+            hass,
+            large.entities,
+            _devices(large),
+            written=large.users,
+            writes=plan.trace_events,
+            trace=True,
+        )
+    gc.collect()
+    return floors
+
+
+def _floor_figures(floors: Floors) -> dict[str, Any]:
+    return {
+        "floor_scale_ratio": round(statistics.median(floors.ratios), 3),
+        "floor_cpu_us_per_write": [
+            round(statistics.median(f.cpu_us_per_write for f in runs), 1)
+            for runs in (floors.small, floors.large)
+        ],
+        "floor_setup_s_1000": round(
+            statistics.median(f.setup_s for f in floors.large), 3
+        ),
+        "floor_tracemalloc_peak_mb_1000": round(
+            floors.traced.tracemalloc_peak_mb or 0.0, 1
+        ),
+    }
+
+
+def _print_floors(plan: Plan, floors: Floors, figures: dict[str, Any]) -> None:
+    small, large = floors.small[0], floors.large[0]
+    print(
+        "Home Assistant's own floor (script/floor.py), plain entities attached to "
+        "as many devices: "
+        f"{large.entities} entities set up in {figures['floor_setup_s_1000']:.2f} s "
+        f"and trace {figures['floor_tracemalloc_peak_mb_1000']:.1f} MiB; a state "
+        f"write round-robin over {plan.small[0]} of {small.entities} entities costs "
+        f"{figures['floor_cpu_us_per_write'][0]:.1f} µs, over {plan.large[0]} of "
+        f"{large.entities} {figures['floor_cpu_us_per_write'][1]:.1f} µs: "
+        f"floor_scale_ratio {figures['floor_scale_ratio']:.3f} (per pair: "
+        + ", ".join(f"{ratio:.3f}" for ratio in floors.ratios)
+        + "; garbage collection "
+        + ", ".join(
+            f"{statistics.median(f.gc_us_per_write for f in runs):.1f}"
+            for runs in (floors.small, floors.large)
+        )
+        + " µs per write)"
+    )
 
 
 def _figures(

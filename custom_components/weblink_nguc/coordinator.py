@@ -26,7 +26,11 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.event import (
+    async_call_later,
+    async_track_time_change,
+    async_track_time_interval,
+)
 from homeassistant.util import dt as dt_util
 
 from .api import (
@@ -69,6 +73,7 @@ __all__ = [
     "KEY_ACCOUNT",
     "KEY_AVAILABILITY",
     "KEY_LAST_EVENT",
+    "KEY_NEW_DAY",
     "KEY_QUEUES_OF",
     "KEY_STREAM",
     "NgucConfigEntry",
@@ -103,6 +108,7 @@ UNKNOWN_ITEM_READS = 3
 KEY_STREAM = "stream"  # the stream connected or not
 KEY_LAST_EVENT = "last_event"  # any event arrived
 KEY_AVAILABILITY = "availability"  # only the entities became (un)available
+KEY_NEW_DAY = "new_day"  # local midnight: daily counts start again
 # Before a user's key: that user's queues (not their line) may have changed.
 KEY_QUEUES_OF = "queues_of_"
 _USER_PREFIX = user_key("")
@@ -189,6 +195,7 @@ class NgucCoordinator:
         self._waiting: set[str] = set()
         self._unknown_timer: CALLBACK_TYPE | None = None
         self._interval: CALLBACK_TYPE | None = None
+        self._midnight: CALLBACK_TYPE | None = None
         self._grace: CALLBACK_TYPE | None = None
         self._lost_logged = False
         self._rejected_issue = False
@@ -235,6 +242,10 @@ class NgucCoordinator:
             self._periodic_resync,
             timedelta(seconds=RESYNC_INTERVAL),
             name=f"{DOMAIN} periodic resync",
+        )
+        # One timer for the whole company rather than one per daily count.
+        self._midnight = async_track_time_change(
+            self.hass, self._new_day, hour=0, minute=0, second=0
         )
         self._start_grace()
 
@@ -341,10 +352,14 @@ class NgucCoordinator:
 
     @callback
     def _cancel_timers(self) -> None:
-        for timer in (self._unknown_timer, self._interval):
+        for timer in (self._unknown_timer, self._interval, self._midnight):
             if timer is not None:
                 timer()
-        self._unknown_timer = self._interval = None
+        self._unknown_timer = self._interval = self._midnight = None
+
+    @callback
+    def _new_day(self, _now: datetime) -> None:
+        self._notify((KEY_NEW_DAY,))
 
     @callback
     def _set_available(self, available: bool, *, log: bool = True) -> None:
@@ -589,9 +604,9 @@ class NgucCoordinator:
 
         ``key`` is an item's key (:func:`user_key`, ...), ``KEY_QUEUES_OF``
         and a user's key (that user's queues, not their line), or one of
-        ``KEY_STREAM``, ``KEY_LAST_EVENT``, or ``KEY_AVAILABILITY`` (nothing
-        else). Every listener is called when availability flips. Returns a
-        remover.
+        ``KEY_STREAM``, ``KEY_LAST_EVENT``, ``KEY_AVAILABILITY`` (nothing
+        else) or ``KEY_NEW_DAY`` (local midnight). Every listener is called
+        when availability flips. Returns a remover.
         """
         return _subscribe(self._listeners, key, listener)
 

@@ -25,7 +25,6 @@ from homeassistant.components.sensor import (
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
@@ -35,6 +34,7 @@ from .coordinator import (
     KEY_ACCOUNT,
     KEY_AVAILABILITY,
     KEY_LAST_EVENT,
+    KEY_NEW_DAY,
     NgucConfigEntry,
     NgucCoordinator,
 )
@@ -444,12 +444,10 @@ class NgucMissedCallsSensor(NgucMissedCallSensorBase):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Restore today's count, and start a new day at each midnight."""
+        """Restore today's count, and start a new day at each local midnight."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            async_track_time_change(
-                self.hass, self._async_midnight, hour=0, minute=0, second=0
-            )
+            self.coordinator.async_subscribe(KEY_NEW_DAY, self._async_midnight)
         )
 
     @override
@@ -483,9 +481,9 @@ class NgucMissedCallsSensor(NgucMissedCallSensorBase):
         self._count += 1
 
     @callback
-    def _async_midnight(self, now: datetime) -> None:
-        # The day of the time it fires for (local), should the clock lag.
-        self._new_day(dt_util.start_of_local_day(now))
+    def _async_midnight(self) -> None:
+        # Also called when availability flips: a new day starts only once.
+        self._new_day()
         self._async_item_changed()
 
     def _new_day(self, today: datetime | None = None) -> None:
