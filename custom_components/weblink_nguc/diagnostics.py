@@ -1,4 +1,4 @@
-"""Diagnostics of Weblink NGUC: secrets, phone numbers and callers' names redacted."""
+"""Diagnostics of Weblink NGUC: secrets, phone numbers and people's names redacted."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ TO_REDACT = {
     c.TOKEN_ACCESS,
     c.TOKEN_REFRESH,
     c.AUTHORIZATION,
+    # The entry's title names the account's holder.
+    "title",
     # Personal data: e-mail addresses and public phone numbers.
     c.USER_EMAIL,
     c.CDR_SRC,
@@ -59,6 +61,11 @@ TO_REDACT = {
     "caller_name",
     "callee_name",
 }
+
+# The name of a person, or of their phone (often a person's name too), in
+# the state's models and in the raw events. Queue names stay in the state:
+# they name a team, not a person, and say which queue a figure is of.
+NAME = "name"
 
 # State attributes that every entity of a kind has: left out of the entities.
 _STANDARD_ATTRIBUTES = {
@@ -97,11 +104,14 @@ async def async_get_config_entry_diagnostics(
     diagnostics = {
         "entry": entry.as_dict(),
         "state": {
-            "me": _plain(data.me),
-            "users": _plain(data.users),
+            "me": _without_names(data.me),
+            "users": _without_names(data.users),
             "statuses": _plain(data.statuses),
-            "devices": _plain(data.devices),
-            "queues": _plain(data.queues),
+            "devices": _without_names(data.devices),
+            "queues": {
+                queue_id: {**queue, "members": _without_names(queue["members"])}
+                for queue_id, queue in _plain(data.queues).items()
+            },
         },
         "missing_endpoints": coordinator.reader.missing_endpoints,
         "stream": {
@@ -120,10 +130,15 @@ async def async_get_config_entry_diagnostics(
             "has_refresh_token": tokens is not None
             and tokens.refresh_token is not None,
         },
-        "recent_events": _plain(list(coordinator.recent_events)),
+        "recent_events": _without_names(list(coordinator.recent_events)),
         "entities": _entities(hass, entry),
     }
     return async_redact_data(diagnostics, TO_REDACT)
+
+
+def _without_names(value: Any) -> Any:
+    """Return ``value`` made plain, with every name in it redacted."""
+    return async_redact_data(_plain(value), {NAME})
 
 
 def _entities(hass: HomeAssistant, entry: NgucConfigEntry) -> list[dict[str, Any]]:

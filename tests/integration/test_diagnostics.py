@@ -220,6 +220,14 @@ async def test_diagnostics(
         EMAIL,
     ):
         assert secret not in text, f"{secret!r} leaked into the diagnostics"
+    # Nor are the names of people and of their phones, anywhere.
+    people = [user.name for user in simulator.company.users.values()]
+    phones = [device.name for device in simulator.company.devices.values()]
+    assert "Lars Öberg" in people
+    for name in (*people, *phones):
+        assert name not in text, f"{name!r} leaked into the diagnostics"
+    # Queue names say which queue a figure is of; they name no one.
+    assert diagnostics["state"]["queues"]["501"]["name"] == "Support"
     # What the entities show of people on calls: no name, no number.
     entities = {e["entity_id"]: e for e in diagnostics["entities"]}
     assert entities["sensor.support_waiting_callers"]["attributes"] == {
@@ -239,7 +247,6 @@ async def test_diagnostics(
         "queues": [{"name": "Support", "paused": True}]
     }
     assert entities["binary_sensor.maja_karlsson_paused"]["state"] == "on"
-    assert "Lars Öberg" not in json.dumps(diagnostics["entities"])
     # ... and were redacted, not dropped.
     data = diagnostics["entry"]["data"]
     assert data[CONF_PASSWORD] == REDACTED
