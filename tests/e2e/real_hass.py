@@ -535,3 +535,45 @@ class RealHass:
                     f"{entity_id}: expected {what} within {timeout} s, last state {last}"
                 )
             await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    real: RealHass,
+    expected_warnings: tuple[str, ...] = (),
+    *,
+    owner: tuple[str, str, str] = (USERNAME, PASSWORD, "End-to-end"),
+    timeout: float = 60.0,
+) -> AsyncIterator[RealHass]:
+    """Start ``real``, onboard it with ``owner`` and yield it running; stop it after.
+
+    Its log is printed when anything fails. An unclean exit, or a warning or
+    an error about the integration in the log that is not one of
+    ``expected_warnings``, fails the test. A test may stop and start it
+    again: the run going at the end is the one checked.
+    """
+    started = time.monotonic()
+    try:
+        await real.start()
+        await real.wait_http(timeout=timeout)
+        await real.onboard(*owner)
+        await real.confirm_http_config()
+        config = await real.wait_running(timeout=timeout)
+        print(
+            f"\nHome Assistant {config['version']} running on {real.url}"
+            f" after {time.monotonic() - started:.1f} s"
+        )
+        yield real
+    except BaseException:
+        print(f"\n--- hass log (tail) ---\n{real.log_tail()}")
+        raise
+    finally:
+        code = await real.stop()
+        problems = real.problems(expected_warnings)
+        print(
+            f"hass stopped (exit code {code}) after {time.monotonic() - started:.1f} s"
+        )
+    if code != 0:
+        raise HassError(f"hass exited with {code}:\n{real.log_tail()}")
+    if problems:
+        raise HassError("the integration in the hass log:\n" + "\n".join(problems))

@@ -46,7 +46,14 @@ from tests.e2e.examples import (
     dashboard_entities,
     readme_automations,
 )
-from tests.e2e.real_hass import HASS_BIN, PASSWORD, USERNAME, RealHass, free_port
+from tests.e2e.real_hass import (
+    HASS_BIN,
+    PASSWORD,
+    USERNAME,
+    RealHass,
+    free_port,
+    running,
+)
 from tests.simulator import Simulator
 
 pytestmark = [
@@ -158,35 +165,15 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
         files=DEVELOP.INCLUDED_FILES,
         http_in_storage=True,
     )
-    started = time.monotonic()
-    try:
-        await real.start()
-        await real.wait_http(timeout=180)
-        await real.create_owner(USERNAME, PASSWORD, "Office")
-        await real.finish_onboarding()
-        await real.confirm_http_config()
-        config = await real.wait_running(timeout=180)
-        print(
-            f"\nHome Assistant {config['version']} running on {real.url}"
-            f" after {time.monotonic() - started:.1f} s"
-        )
+    async with running(
+        real, EXPECTED_WARNINGS, owner=(USERNAME, PASSWORD, "Office"), timeout=180
+    ):
         yield real
-    except BaseException:
-        print(f"\n--- hass log (tail) ---\n{real.log_tail()}")
-        raise
-    finally:
-        code = await real.stop()
-        problems = real.problems(EXPECTED_WARNINGS)
-        errors = [
-            record
-            for record in real.records("ERROR")
-            if any(word in record for word in ("automation", "blueprint", "script"))
-        ]
-        print(
-            f"hass stopped (exit code {code}) after {time.monotonic() - started:.1f} s"
-        )
-    assert code == 0, f"hass exited with {code}:\n{real.log_tail()}"
-    assert problems == [], "the integration in the hass log:\n" + "\n".join(problems)
+    errors = [
+        record
+        for record in real.records("ERROR")
+        if any(word in record for word in ("automation", "blueprint", "script"))
+    ]
     assert errors == [], "automations in the hass log:\n" + "\n".join(errors)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.api.nguc_sockjs_server import COMPANY, PASSWORD, USERNAME, NgucSockJsServer
-from tests.e2e.real_hass import HASS_BIN, RealHass
+from tests.e2e.real_hass import HASS_BIN, RealHass, running
 
 pytestmark = [
     pytest.mark.skipif(
@@ -240,30 +240,8 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
     Its log is printed when anything fails; a warning or an error about the
     integration in it fails the test, as does an unclean exit.
     """
-    real = RealHass(tmp_path / "config")
-    started = time.monotonic()
-    try:
-        await real.start()
-        await real.wait_http()
-        await real.onboard()
-        await real.confirm_http_config()
-        config = await real.wait_running()
-        print(
-            f"\nHome Assistant {config['version']} running on {real.url}"
-            f" after {time.monotonic() - started:.1f} s"
-        )
+    async with running(RealHass(tmp_path / "config"), EXPECTED_WARNINGS) as real:
         yield real
-    except BaseException:
-        print(f"\n--- hass log (tail) ---\n{real.log_tail()}")
-        raise
-    finally:
-        code = await real.stop()
-        problems = real.problems(EXPECTED_WARNINGS)
-        print(
-            f"hass stopped (exit code {code}) after {time.monotonic() - started:.1f} s"
-        )
-    assert code == 0, f"hass exited with {code}:\n{real.log_tail()}"
-    assert problems == [], "the integration in the hass log:\n" + "\n".join(problems)
 
 
 async def test_real_home_assistant_against_a_foreign_server(

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.api.nguc_sockjs_server import NgucSockJsServer
-from tests.e2e.real_hass import HASS_BIN, RealHass
+from tests.e2e.real_hass import HASS_BIN, RealHass, running
 from tests.e2e.test_real_hass import (
     DOMAIN,
     add_integration,
@@ -85,33 +85,11 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
     """A running, onboarded Home Assistant, stopped with SIGTERM afterwards.
 
     The test may stop and start it again; the run that is going at the end
-    is checked here: a clean exit, and no unexpected warning or error about
-    the integration in its log.
+    is checked: a clean exit, and no unexpected warning or error about the
+    integration in its log.
     """
-    real = RealHass(tmp_path / "config")
-    started = time.monotonic()
-    try:
-        await real.start()
-        await real.wait_http()
-        await real.onboard()
-        await real.confirm_http_config()
-        config = await real.wait_running()
-        print(
-            f"\nHome Assistant {config['version']} running on {real.url}"
-            f" after {time.monotonic() - started:.1f} s"
-        )
+    async with running(RealHass(tmp_path / "config"), EXPECTED_WARNINGS) as real:
         yield real
-    except BaseException:
-        print(f"\n--- hass log (tail) ---\n{real.log_tail()}")
-        raise
-    finally:
-        code = await real.stop()
-        problems = real.problems(EXPECTED_WARNINGS)
-        print(
-            f"hass stopped (exit code {code}) after {time.monotonic() - started:.1f} s"
-        )
-    assert code == 0, f"hass exited with {code}:\n{real.log_tail()}"
-    assert problems == [], "the integration in the hass log:\n" + "\n".join(problems)
 
 
 async def wait_for[T](
