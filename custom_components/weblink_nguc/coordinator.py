@@ -97,6 +97,10 @@ NOTIFY_SLICE = 0.004  # seconds
 # A failed read (REST down while the stream is up) is retried with backoff.
 RESYNC_RETRY_BASE = 5.0
 RESYNC_RETRY_CAP = 300.0
+# A list that answered 404 is read again sooner than hourly: after at least
+# MISSING_RETRY_MIN seconds, then up to twice as long each time.
+MISSING_RETRY_MIN = 30.0
+MISSING_RETRY_BASE = 60.0
 # Events kept for the read under way, one per item: past this many, the
 # read is made again rather than anything lost.
 HELD_EVENTS_MAX = 10_000
@@ -196,6 +200,8 @@ class NgucCoordinator:
         self._unknown_timer: CALLBACK_TYPE | None = None
         self._interval: CALLBACK_TYPE | None = None
         self._midnight: CALLBACK_TYPE | None = None
+        self._missing_timer: CALLBACK_TYPE | None = None
+        self._missing_backoff = Backoff(MISSING_RETRY_BASE, RESYNC_INTERVAL)
         self._grace: CALLBACK_TYPE | None = None
         self._lost_logged = False
         self._rejected_issue = False
@@ -352,10 +358,16 @@ class NgucCoordinator:
 
     @callback
     def _cancel_timers(self) -> None:
-        for timer in (self._unknown_timer, self._interval, self._midnight):
+        for timer in (
+            self._unknown_timer,
+            self._interval,
+            self._midnight,
+            self._missing_timer,
+        ):
             if timer is not None:
                 timer()
         self._unknown_timer = self._interval = self._midnight = None
+        self._missing_timer = None
 
     @callback
     def _new_day(self, _now: datetime) -> None:
@@ -464,6 +476,29 @@ class NgucCoordinator:
                 self._asked[key] = self._asked.get(key, 0) + 1
                 unknown.add(key)
         self._ask_about(unknown)
+        self._retry_missing()
+
+    @callback
+    def _retry_missing(self) -> None:
+        """Read again, with backoff, while a list answers 404; its items are kept."""
+        if self._missing_timer is not None:
+            self._missing_timer()
+            self._missing_timer = None
+        if not self.reader.missing_endpoints:
+            self._missing_backoff.reset()
+            return
+        delay = max(MISSING_RETRY_MIN, self._missing_backoff.next_delay())
+        self._missing_timer = async_call_later(
+            self.hass, delay, self._missing_timer_fired
+        )
+
+    @callback
+    def _missing_timer_fired(self, _now: datetime) -> None:
+        self._missing_timer = None
+        # Otherwise the reconnect reads anyway.
+        if self.in_sync and self.connected:
+            LOGGER.debug("Asking again for %s", self.reader.missing_endpoints)
+            self._start_resync()
 
     @callback
     def _periodic_resync(self, _now: datetime) -> None:

@@ -499,15 +499,20 @@ async def test_07_rest_fails_during_resync(
     fault: str,
 ) -> None:
     """REST fails while the state is re-read: retried with backoff; no device lost."""
-    # A 404 is asked again at the next full read, hourly on a healthy
-    # stream: a second here.
+    # A 404 is asked again with backoff, at least 30 s apart and long before
+    # the hourly read: a fraction of a second here (the hourly read is not
+    # shortened).
     with contextlib.ExitStack() as stack:
         if fault == "404":
-            stack.enter_context(
-                shortened(
-                    "custom_components.weblink_nguc.coordinator.RESYNC_INTERVAL", 1.0
+            for name, seconds in (
+                ("MISSING_RETRY_MIN", 0.2),
+                ("MISSING_RETRY_BASE", 0.5),
+            ):
+                stack.enter_context(
+                    shortened(
+                        f"custom_components.weblink_nguc.coordinator.{name}", seconds
+                    )
                 )
-            )
         await _rest_fails_during_resync(
             hass,
             simulator=simulator,
