@@ -26,7 +26,11 @@ from custom_components.weblink_nguc.api import (
     TokenSet,
     auth as auth_module,
 )
-from custom_components.weblink_nguc.api.http import retry_after, transport_error
+from custom_components.weblink_nguc.api.http import (
+    RETRY_AFTER_MAX,
+    retry_after,
+    transport_error,
+)
 from tests.simulator import Simulator, demo_company
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -283,8 +287,21 @@ def test_retry_after_header_forms() -> None:
     assert retry_after({"Retry-After": "7"}) == 7.0
     assert retry_after({"Retry-After": "1.5"}) == 1.5
     assert retry_after({"Retry-After": "-3"}) == 0.0
-    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
     assert retry_after({}) is None
+    assert retry_after({"Retry-After": "soon"}) is None
+    assert retry_after({"Retry-After": "nan"}) is None
+    # The HTTP-date form counts from now; a date in the past means now.
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, now) == 30.0
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:27:00 GMT"}, now) == 0.0
+
+
+@pytest.mark.parametrize(
+    "wish", ["inf", "1e300", "86400", "Fri, 31 Dec 9999 23:59:59 GMT"]
+)
+def test_retry_after_never_parks_the_client_past_an_hour(wish: str) -> None:
+    """A server that asks for forever (or a day) is retried within the hour."""
+    assert retry_after({"Retry-After": wish}) == RETRY_AFTER_MAX
 
 
 def test_transport_error_names_kind_only() -> None:
@@ -431,6 +448,32 @@ async def test_concurrent_callers_share_one_refresh(
     assert results[0] != tokens.access_token
     assert auth.tokens is not None
     assert results[0] == auth.tokens.access_token
+
+
+async def test_cancelled_caller_does_not_lose_the_rotated_refresh_token(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """A renewal outlives its caller: the server has spent the old refresh token.
+
+    Without a password (a two-factor account) a lost refresh token would
+    need a person; here the next caller gets the renewal's new token.
+    """
+    tokens = await make_auth(session, simulator).login()
+    auth = make_auth(session, simulator, password=None, tokens=due(tokens))
+    simulator.token_answer_delay = 0.3
+    caller = asyncio.create_task(auth.async_get_access_token())
+    while simulator.oauth_grants != ["password", "refresh_token"]:
+        await asyncio.sleep(0.01)
+    caller.cancel()  # e.g. the event stream's connection dropped
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    simulator.token_answer_delay = 0.0
+    token = await auth.async_get_access_token()
+    assert token != tokens.access_token
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+    # The kept refresh token is the live one: the next renewal works too.
+    assert await auth.async_get_access_token(force_refresh=True) != token
+    assert simulator.oauth_grants == ["password", "refresh_token", "refresh_token"]
 
 
 async def test_force_refresh_skips_token_already_replaced(

@@ -752,7 +752,11 @@ async def test_malformed_frames_skipped_and_logged_once(
             await simulator.send_raw('a[1,"[\\"Name\\""]')
             await simulator.send_raw(frame(good1, '["Bad"', good2))
             await simulator.send_raw(frame(good1, 7, "[]", good2))
-            await rec.wait_events(4)
+            # Nested too deep for any JSON decoder, in a frame and an element.
+            await simulator.send_raw("a" + "[" * 100_000 + "]" * 100_000)
+            await simulator.send_raw(frame('["X",' + "[" * 100_000 + "]" * 100_000))
+            await simulator.send_raw(frame(good1, good2))
+            await rec.wait_events(6)
             assert simulator.connection_count == 1
             assert simulator.open_connections == 1
     assert (
@@ -761,7 +765,7 @@ async def test_malformed_frames_skipped_and_logged_once(
             ("UserStatus", {"pbx_user_id": "1", "status": "0"}),
             ("UserStatus", {"pbx_user_id": "2", "status": "8"}),
         ]
-        * 2
+        * 3
     )
     assert len(warnings(caplog)) == 1, warnings(caplog)
 
@@ -1198,6 +1202,33 @@ async def test_stop_during_backoff(simulator: Simulator, client: NgucClient) -> 
     assert task.done()
     current = asyncio.current_task()
     await wait_until(lambda: asyncio.all_tasks() == {current}, timeout=2)
+
+
+async def test_stop_keeps_its_callers_cancellation(
+    simulator: Simulator, client: NgucClient
+) -> None:
+    """An unload that is itself cancelled while stopping the stream stays cancelled."""
+    simulator.refuse_events = True
+    rng = RecordingRandom()
+    stream = make_stream(
+        client, Recorder(), rng=rng, backoff_base=60.0, backoff_cap=60.0
+    )
+    task = asyncio.create_task(stream.run())
+    await wait_until(lambda: len(rng.ceilings) == 1)
+    carried_on = False
+
+    async def unload() -> None:
+        nonlocal carried_on
+        await stream.stop()
+        carried_on = True
+
+    unloading = asyncio.create_task(unload())
+    await asyncio.sleep(0)  # unload now waits for the run task to end
+    unloading.cancel()
+    await asyncio.gather(unloading, return_exceptions=True)
+    assert unloading.cancelled()
+    assert not carried_on
+    await wait_until(task.done)
 
 
 async def test_stop_before_run_and_twice(

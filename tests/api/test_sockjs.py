@@ -81,7 +81,11 @@ def test_close_reason_with_lone_surrogate_is_cleaned() -> None:
         'c["3000","Go away!"]',
         'c[true,"x"]',
         "c[3000.5]",
+        # Nested deeper than any decoder goes: not JSON we can read.
+        "a" + "[" * 100_000 + "]" * 100_000,
+        'a["\\ud800",' + "[" * 100_000 + "]" * 100_000 + "]",
     ],
+    ids=lambda text: f"nested {len(text)} chars" if len(text) > 1000 else None,
 )
 def test_malformed_frames_raise_frame_error(text: str) -> None:
     with pytest.raises(SockJsFrameError):
@@ -138,7 +142,11 @@ def test_decode_element_event_name_unknown_is_kept() -> None:
         "[]",
         '{"name":"X"}',
         "",
+        '["X",{"a":' + "[" * 100_000 + "]" * 100_000 + "}]",
     ],
+    ids=lambda element: (
+        "nested deeper than decoders go" if len(repr(element)) > 1000 else None
+    ),
 )
 def test_malformed_elements_raise_frame_error(element: object) -> None:
     with pytest.raises(SockJsFrameError):

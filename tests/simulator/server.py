@@ -188,6 +188,8 @@ class Simulator:
         #: The token endpoint answers this status to every request (None: no fault).
         self.token_status: int | None = None
         self.token_retry_after: int | None = None
+        #: Seconds a token answer takes after the grant is done (old refresh token spent).
+        self.token_answer_delay = 0.0
         #: What token answers say in `expires_in` (any JSON value, or an `ExpiresIn`).
         self.expires_in: Any = ExpiresIn.DERIVED
         #: Close a connection whose last token expired without a new `authenticate`.
@@ -531,6 +533,7 @@ class Simulator:
         self.refuse_events = False
         self.close_after_auth_count = 0
         self.token_status = self.token_retry_after = None
+        self.token_answer_delay = 0.0
         self.expires_in = ExpiresIn.DERIVED
         self.close_on_token_expiry = False
         self.events_delay = 0.0
@@ -869,10 +872,15 @@ class Simulator:
                 {"error": error}, status=self.token_status, headers=headers
             )
         if grant == "password":
-            return self._password_grant(form)
-        if grant == "refresh_token":
-            return self._refresh_grant(form)
-        return _json_error(400, "unsupported_grant_type", f"grant_type {grant!r}")
+            response = self._password_grant(form)
+        elif grant == "refresh_token":
+            response = self._refresh_grant(form)
+        else:
+            return _json_error(400, "unsupported_grant_type", f"grant_type {grant!r}")
+        # The grant is done (a refresh token spent) whether or not the client
+        # waits for the answer.
+        await self._pause(self.token_answer_delay)
+        return response
 
     def _client_ok(self, client_id: str) -> bool:
         return client_id.casefold() == f"external.{self.company.name}".casefold()

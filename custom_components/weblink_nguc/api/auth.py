@@ -149,6 +149,7 @@ class NgucAuth:
         # After a failed renewal: no new attempt before this (epoch seconds).
         self._retry = Backoff(RENEW_RETRY_BASE, RENEW_RETRY_CAP)
         self._retry_at = 0.0
+        self._renewal: asyncio.Future[TokenSet] | None = None
 
     @property
     def tokens(self) -> TokenSet | None:
@@ -206,25 +207,44 @@ class NgucAuth:
                 raise NgucRateLimitError(
                     f"token renewal: retrying in {wait:.0f} s", wait
                 )
+            # A renewal runs as its own task, and outlives a caller that is
+            # cancelled (a dropped connection, an unload): the token endpoint
+            # may already have spent the old refresh token, and the new one
+            # must not be lost with the caller, or the next renewal is a 401.
+            renewal = self._renewal
+            if renewal is None or renewal.done():
+                renewal = self._renewal = asyncio.ensure_future(self._renew_or_wait())
+                renewal.add_done_callback(_retrieve_exception)
             try:
-                return (await self._renew()).access_token
+                return (await asyncio.shield(renewal)).access_token
             except NgucAuthError:
                 raise
-            except NgucError as err:
-                delay = max(RENEW_RETRY_MIN, self._retry.next_delay())
-                if isinstance(err, NgucRateLimitError) and err.retry_after:
-                    delay = max(delay, err.retry_after)
-                self._retry_at = time.time() + delay
+            except NgucError:
                 usable = tokens is not None and time.time() < tokens.expires_at
-                _LOGGER.debug(
-                    "Token renewal failed (%s); %s; next attempt in %.0f s",
-                    err,
-                    "the current token is still valid" if usable else "no valid token",
-                    delay,
-                )
                 if usable and not force_refresh and tokens is not None:
                     return tokens.access_token
                 raise
+
+    async def _renew_or_wait(self) -> TokenSet:
+        """Renew; after a failure, set when the next attempt may be made."""
+        tokens = self._tokens
+        try:
+            return await self._renew()
+        except NgucAuthError:
+            raise
+        except NgucError as err:
+            delay = max(RENEW_RETRY_MIN, self._retry.next_delay())
+            if isinstance(err, NgucRateLimitError) and err.retry_after:
+                delay = max(delay, err.retry_after)
+            self._retry_at = time.time() + delay
+            usable = tokens is not None and time.time() < tokens.expires_at
+            _LOGGER.debug(
+                "Token renewal failed (%s); %s; next attempt in %.0f s",
+                err,
+                "the current token is still valid" if usable else "no valid token",
+                delay,
+            )
+            raise
 
     async def _renew(self) -> TokenSet:
         if self._tokens is not None and self._tokens.refresh_token:
@@ -286,3 +306,9 @@ class NgucAuth:
         for listener in list(self._listeners):
             listener(tokens)
         return tokens
+
+
+def _retrieve_exception(task: asyncio.Future[TokenSet]) -> None:
+    """Mark a renewal's failure as seen; its callers, if any, have it too."""
+    if not task.cancelled():
+        task.exception()

@@ -211,8 +211,14 @@ class NgucEventStream:
         task = self._task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                # The run task's cancellation is expected; the caller's own
+                # (an unload that is itself cancelled) must go on up.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
 
     def _stopped(self) -> bool:
         # A method, not an attribute read, so that type narrowing does not

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+import math
+import time
 from typing import Any
 
 import aiohttp
@@ -17,16 +20,33 @@ from .exceptions import (
 )
 from .sockjs import loads
 
+# A server's wish is honoured up to an hour: a larger (or infinite) one would
+# park renewal and the event stream for good, which a glitch must never do.
+RETRY_AFTER_MAX = 3600.0
 
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Return the Retry-After header in seconds, when it is a number."""
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Return the Retry-After header in seconds, in either of its forms.
+
+    Seconds or an HTTP date, clamped to 0..RETRY_AFTER_MAX; None when the
+    header is missing or unreadable.
+    """
     value = headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except TypeError, ValueError, IndexError:
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
         return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
 async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:

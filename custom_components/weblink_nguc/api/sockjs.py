@@ -60,13 +60,20 @@ def encode_message(message: Any) -> str:
 
 
 def loads(text: str) -> Any:
-    """Decode JSON text; lone surrogates in it become U+FFFD."""
+    """Decode JSON text; lone surrogates in it become U+FFFD.
+
+    Raises ValueError for anything that is not JSON, including JSON nested
+    too deep to decode (which no NGUC answer is).
+    """
     if orjson is not None:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass  # lone surrogates, or not JSON: the standard library decides
-    return clean_text(json.loads(text))
+    try:
+        return clean_text(json.loads(text))
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
 
 
 def parse_frame(text: str) -> Frame:
