@@ -317,7 +317,11 @@ class NgucCoordinator:
         if self._stopped:
             return
         self._cancel_resync()
-        self._start_grace()
+        # Counted from the first drop since the state was last current: a
+        # stream that reconnects but never gets back in sync must not keep
+        # postponing it, or stale state would be shown as current for good.
+        if self._grace is None:
+            self._start_grace()
 
     @callback
     def _on_rejected(self, count: int) -> None:

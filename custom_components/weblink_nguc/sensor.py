@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, override
 
@@ -20,6 +20,7 @@ from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
+    SensorExtraStoredData,
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
@@ -387,6 +388,30 @@ class NgucAccountSensor(NgucEntity, SensorEntity):
         return self.native_value
 
 
+@dataclass
+class NgucSensorStoredData(SensorExtraStoredData):
+    """A sensor's value and the attributes it needs to go on after a restart.
+
+    Stored with the value because the last state, if it was unavailable,
+    holds no attributes.
+    """
+
+    attributes: dict[str, Any]
+
+    @override
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "attributes": self.attributes}
+
+    @classmethod
+    @override
+    def from_dict(cls, restored: dict[str, Any]) -> NgucSensorStoredData | None:
+        data = SensorExtraStoredData.from_dict(restored)
+        attributes = restored.get("attributes")
+        if data is None or not isinstance(attributes, dict):
+            return None
+        return cls(data.native_value, data.native_unit_of_measurement, attributes)
+
+
 class NgucMissedCallSensorBase(NgucItemEntity[UserStatus], RestoreSensor):
     """A sensor of a user's missed calls: fed by their call events, restored.
 
@@ -416,6 +441,40 @@ class NgucMissedCallSensorBase(NgucItemEntity[UserStatus], RestoreSensor):
 
     async def _async_restore(self) -> None:
         """Take over the value and attributes of the last run."""
+
+    def _stored_attributes(self) -> dict[str, Any]:
+        """Return what, besides the value, the next run takes over."""
+        return {}
+
+    @property
+    @override
+    def extra_restore_state_data(self) -> NgucSensorStoredData:
+        """Return the value and the attributes to restore."""
+        value = self.native_value
+        return NgucSensorStoredData(
+            value, self.native_unit_of_measurement, self._stored_attributes()
+        )
+
+    async def _async_last_data(
+        self,
+    ) -> tuple[StateType | date | datetime | Decimal, dict[str, Any]] | None:
+        """Return the value and the attributes the last run stored, if any.
+
+        What an earlier version stored holds no attributes: those then come
+        from the last state.
+        """
+        extra = await self.async_get_last_extra_data()
+        if extra is None:
+            return None
+        restored = extra.as_dict()
+        data = NgucSensorStoredData.from_dict(restored)
+        if data is not None:
+            return data.native_value, data.attributes
+        old = SensorExtraStoredData.from_dict(restored)
+        state = await self.async_get_last_state()
+        if old is None or state is None:
+            return None
+        return old.native_value, dict(state.attributes)
 
     @callback
     def _async_on_call(self, event: CallEvent) -> None:
@@ -452,18 +511,22 @@ class NgucMissedCallsSensor(NgucMissedCallSensorBase):
 
     @override
     async def _async_restore(self) -> None:
-        data = await self.async_get_last_sensor_data()
-        state = await self.async_get_last_state()
-        if data is None or state is None:
+        last = await self._async_last_data()
+        if last is None:
             return
-        value = data.native_value
+        value, attributes = last
         if not isinstance(value, (int, float, Decimal)) or isinstance(value, bool):
             return  # unknown then: today starts at 0
-        last_reset = dt_util.parse_datetime(str(state.attributes.get(ATTR_LAST_RESET)))
+        last_reset = dt_util.parse_datetime(str(attributes.get(ATTR_LAST_RESET)))
         # A count of another day is not today's.
         if last_reset is not None and last_reset >= dt_util.start_of_local_day():
             self._count = max(int(value), 0)
             self._attr_last_reset = last_reset
+
+    @override
+    def _stored_attributes(self) -> dict[str, Any]:
+        reset = self._attr_last_reset
+        return {ATTR_LAST_RESET: reset.isoformat() if reset is not None else None}
 
     @property
     @override
@@ -511,14 +574,20 @@ class NgucLastMissedCallSensor(NgucMissedCallSensorBase):
 
     @override
     async def _async_restore(self) -> None:
-        data = await self.async_get_last_sensor_data()
-        state = await self.async_get_last_state()
-        if data is None or state is None or not isinstance(data.native_value, datetime):
+        last = await self._async_last_data()
+        if last is None:
             return
-        self._attr_native_value = data.native_value
+        value, attributes = last
+        if not isinstance(value, datetime):
+            return
+        self._attr_native_value = value
         self._attr_extra_state_attributes = {
-            key: state.attributes.get(key) for key in (ATTR_CALLER, ATTR_CALLER_NAME)
+            key: attributes.get(key) for key in (ATTR_CALLER, ATTR_CALLER_NAME)
         }
+
+    @override
+    def _stored_attributes(self) -> dict[str, Any]:
+        return dict(self._attr_extra_state_attributes)
 
     @override
     def _shown(self) -> object:

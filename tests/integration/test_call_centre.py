@@ -19,6 +19,7 @@ from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     STATE_OFF,
     STATE_ON,
+    STATE_UNAVAILABLE,
     STATE_UNKNOWN,
     Platform,
 )
@@ -446,6 +447,36 @@ async def test_missed_calls_restored(
     # And counting goes on from there.
     await simulator.push_event("Cdr", missed(ERIK))
     await wait_for(hass, is_(hass, erik, "4"))
+
+
+@pytest.mark.usefixtures("short_stream_grace")
+async def test_missed_calls_restored_when_last_shown_unavailable(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Reloaded while the stream is down: today's count and the caller go on."""
+    count = user_sensor(hass, ERIK, "missed_calls_today")
+    last = user_sensor(hass, ERIK, "last_missed_call")
+    await simulator.push_event("Cdr", missed(ERIK))
+    await wait_for(hass, is_(hass, count, "1"))
+    missed_at = state(hass, last).state
+    simulator.refuse_events = True
+    await simulator.drop_connections()
+    await wait_for(hass, is_(hass, count, STATE_UNAVAILABLE))
+    # Unloading stores what each entity shows (unavailable, no attributes)
+    # with its extra data, as stopping Home Assistant does.
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    simulator.refuse_events = False
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await wait_in_sync(hass, init_integration)
+
+    assert state(hass, count).state == "1"
+    assert state(hass, count).attributes[ATTR_LAST_RESET] == (
+        dt_util.start_of_local_day().isoformat()
+    )
+    assert state(hass, last).state == missed_at
+    assert state(hass, last).attributes["caller"] == OUTSIDE
+    await simulator.push_event("Cdr", missed(ERIK, call_guid="g-m2"))
+    await wait_for(hass, is_(hass, count, "2"))
 
 
 # 10 s before local midnight (the tests' time zone is US/Pacific).

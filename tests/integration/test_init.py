@@ -184,6 +184,38 @@ async def test_unavailable_while_stream_down(
     )
 
 
+async def test_flapping_stream_that_never_syncs_goes_unavailable(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Reconnects that never get back in sync do not stretch the grace period.
+
+    The stream drops every 0.2 s and the REST API fails, so the state can no
+    longer be read: a second after the first drop (the grace here) the
+    entities are unavailable rather than stale.
+    """
+    with (
+        patch("custom_components.weblink_nguc.coordinator.STREAM_GRACE", 1.0),
+        patch("custom_components.weblink_nguc.api.events.BACKOFF_CAP", 0.05),
+    ):
+        entry = mock_config_entry
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await wait_in_sync(hass, entry)
+        simulator.fail_rest(500)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while hass.states.get(ANNA_LINE).state != STATE_UNAVAILABLE:
+            assert loop.time() - start < 2, "stale state still shown as current"
+            connections = simulator.connection_count
+            await simulator.drop_connections()
+            await wait_for(hass, lambda n=connections: simulator.connection_count > n)
+            await asyncio.sleep(0.2)
+        assert not entry.runtime_data.in_sync
+        simulator.clear_faults()
+        await wait_in_sync(hass, entry)
+        assert hass.states.get(ANNA_LINE).state != STATE_UNAVAILABLE
+
+
 async def test_quick_reconnect_keeps_entities_available(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
 ) -> None:
