@@ -384,7 +384,12 @@ class NgucCoordinator:
             return
         self.available = available
         if not available and log and not self._lost_logged:
-            LOGGER.info("Lost the NGUC event stream; entities are unavailable")
+            LOGGER.info(
+                "Lost the NGUC event stream (%s); entities are unavailable",
+                "connected, but the state cannot be read"
+                if self.connected
+                else self.stream.last_fault or "no connection yet",
+            )
             self._lost_logged = True
         elif available and self._lost_logged:
             LOGGER.info("NGUC event stream restored")

@@ -120,6 +120,7 @@ async def async_get_config_entry_diagnostics(
             "available": coordinator.available,
             "connections": coordinator.stream.connections,
             "rejected_in_a_row": coordinator.stream.rejected_in_a_row,
+            "last_fault": coordinator.stream.last_fault,
             "events": coordinator.stream.events,
             "last_event": coordinator.last_event.isoformat()
             if coordinator.last_event is not None
@@ -142,13 +143,18 @@ def _without_names(value: Any) -> Any:
 
 
 def _entities(hass: HomeAssistant, entry: NgucConfigEntry) -> list[dict[str, Any]]:
-    """Return what each entity of the entry shows: its state and own attributes."""
+    """Return what each entity of the entry shows: its state and own attributes.
+
+    Named by unique id (NGUC's ids) rather than entity id, which is made of
+    the names of people and phones.
+    """
     entities = []
     for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
         state = hass.states.get(entity.entity_id)
         entities.append(
             {
-                "entity_id": entity.entity_id,
+                "domain": entity.domain,
+                "unique_id": entity.unique_id,
                 "disabled": entity.disabled_by is not None,
                 "state": None if state is None else state.state,
                 "attributes": None
@@ -162,4 +168,4 @@ def _entities(hass: HomeAssistant, entry: NgucConfigEntry) -> list[dict[str, Any
                 ),
             }
         )
-    return sorted(entities, key=lambda entity: entity["entity_id"])
+    return sorted(entities, key=lambda entity: (entity["domain"], entity["unique_id"]))

@@ -16,7 +16,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .calls import CALL_EVENT_TYPES, QUEUE_CALL_EVENT_TYPES, CallEvent
-from .coordinator import KEY_AVAILABILITY, NgucConfigEntry, NgucCoordinator
+from .coordinator import KEY_STREAM, NgucConfigEntry, NgucCoordinator
 from .data import split_key
 from .entity import QUEUE, USER_LINE, ItemKind, NgucItemEntity, async_add_item_entities
 
@@ -88,11 +88,24 @@ class NgucCallEvent(NgucItemEntity[object], EventEntity):
         """Attach to the item's device.
 
         Its events come through ``async_subscribe_calls``; of the state
-        changes it needs only availability.
+        changes it needs only the stream's.
         """
         super().__init__(
-            coordinator, description.kind, item_id, description, KEY_AVAILABILITY
+            coordinator, description.kind, item_id, description, KEY_STREAM
         )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return True while calls can arrive: the stream is up, even out of sync.
+
+        A call event is news whatever the state read says; an entity that
+        is unavailable would swallow it.
+        """
+        coordinator = self.coordinator
+        return (
+            coordinator.available or coordinator.connected
+        ) and self.item_id in self.kind.ids_fn(coordinator.data)
 
     @override
     async def async_added_to_hass(self) -> None:

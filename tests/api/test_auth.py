@@ -604,6 +604,26 @@ async def test_no_tokens_logs_in_on_demand(
     assert token in simulator._access
 
 
+async def test_failing_token_listener_costs_no_one_the_new_tokens(
+    simulator: Simulator,
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A listener that raises is logged; the others and the caller get the tokens."""
+    seen: list[TokenSet] = []
+
+    def broken(_tokens: TokenSet) -> None:
+        raise RuntimeError("listener bug")
+
+    auth = make_auth(session, simulator, on_tokens=broken)
+    auth.add_listener(seen.append)
+    tokens = await auth.login()
+    assert seen == [tokens]
+    token = await auth.async_get_access_token(force_refresh=True)
+    assert seen[-1].access_token == token == auth.tokens.access_token  # type: ignore[union-attr]
+    assert "Error in a token listener" in caplog.text
+
+
 async def test_token_without_refresh_token_logs_in_again(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:

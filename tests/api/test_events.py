@@ -886,7 +886,9 @@ async def test_stream_without_callbacks(
 
 
 async def test_silent_connection_is_dead_and_reconnected(
-    session: aiohttp.ClientSession, socket_enabled: None
+    session: aiohttp.ClientSession,
+    socket_enabled: None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     heartbeat = 0.5
     sim = Simulator(demo_company(), heartbeat_interval=0.2)
@@ -895,7 +897,8 @@ async def test_silent_connection_is_dead_and_reconnected(
         client = make_client(session, sim)
         await client.login()
         rec = Recorder()
-        async with running(make_stream(client, rec, heartbeat=heartbeat)):
+        stream = make_stream(client, rec, heartbeat=heartbeat)
+        async with running(stream):
             await sim.wait_for_connections(1)
             await rec.wait_log("connected")
             # With h frames every 0.2 s, it stays up well past 2.5 intervals.
@@ -903,10 +906,16 @@ async def test_silent_connection_is_dead_and_reconnected(
             assert sim.connection_count == 1
             assert rec.log == ["connected"]
             sim.silent = True
-            await rec.wait_log("connected", "disconnected", timeout=heartbeat * 5)
+            with caplog.at_level(logging.WARNING, logger=EVENTS_LOGGER):
+                await rec.wait_log("connected", "disconnected", timeout=heartbeat * 5)
+            # A silence is a fault like a close: a warning that says so.
+            assert warnings(caplog) == [
+                "Event stream: the server said nothing for 1 s; reconnecting"
+            ]
             sim.silent = False
             await rec.wait_log("connected", "disconnected", "connected")
             await sim.wait_for_connections(1)
+            assert stream.last_fault == "silent for 1 s; presumed dead"
         assert sim.connection_count == 2
     finally:
         await sim.stop()

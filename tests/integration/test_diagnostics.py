@@ -9,6 +9,8 @@ from typing import Any
 from homeassistant.components.diagnostics import REDACTED
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -226,10 +228,21 @@ async def test_diagnostics(
     assert "Lars Öberg" in people
     for name in (*people, *phones):
         assert name not in text, f"{name!r} leaked into the diagnostics"
+        # Nor in entity ids, which are made of them.
+        assert slugify(name) not in text, f"{slugify(name)!r} leaked"
     # Queue names say which queue a figure is of; they name no one.
     assert diagnostics["state"]["queues"]["501"]["name"] == "Support"
     # What the entities show of people on calls: no name, no number.
-    entities = {e["entity_id"]: e for e in diagnostics["entities"]}
+    registry = er.async_get(hass)
+    entities = {
+        entity_id: next(
+            e
+            for e in diagnostics["entities"]
+            if e["unique_id"] == registry.async_get(entity_id).unique_id
+        )
+        for entity_id in hass.states.async_entity_ids()
+        if registry.async_get(entity_id) is not None
+    }
     assert entities["sensor.support_waiting_callers"]["attributes"] == {
         "callers": [{"position": 1, "number": REDACTED, "wait": 25}]
     }

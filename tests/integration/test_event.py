@@ -437,6 +437,29 @@ async def test_unavailable_while_stream_down(
     assert attributes_of(hass, entity_id)[ATTR_EVENT_TYPE] == "answered"
 
 
+@pytest.mark.usefixtures("short_stream_grace")
+async def test_calls_arrive_while_the_state_cannot_be_read(
+    hass: HomeAssistant, setup_events: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Connected but out of sync (REST failing): the state is stale, a call is not.
+
+    The line sensors are unavailable; a call still fires its event.
+    """
+    entity_id = call_id(hass, ANNA)
+    simulator.refuse_events = True
+    simulator.fail_rest(500)
+    await simulator.drop_connections()
+    await wait_for(hass, lambda: state_of(hass, entity_id) == STATE_UNAVAILABLE)
+    simulator.refuse_events = False
+    await wait_for(hass, lambda: setup_events.runtime_data.connected)
+    await wait_for(hass, lambda: state_of(hass, entity_id) == STATE_UNKNOWN)
+    assert not setup_events.runtime_data.in_sync
+    await simulator.push_event("Cdr", cdr(ANNA, "1725958989.81"))
+    await wait_for(hass, lambda: state_of(hass, entity_id) != STATE_UNKNOWN)
+    assert attributes_of(hass, entity_id)[ATTR_EVENT_TYPE] == "answered"
+    assert not setup_events.runtime_data.available
+
+
 async def test_new_phone_adds_no_event_entity(
     hass: HomeAssistant, setup_events: MockConfigEntry, simulator: Simulator
 ) -> None:

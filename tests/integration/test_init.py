@@ -173,6 +173,8 @@ async def test_unavailable_while_stream_down(
     lost = [r for r in caplog.records if "Lost the NGUC event stream" in r.message]
     assert len(lost) == 1
     assert lost[0].levelno == logging.INFO
+    # It says why, with the code: the refused handshake's HTTP status.
+    assert "(websocket refused (HTTP " in lost[0].message
 
     simulator.company.statuses["86480"] = 1
     simulator.refuse_events = False

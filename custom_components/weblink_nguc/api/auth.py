@@ -304,7 +304,12 @@ class NgucAuth:
         self._retry_at = 0.0
         _LOGGER.debug("New tokens (%s), valid %.0f s", what, tokens.lifetime)
         for listener in list(self._listeners):
-            listener(tokens)
+            # One listener's bug must not cost the others (or this caller)
+            # the new tokens: the refresh token they replace is spent.
+            try:
+                listener(tokens)
+            except Exception:
+                _LOGGER.exception("Error in a token listener")
         return tokens
 
 

@@ -129,6 +129,8 @@ DISPOSITION_INVALID: Final = "INVALID"
 # QueueCdr (documented).
 QCDR_ID: Final = "id"
 QCDR_CALL_GUID: Final = "call_guid"
+# The field is documented; ASSUMED: that it holds the same id as the Queue
+# event's ``queue.id`` (Asterisk's queue id might be a name instead).
 QCDR_QUEUE_ID: Final = "ast_queue_id"
 QCDR_CALLDATE: Final = "calldate"
 QCDR_CALLERID: Final = "callerid"

@@ -158,6 +158,8 @@ class NgucEventStream:
         self._last_sent: TokenSet | None = None
         #: Websocket connections opened so far (for diagnostics).
         self.connections = 0
+        #: Why the last connection (or attempt) ended, with its codes; no secrets.
+        self.last_fault: str | None = None
         #: Events delivered so far.
         self.events = 0
 
@@ -250,17 +252,23 @@ class NgucEventStream:
             raise
         except NgucRateLimitError as err:
             _LOGGER.debug("Event stream: %s", err)
+            self.last_fault = str(err)
             not_before = err.retry_after or 0.0
         except NgucError as err:
             _LOGGER.debug("Event stream: %s", err)
+            self.last_fault = str(err)
         except aiohttp.WSServerHandshakeError as err:
             self._handshake_log.warning(
                 "Event stream: the server refused the websocket (HTTP %s)", err.status
             )
+            self.last_fault = f"websocket refused (HTTP {err.status})"
         except (aiohttp.ClientError, TimeoutError) as err:
-            _LOGGER.debug("Event stream: cannot connect (%s)", type(err).__name__)
-        except Exception:
+            kind = "timed out" if isinstance(err, TimeoutError) else type(err).__name__
+            _LOGGER.debug("Event stream: cannot connect (%s)", kind)
+            self.last_fault = f"cannot connect ({kind})"
+        except Exception as err:
             _LOGGER.exception("Unexpected error in the event stream; reconnecting")
+            self.last_fault = f"unexpected error ({type(err).__name__})"
         finally:
             self._connection = None
         self._settle(connection)
@@ -532,7 +540,12 @@ class _Connection:
             # A timer per silence, not per frame: frames only note the time.
             wait = self._heard + silence - loop.time()
             if wait <= 0:
-                raise _EndedError("connection silent; presumed dead")
+                # A fault like a close: worth a (rate-limited) warning.
+                self._context.close_log.warning(
+                    "Event stream: the server said nothing for %.0f s; reconnecting",
+                    silence,
+                )
+                raise _EndedError(f"silent for {silence:.0f} s; presumed dead")
             await asyncio.sleep(wait)
 
     async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
