@@ -49,11 +49,12 @@ async def async_migrate_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bo
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
-    """Unload the platforms and close the event stream."""
-    unload_ok = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unload_ok:
-        await entry.runtime_data.async_stop()
-    return unload_ok
+    """Close the event stream, then unload the platforms.
+
+    In this order, no event can add entities to a platform being unloaded.
+    """
+    await entry.runtime_data.async_stop()
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_config_entry_device(

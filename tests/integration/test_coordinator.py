@@ -675,6 +675,32 @@ async def test_new_queue_builds_only_its_entities(
     assert hass.states.get("sensor.billing_waiting_callers").state == "0"
 
 
+async def test_nothing_added_while_unloading(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """No event is taken in once unloading starts: no entity is left behind.
+
+    A queue that appears while the platforms unload would otherwise get
+    entities on platforms that are gone, and clash with itself on reload.
+    """
+    unload_platforms = hass.config_entries.async_unload_platforms
+
+    async def unload_then_event(*args: Any) -> bool:
+        unloaded = await unload_platforms(*args)
+        await simulator.push_queue(Queue(id="503", name="Billing"))
+        await asyncio.sleep(0.3)
+        return unloaded
+
+    with patch.object(hass.config_entries, "async_unload_platforms", unload_then_event):
+        assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert not entities_of(hass, init_integration, "queue_503")
+    assert hass.states.get("sensor.billing_waiting_callers") is None
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await wait_in_sync(hass, init_integration)
+    # Read at setup like any queue, once.
+    assert hass.states.get("sensor.billing_waiting_callers").state == "0"
+
+
 async def test_removed_store_with_the_entry(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
