@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, override
 
@@ -122,6 +122,35 @@ def current_longest_wait(queue: Queue) -> int | None:
     if not callers_known(queue) or any(c.wait is None for c in queue.callers):
         return None
     return max((caller.wait or 0 for caller in queue.callers), default=0)
+
+
+# Two snapshots of one caller whose start times differ by at most this much
+# tell the same story: waits are whole seconds, and events take a moment.
+WAITING_SINCE_JITTER = timedelta(seconds=5)
+
+
+def waiting_since(
+    queue: Queue, now: datetime, last: tuple[str | None, datetime] | None
+) -> tuple[str | None, datetime] | None:
+    """Return the longest-waiting caller's call and when they started waiting.
+
+    ``now`` is when the snapshot arrived; ``last`` is the previous answer,
+    kept while it tells the same story, so that a snapshot that only ages
+    the waits changes nothing. None when nobody waits or a wait is unknown.
+    """
+    if not callers_known(queue) or any(c.wait is None for c in queue.callers):
+        return None
+    if not queue.callers:
+        return None
+    caller = max(queue.callers, key=lambda caller: caller.wait or 0)
+    since = (now - timedelta(seconds=caller.wait or 0)).replace(microsecond=0)
+    if (
+        last is not None
+        and last[0] == caller.call_guid
+        and abs(last[1] - since) <= WAITING_SINCE_JITTER
+    ):
+        return last
+    return caller.call_guid, since
 
 
 def waiting_callers(queue: Queue) -> dict[str, Any]:
@@ -304,6 +333,12 @@ MISSED_CALLS_TODAY = SensorEntityDescription(
     # A daily count that starts again at local midnight, as utility_meter's.
     state_class=SensorStateClass.TOTAL,
 )
+# Worked out from each queue's snapshots as they arrive.
+LONGEST_WAITING_SINCE = SensorEntityDescription(
+    key="longest_waiting_since",
+    translation_key="longest_waiting_since",
+    device_class=SensorDeviceClass.TIMESTAMP,
+)
 LAST_MISSED_CALL = SensorEntityDescription(
     key="last_missed_call",
     translation_key="last_missed_call",
@@ -325,6 +360,7 @@ async def async_setup_entry(
         item_entities(NgucSensor, ITEM_SENSORS),
         item_entities(NgucMissedCallsSensor, ((USER_LINE, (MISSED_CALLS_TODAY,)),)),
         item_entities(NgucLastMissedCallSensor, ((USER_LINE, (LAST_MISSED_CALL,)),)),
+        item_entities(NgucWaitingSinceSensor, ((QUEUE, (LONGEST_WAITING_SINCE,)),)),
     )
 
     def build(coordinator: NgucCoordinator, keys: Iterable[str]) -> list[SensorEntity]:
@@ -362,6 +398,42 @@ class NgucSensor[T](NgucItemEntity[T], SensorEntity):
     @override
     def _shown(self) -> object:
         return (self.native_value, self.extra_state_attributes)
+
+
+class NgucWaitingSinceSensor(NgucItemEntity[Queue], SensorEntity):
+    """Since when the caller waiting longest in a queue has waited.
+
+    A snapshot gives each caller's wait when it was sent: as a duration it
+    would be stale until the next snapshot; as a start time it stays true,
+    and the frontend shows it counting up.
+    """
+
+    _queue: Queue | None = None
+    _waiting: tuple[str | None, datetime] | None = None
+
+    @property
+    @override
+    def native_value(self) -> datetime | None:
+        """Return when the longest-waiting caller started waiting."""
+        self._follow()
+        return None if self._waiting is None else self._waiting[1]
+
+    @override
+    def _shown(self) -> object:
+        self._follow()
+        return self._waiting
+
+    def _follow(self) -> None:
+        """Work out the start time again when a new snapshot has come."""
+        queue = self.item
+        if queue is self._queue:
+            return
+        self._queue = queue
+        self._waiting = (
+            None
+            if queue is None
+            else waiting_since(queue, dt_util.utcnow(), self._waiting)
+        )
 
 
 class NgucAccountSensor(NgucEntity, SensorEntity):

@@ -69,6 +69,7 @@ CALL_CENTRE_ENTITIES = {
     "agents_on_call": ("sensor", "queue_7_agents_on_call"),
     "agents_paused": ("sensor", "queue_7_agents_paused"),
     "current_longest_wait": ("sensor", "queue_7_current_longest_wait"),
+    "longest_waiting_since": ("sensor", "queue_7_longest_waiting_since"),
     "queues_1001": ("sensor", "user_1001_queues"),
     "queues_1002": ("sensor", "user_1002_queues"),
     "paused_1001": ("binary_sensor", "user_1001_paused"),
@@ -548,6 +549,7 @@ async def run_the_call_centre(
     queue = queue_payload(QUEUE_FIGURES)  # 2 callers, waiting 30 s and 60 s
     queue["members"][0]["paused"] = "1"  # Ulla takes a break
     set_rest_queue(server, queue)
+    pushed_at = datetime.now(UTC)
     push(server, "Queue", queue)
     await hass.wait_state(ids["agents_paused"], number_is(1), what="1 paused")
     await hass.wait_state(ids["agents_on_call"], number_is(1), what="1 on a call")
@@ -555,6 +557,12 @@ async def run_the_call_centre(
         ids["current_longest_wait"], number_is(60), what="60 s"
     )
     assert longest["attributes"]["unit_of_measurement"] == "s"
+    # ... and when that caller started waiting: a time that stays true.
+    since = await hass.wait_state(
+        ids["longest_waiting_since"], lambda s: s["state"] != "unknown", what="a time"
+    )
+    started = datetime.fromisoformat(since["state"])
+    assert abs(started - (pushed_at - timedelta(seconds=60))) < timedelta(seconds=5)
     # Today's longest wait is NGUC's own figure, not the callers' now.
     assert (await hass.state(ids["longest_wait"]) or {})["state"] == "95"
     waiting = await hass.wait_state(ids["waiting"], number_is(2), what="2")

@@ -6,6 +6,7 @@ and read from the entities' states, as a dashboard or automation would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
-from tests.simulator import QueueMember, Simulator
+from tests.simulator import QueueCaller, QueueMember, Simulator
 
 from .conftest import StateWrites, entity_id_of, wait_for, wait_in_sync
 
@@ -298,6 +299,57 @@ async def test_waiting_callers(
     await simulator.update_queue(SUPPORT, waiting=4, callers=[])
     await wait_for(hass, is_(hass, current, STATE_UNKNOWN))
     assert state(hass, waiting).attributes["callers"] is None
+
+
+async def test_longest_waiting_since_stays_true_between_snapshots(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """When the longest-waiting caller started waiting: a time, not a stale wait.
+
+    A later snapshot that only ages the waits writes nothing; the caller
+    leaving moves it to the next in line, nobody waiting makes it unknown.
+    """
+    since = queue_sensor(hass, SUPPORT, "longest_waiting_since")
+    assert since == "sensor.support_longest_waiting_caller_since"
+    assert state(hass, since).state == STATE_UNKNOWN
+    assert state(hass, since).attributes[ATTR_DEVICE_CLASS] == "timestamp"
+    writes = StateWrites(hass)
+
+    before = dt_util.utcnow()
+    first = await simulator.add_caller(SUPPORT, "0701111111", wait=140)
+    await wait_for(hass, lambda: state(hass, since).state != STATE_UNKNOWN)
+    started = datetime.fromisoformat(state(hass, since).state)
+    assert (
+        before - timedelta(seconds=141)
+        <= started
+        <= dt_util.utcnow() - timedelta(seconds=139)
+    )
+    second = await simulator.add_caller(SUPPORT, "0702222222", wait=5)
+    # Two seconds on, NGUC reports both waits two seconds longer.
+    await asyncio.sleep(2)
+    await simulator.update_queue(
+        SUPPORT,
+        callers=[
+            QueueCaller(first, SUPPORT, "0701111111", wait=142, position=1),
+            QueueCaller(second, SUPPORT, "0702222222", wait=7, position=2),
+        ],
+    )
+    await wait_for(
+        hass,
+        lambda: (
+            state(hass, queue_sensor(hass, SUPPORT, "current_longest_wait")).state
+            == "142"
+        ),
+    )
+    assert state(hass, since).state == started.isoformat()
+    assert writes.counts[since] == 1
+
+    await simulator.remove_caller(SUPPORT, first)
+    await wait_for(hass, lambda: state(hass, since).state != started.isoformat())
+    second_started = datetime.fromisoformat(state(hass, since).state)
+    assert second_started - started > timedelta(seconds=130)
+    await simulator.remove_caller(SUPPORT, second)
+    await wait_for(hass, is_(hass, since, STATE_UNKNOWN))
 
 
 @pytest.fixture

@@ -30,7 +30,11 @@ from custom_components.weblink_nguc.api import contract as c
 from custom_components.weblink_nguc.binary_sensor import NgucBinarySensor
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.event import NgucCallEvent
-from custom_components.weblink_nguc.sensor import QUEUE_SENSORS, NgucSensor
+from custom_components.weblink_nguc.sensor import (
+    QUEUE_SENSORS,
+    NgucSensor,
+    NgucWaitingSinceSensor,
+)
 from tests.simulator import Device, Queue, QueueMember, Simulator, User
 
 from .conftest import ENTRY_UNIQUE_ID, StateWrites, wait_for, wait_in_sync
@@ -552,9 +556,9 @@ async def test_setup_reads_once_and_writes_each_entity_once(
         )
         if entity.disabled_by is None
     ]
-    # Enabled: per user 6, per phone 1, per queue 12 (and 2 disabled), the
+    # Enabled: per user 6, per phone 1, per queue 13 (and 2 disabled), the
     # account's event stream (and its last event, disabled).
-    assert len(entity_ids) == 4 * 6 + 5 * 1 + 2 * 12 + 1
+    assert len(entity_ids) == 4 * 6 + 5 * 1 + 2 * 13 + 1
     writes = {entity_id: state_writes.counts[entity_id] for entity_id in entity_ids}
     # The event stream's sensor is written off, then on once connected.
     assert writes.pop(STREAM) == 2
@@ -597,7 +601,10 @@ async def test_event_writes_only_what_changed(
     state_writes.clear()
     await simulator.add_caller("501", "0701234567")
     await events_handled(hass, seen, 2)
-    assert set(state_writes.counts) == {"sensor.support_waiting_callers"}
+    assert set(state_writes.counts) == {
+        "sensor.support_waiting_callers",
+        "sensor.support_longest_waiting_caller_since",
+    }
 
 
 async def test_resync_writes_only_what_changed(
@@ -651,6 +658,11 @@ async def test_new_queue_builds_only_its_entities(
         patch.object(
             NgucCallEvent, "__init__", counting("event", NgucCallEvent.__init__)
         ),
+        patch.object(
+            NgucWaitingSinceSensor,
+            "__init__",
+            counting("sensor", NgucWaitingSinceSensor.__init__),
+        ),
         patch.object(dr.DeviceRegistry, "async_get_or_create", count_devices),
     ):
         billing = Queue(
@@ -663,10 +675,11 @@ async def test_new_queue_builds_only_its_entities(
             hass,
             lambda: (
                 len(entities_of(hass, init_integration, "queue_503"))
-                == len(QUEUE_SENSORS) + 1
+                == len(QUEUE_SENSORS) + 2
             ),
         )
-    assert sorted(built) == ["event"] + ["sensor"] * len(QUEUE_SENSORS)
+    # Its sensors, its longest-waiting-since sensor and its call event.
+    assert sorted(built) == ["event"] + ["sensor"] * (len(QUEUE_SENSORS) + 1)
     # Its device, also once per entity (Home Assistant links each one to it):
     # no other device is touched.
     assert {frozenset(identifiers) for identifiers in registered} == {

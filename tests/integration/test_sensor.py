@@ -47,6 +47,7 @@ SUPPORT, SALES = "501", "502"
 QUEUE_KEYS = (
     "waiting",
     "current_longest_wait",
+    "longest_waiting_since",
     "agents_on_call",
     "agents_paused",
     "available_agents",
@@ -202,6 +203,7 @@ async def test_queue_sensors(
     assert {key: state_of(hass, ids[key]) for key in QUEUE_KEYS} == {
         "waiting": "0",
         "current_longest_wait": "0",  # nobody waits
+        "longest_waiting_since": STATE_UNKNOWN,
         "agents_on_call": "0",
         "agents_paused": "1",  # Maja
         "available_agents": "2",  # Maja is paused
@@ -233,6 +235,7 @@ async def test_queue_sensors(
         "waiting": "3",
         # Three waiting, but the snapshot lists none: their waits are unknown.
         "current_longest_wait": STATE_UNKNOWN,
+        "longest_waiting_since": STATE_UNKNOWN,
         "agents_on_call": "0",
         "agents_paused": "1",
         "available_agents": "1",
