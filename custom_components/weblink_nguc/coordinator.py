@@ -198,6 +198,7 @@ class NgucCoordinator:
         self._asked: dict[str, int] = {}
         self._waiting: set[str] = set()
         self._unknown_timer: CALLBACK_TYPE | None = None
+        self._unknown_at = 0.0  # when it fires, in loop time
         self._interval: CALLBACK_TYPE | None = None
         self._midnight: CALLBACK_TYPE | None = None
         self._missing_timer: CALLBACK_TYPE | None = None
@@ -533,14 +534,20 @@ class NgucCoordinator:
         if not due:
             return
         self._waiting |= due
-        if self._unknown_timer is None:
-            LOGGER.debug("Events name items we do not know: %s", sorted(due))
-            reads = max(self._asked.get(key, 0) for key in due)
-            self._unknown_timer = async_call_later(
-                self.hass,
-                UNKNOWN_ITEM_RESYNC_DELAY * 4**reads,
-                self._unknown_timer_fired,
-            )
+        # As soon as the newest of them is due: an item NGUC never lists,
+        # asked about a few times already, must not hold up a new one.
+        reads = min(self._asked.get(key, 0) for key in due)
+        delay = UNKNOWN_ITEM_RESYNC_DELAY * 4**reads
+        at = self.hass.loop.time() + delay
+        if self._unknown_timer is not None:
+            if at >= self._unknown_at:
+                return
+            self._unknown_timer()
+        LOGGER.debug("Events name items we do not know: %s", sorted(due))
+        self._unknown_at = at
+        self._unknown_timer = async_call_later(
+            self.hass, delay, self._unknown_timer_fired
+        )
 
     @callback
     def _unknown_timer_fired(self, _now: datetime) -> None:

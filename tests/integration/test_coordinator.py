@@ -387,6 +387,27 @@ async def test_unknown_user_asked_about_a_few_times_only(
     assert requests_to(simulator, c.PATH_USERS) == reads + 2
 
 
+async def test_new_user_not_held_up_by_one_never_listed(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A user NGUC never lists is asked about less and less often; a new one, soon."""
+    reads = requests_to(simulator, c.PATH_USERS)
+    with patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 0.2):
+        ghost = {"pbx_user_id": "99999", "status": "0", "status_text": "Idle"}
+        await simulator.push_event("UserStatus", ghost, apply=False)
+        # Read after 0.2 s, then 0.8 s; the next would be 3.2 s later.
+        await simulator.wait_for_requests(c.PATH_USERS, reads + 2)
+        simulator.company.add_user(User("86490", "Nils Holm", "110", "n@demo.example"))
+        await simulator.set_user_status("86490", 1)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await wait_for(
+            hass, lambda: hass.states.get("sensor.nils_holm_line_status") is not None
+        )
+        assert loop.time() - start < 1.5
+    assert hass.states.get("sensor.nils_holm_line_status").state == "in_use"
+
+
 async def test_hourly_resync_follows_renames_and_removals(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> None:
