@@ -405,8 +405,8 @@ async def a_busy_line_a_full_queue_and_calls(
     step("busy light: red while busy, back afterwards")
 
     # --- A full queue: one alert once it has been full for QUEUE_WAIT s.
-    for number in range(3):
-        await sim.add_caller(SUPPORT, f"070000000{number}")
+    for number, wait in enumerate((75, 40, 10)):
+        await sim.add_caller(SUPPORT, f"070000000{number}", wait=wait)
     await until(lambda: _state_is(hass, SUPPORT_WAITING, "3"), "3 waiting")
     alerts = await until(lambda: _notifications(hass), "the queue alert")
     assert [n["title"] for n in alerts] == ["Callers waiting in Support"]
