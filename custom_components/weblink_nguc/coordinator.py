@@ -28,7 +28,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import (
     async_call_later,
-    async_track_time_change,
+    async_track_point_in_time,
     async_track_time_interval,
 )
 from homeassistant.util import dt as dt_util
@@ -251,9 +251,7 @@ class NgucCoordinator:
             name=f"{DOMAIN} periodic resync",
         )
         # One timer for the whole company rather than one per daily count.
-        self._midnight = async_track_time_change(
-            self.hass, self._new_day, hour=0, minute=0, second=0
-        )
+        self._schedule_new_day()
         self._start_grace()
 
     async def async_stop(self) -> None:
@@ -376,7 +374,20 @@ class NgucCoordinator:
 
     @callback
     def _new_day(self, _now: datetime) -> None:
+        self._schedule_new_day()
         self._notify((KEY_NEW_DAY,))
+
+    @callback
+    def _schedule_new_day(self) -> None:
+        """Call :meth:`_new_day` when the next local day starts.
+
+        Not at 00:00:00 by the clock: where summer time starts at midnight,
+        that time does not exist on that day, and the day starts at 01:00.
+        """
+        tomorrow = dt_util.now().date() + timedelta(days=1)
+        self._midnight = async_track_point_in_time(
+            self.hass, self._new_day, dt_util.start_of_local_day(tomorrow)
+        )
 
     @callback
     def _set_available(self, available: bool, *, log: bool = True) -> None:

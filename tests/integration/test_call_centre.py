@@ -561,6 +561,30 @@ async def test_missed_calls_reset_at_midnight(
     await wait_for(hass, is_(hass, count, "1"))
 
 
+# Chile's summer time starts at midnight: 6 September 2026 has no 00:00, its
+# first instant is 01:00 (-03:00), right after 23:59:59 (-04:00).
+@pytest.mark.freeze_time("2026-09-05 23:59:40-04:00", tick=True)
+async def test_missed_calls_reset_when_the_day_has_no_midnight(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The count starts again when the day starts, even if 00:00 is skipped."""
+    await hass.config.async_set_time_zone("America/Santiago")
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await wait_in_sync(hass, mock_config_entry)
+    count = user_sensor(hass, ERIK, "missed_calls_today")
+    await simulator.push_event("Cdr", missed(ERIK))
+    await wait_for(hass, is_(hass, count, "1"))
+
+    freezer.move_to("2026-09-05 23:59:59.8-04:00")
+    await wait_for(hass, is_(hass, count, "0"))
+    reset = datetime.fromisoformat(state(hass, count).attributes[ATTR_LAST_RESET])
+    assert reset == datetime.fromisoformat("2026-09-06T01:00:00-03:00")
+
+
 # --- Names on internal calls -------------------------------------------------------
 
 
