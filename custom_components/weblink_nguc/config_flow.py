@@ -372,21 +372,36 @@ class NgucConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         # The same company and the same user: the entry's devices are that
         # user's view of that company. (A second entry of a company that an
-        # older version made keeps the unique id it had then.)
-        if (
-            entry.unique_id
-            not in (
-                unique_id,
-                legacy_unique_id(unique_id, me.id),
-            )
-            or entry.data.get(CONF_USER_ID, me.id) != me.id
-        ):
+        # older version made keeps the unique id it had then.) The company's
+        # id is an assumed field: an entry made while /user/me did not give
+        # it is known by the company's name, and while it does not give it,
+        # the name the user logged in with is all there is to compare.
+        by_name = company_unique_id(None, credentials.company)
+        same_company = entry.unique_id in (
+            unique_id,
+            legacy_unique_id(unique_id, me.id),
+            by_name,
+            legacy_unique_id(by_name, me.id),
+        ) or (
+            me.company_id is None
+            and company_unique_id(None, entry.data.get(CONF_COMPANY, "")) == by_name
+        )
+        if not same_company or entry.data.get(CONF_USER_ID, me.id) != me.id:
             return self.async_abort(reason="wrong_account")
         # A full replacement rather than data_updates: a password kept from
         # before must go once the account uses two-factor authentication.
         new_data = {**entry.data, **data}
         if two_factor:
             new_data.pop(CONF_PASSWORD, None)
+        # Known by name until now: by the company's id from now on, as a
+        # new entry would be (unless another entry is).
+        if entry.unique_id == by_name != unique_id and not any(
+            other.unique_id == unique_id
+            for other in self._async_current_entries(include_ignore=False)
+        ):
+            return self.async_update_reload_and_abort(
+                entry, unique_id=unique_id, data=new_data
+            )
         return self.async_update_reload_and_abort(entry, data=new_data)
 
     def _credentials_step_id(self) -> str:

@@ -19,6 +19,7 @@ import custom_components.weblink_nguc
 from custom_components.weblink_nguc.api import DEFAULT_API_URL, DEFAULT_EVENTS_URL
 from custom_components.weblink_nguc.const import DOMAIN
 from tests.simulator import Simulator
+from tests.simulator.model import Account, Company
 
 # An entry is its company; the demo company 4711 has the accounts "demo"
 # (user 86480, no two-factor) and "secure" (user 86481, two-factor).
@@ -641,6 +642,53 @@ async def test_reauth_wrong_account(
     assert result["reason"] == "wrong_account"
     assert dict(entry.data) == before
     assert len(mock_setup_entry.mock_calls) == 0
+
+
+async def test_reauth_of_entry_known_by_company_name(
+    hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
+) -> None:
+    """An entry made while /user/me gave no company id reauths, and gets the id."""
+    entry = entry_for(simulator, unique_id="demo", password="old")
+    entry.add_to_hass(hass)
+
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"password": "demo"}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["password"] == "demo"
+    assert entry.unique_id == UNIQUE_ID
+
+
+async def test_reauth_while_me_gives_no_company_id(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_setup_entry: AsyncMock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the (assumed) company id, the company's name and the user decide."""
+    entry = entry_for(simulator, password="old")
+    entry.add_to_hass(hass)
+    me = Company.me
+
+    def me_without_company_id(company: Company, account: Account) -> dict[str, Any]:
+        body = me(company, account)
+        del body["company_id"]
+        return body
+
+    monkeypatch.setattr(Company, "me", me_without_company_id)
+
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"password": "demo"}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["password"] == "demo"
+    assert entry.unique_id == UNIQUE_ID
 
 
 async def test_reauth_of_second_entry_of_company(
