@@ -211,6 +211,40 @@ async def test_snapshot_document(
     assert "Lars Öberg" in stdout
 
 
+# Runs the client with every import of Home Assistant refused.
+WITHOUT_HOME_ASSISTANT = """
+import runpy, sys
+
+class RefuseHomeAssistant:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "homeassistant":
+            raise ImportError(f"{name} imported")
+        return None
+
+sys.meta_path.insert(0, RefuseHomeAssistant())
+sys.argv = ["api", *sys.argv[1:]]
+runpy.run_module("api", run_name="__main__", alter_sys=True)
+"""
+
+
+async def test_client_runs_without_home_assistant(simulator: Simulator) -> None:
+    """The client package stands alone: run from its parent, it needs no Home Assistant."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WITHOUT_HOME_ASSISTANT,
+        *args(simulator, "snapshot"),
+        cwd=REPO_ROOT / "custom_components" / "weblink_nguc",
+        env=child_env(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    code, stdout, stderr = await finish(process)
+    assert code == 0, stderr
+    assert json.loads(stdout)["me"]["id"] == "86480"
+
+
 # --- credentials and exit codes -------------------------------------------------------
 
 
