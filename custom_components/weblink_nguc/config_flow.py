@@ -393,15 +393,8 @@ class NgucConfigFlow(ConfigFlow, domain=DOMAIN):
         new_data = {**entry.data, **data}
         if two_factor:
             new_data.pop(CONF_PASSWORD, None)
-        # Known by name until now: by the company's id from now on, as a
-        # new entry would be (unless another entry is).
-        if entry.unique_id == by_name != unique_id and not any(
-            other.unique_id == unique_id
-            for other in self._async_current_entries(include_ignore=False)
-        ):
-            return self.async_update_reload_and_abort(
-                entry, unique_id=unique_id, data=new_data
-            )
+        # The unique id stays as it is: the devices' and entities' ids are
+        # made of it, and moving them is the migration's work, not a flow's.
         return self.async_update_reload_and_abort(entry, data=new_data)
 
     def _credentials_step_id(self) -> str:

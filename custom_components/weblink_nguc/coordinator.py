@@ -262,6 +262,8 @@ class NgucCoordinator:
         if self._notifier is not None:
             self._notifier.cancel()
         await self.stream.stop()
+        # A renewal under way stores its tokens before the entry starts again.
+        await self.client.auth.async_close()
         # After the stream: its disconnect callback starts the grace timer.
         self._cancel_grace()
         await self.reader.async_stop(self.data)
@@ -293,7 +295,7 @@ class NgucCoordinator:
         self.entry.async_start_reauth(self.hass)
         await self.stream.stop()
         self.connected = False
-        self._send(KEY_STREAM)
+        self._notify((KEY_STREAM,))
 
     # --- Connection state ----------------------------------------------------------
 
@@ -305,16 +307,21 @@ class NgucCoordinator:
         if self._rejected_issue:
             self._rejected_issue = False
             ir.async_delete_issue(self.hass, DOMAIN, self._rejected_issue_id)
-        self._send(KEY_STREAM)
+        # Sliced like any large notification: every call event entity
+        # listens to the stream.
+        self._notify((KEY_STREAM,))
         self._start_resync()
 
     @callback
     def _on_disconnected(self) -> None:
         self.connected = False
         self.in_sync = False
-        self._send(KEY_STREAM)
         if self._stopped:
+            # Unloading: no entity's availability changes, and no task of
+            # ours may start now.
+            self._send(KEY_STREAM)
             return
+        self._notify((KEY_STREAM,))
         self._cancel_resync()
         # Counted from the first drop since the state was last current: a
         # stream that reconnects but never gets back in sync must not keep

@@ -415,11 +415,12 @@ class NgucWaitingSinceSensor(NgucItemEntity[Queue], SensorEntity):
     @override
     def native_value(self) -> datetime | None:
         """Return when the longest-waiting caller started waiting."""
-        self._follow()
         return None if self._waiting is None else self._waiting[1]
 
     @override
     def _shown(self) -> object:
+        # Called whenever the queue may have changed (and before the first
+        # write): the one place the start time is worked out again.
         self._follow()
         return self._waiting
 

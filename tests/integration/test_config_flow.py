@@ -647,7 +647,11 @@ async def test_reauth_wrong_account(
 async def test_reauth_of_entry_known_by_company_name(
     hass: HomeAssistant, simulator: Simulator, mock_setup_entry: AsyncMock
 ) -> None:
-    """An entry made while /user/me gave no company id reauths, and gets the id."""
+    """An entry made while /user/me gave no company id reauths, and keeps its id.
+
+    Its devices' and entities' ids are made of it: changing it would give the
+    entry a second set of each.
+    """
     entry = entry_for(simulator, unique_id="demo", password="old")
     entry.add_to_hass(hass)
 
@@ -659,7 +663,7 @@ async def test_reauth_of_entry_known_by_company_name(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data["password"] == "demo"
-    assert entry.unique_id == UNIQUE_ID
+    assert entry.unique_id == "demo"
 
 
 async def test_reauth_while_me_gives_no_company_id(

@@ -218,6 +218,40 @@ async def test_flapping_stream_that_never_syncs_goes_unavailable(
         assert hass.states.get(ANNA_LINE).state != STATE_UNAVAILABLE
 
 
+async def test_reload_during_a_renewal_keeps_the_rotated_refresh_token(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """The entry starts again with the tokens of a renewal that was under way.
+
+    The token endpoint spent the old refresh token: started again with it,
+    a two-factor account (no password kept) would need a person.
+    """
+    entry = init_integration
+    data = {k: v for k, v in entry.data.items() if k != CONF_PASSWORD}
+    hass.config_entries.async_update_entry(entry, data=data)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await wait_in_sync(hass, entry)
+    simulator.token_answer_delay = 0.5
+    grants = len(simulator.oauth_grants)
+    renewal = asyncio.create_task(
+        entry.runtime_data.client.auth.async_get_access_token(force_refresh=True)
+    )
+    await wait_for(hass, lambda: len(simulator.oauth_grants) > grants)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await renewal
+    await wait_in_sync(hass, entry)
+    simulator.token_answer_delay = 0.0
+
+    auth = entry.runtime_data.client.auth
+    assert auth.tokens is not None
+    assert entry.data[CONF_TOKEN]["refresh_token"] == auth.tokens.refresh_token
+    # The live refresh token: the next renewal works, nobody is asked.
+    await auth.async_get_access_token(force_refresh=True)
+    await hass.async_block_till_done()
+    assert not _reauth_flows(hass)
+    assert simulator.oauth_grants[grants:] == ["refresh_token", "refresh_token"]
+
+
 async def test_quick_reconnect_keeps_entities_available(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
 ) -> None:

@@ -161,6 +161,18 @@ class NgucAuth:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    async def async_close(self) -> None:
+        """Let a renewal under way end, then tell no listener anything more.
+
+        Its new tokens reach the listeners first: the token endpoint has
+        spent the refresh token they replace, so whoever starts again (a
+        reloaded entry) must be given them. Waits at most one request's time.
+        """
+        renewal = self._renewal
+        if renewal is not None and not renewal.done():
+            await asyncio.wait({renewal}, timeout=REQUEST_TIMEOUT)
+        self._listeners.clear()
+
     def seconds_until_refresh(self) -> float:
         """Return how long until the next renewal is due (or may be retried)."""
         due = self._retry_at
