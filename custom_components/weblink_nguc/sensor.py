@@ -138,9 +138,7 @@ def waiting_since(
     kept while it tells the same story, so that a snapshot that only ages
     the waits changes nothing. None when nobody waits or a wait is unknown.
     """
-    if not callers_known(queue) or any(c.wait is None for c in queue.callers):
-        return None
-    if not queue.callers:
+    if not queue.callers or any(c.wait is None for c in queue.callers):
         return None
     caller = max(queue.callers, key=lambda caller: caller.wait or 0)
     since = (now - timedelta(seconds=caller.wait or 0)).replace(microsecond=0)
@@ -421,20 +419,15 @@ class NgucWaitingSinceSensor(NgucItemEntity[Queue], SensorEntity):
     def _shown(self) -> object:
         # Called whenever the queue may have changed (and before the first
         # write): the one place the start time is worked out again.
-        self._follow()
-        return self._waiting
-
-    def _follow(self) -> None:
-        """Work out the start time again when a new snapshot has come."""
         queue = self.item
-        if queue is self._queue:
-            return
-        self._queue = queue
-        self._waiting = (
-            None
-            if queue is None
-            else waiting_since(queue, dt_util.utcnow(), self._waiting)
-        )
+        if queue is not self._queue:
+            self._queue = queue
+            self._waiting = (
+                None
+                if queue is None
+                else waiting_since(queue, dt_util.utcnow(), self._waiting)
+            )
+        return self._waiting
 
 
 class NgucAccountSensor(NgucEntity, SensorEntity):

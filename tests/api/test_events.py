@@ -1198,7 +1198,10 @@ async def test_stop_leaves_no_task_and_no_socket(
         pytest.fail(f"tasks left behind: {asyncio.all_tasks() - {current}}")
 
 
-async def test_stop_during_backoff(simulator: Simulator, client: NgucClient) -> None:
+async def waiting_a_minute_to_reconnect(
+    simulator: Simulator, client: NgucClient
+) -> tuple[NgucEventStream, asyncio.Task[None]]:
+    """Return a running stream whose connection was refused, now in backoff."""
     simulator.refuse_events = True
     rng = RecordingRandom()
     stream = make_stream(
@@ -1206,6 +1209,11 @@ async def test_stop_during_backoff(simulator: Simulator, client: NgucClient) -> 
     )
     task = asyncio.create_task(stream.run())
     await wait_until(lambda: len(rng.ceilings) == 1)
+    return stream, task
+
+
+async def test_stop_during_backoff(simulator: Simulator, client: NgucClient) -> None:
+    stream, task = await waiting_a_minute_to_reconnect(simulator, client)
     async with asyncio.timeout(2):
         await stream.stop()
     assert task.done()
@@ -1217,13 +1225,7 @@ async def test_stop_keeps_its_callers_cancellation(
     simulator: Simulator, client: NgucClient
 ) -> None:
     """An unload that is itself cancelled while stopping the stream stays cancelled."""
-    simulator.refuse_events = True
-    rng = RecordingRandom()
-    stream = make_stream(
-        client, Recorder(), rng=rng, backoff_base=60.0, backoff_cap=60.0
-    )
-    task = asyncio.create_task(stream.run())
-    await wait_until(lambda: len(rng.ceilings) == 1)
+    stream, task = await waiting_a_minute_to_reconnect(simulator, client)
     carried_on = False
 
     async def unload() -> None:

@@ -310,7 +310,7 @@ async def test_longest_waiting_since_stays_true_between_snapshots(
     leaving moves it to the next in line, nobody waiting makes it unknown.
     """
     since = queue_sensor(hass, SUPPORT, "longest_waiting_since")
-    assert since == "sensor.support_longest_waiting_caller_since"
+    assert since == "sensor.support_longest_waiting_since"
     assert state(hass, since).state == STATE_UNKNOWN
     assert state(hass, since).attributes[ATTR_DEVICE_CLASS] == "timestamp"
     writes = StateWrites(hass)

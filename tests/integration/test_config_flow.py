@@ -117,6 +117,16 @@ def entry_for(
     )
 
 
+async def reauth_with(
+    hass: HomeAssistant, entry: MockConfigEntry, password: str
+) -> ConfigFlowResult:
+    """Start the entry's reauthentication and enter ``password``."""
+    result = await entry.start_reauth_flow(hass)
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"password": password}
+    )
+
+
 def unused_loopback_port() -> int:
     """Return a loopback port that nothing listens on."""
     with socket.socket() as sock:
@@ -550,10 +560,7 @@ async def test_reauth_blank_password(
     entry = entry_for(simulator, password="old-password")
     entry.add_to_hass(hass)
 
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"password": " "}
-    )
+    result = await reauth_with(hass, entry, " ")
 
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"password": "blank"}
@@ -567,10 +574,7 @@ async def test_reauth_with_two_factor_drops_password(
     entry = entry_for(simulator, username="secure", password="secure")
     entry.add_to_hass(hass)
 
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"password": "secure"}
-    )
+    result = await reauth_with(hass, entry, "secure")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "two_factor"
 
@@ -633,10 +637,7 @@ async def test_reauth_wrong_account(
     entry.add_to_hass(hass)
     before = dict(entry.data)
 
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"password": "demo"}
-    )
+    result = await reauth_with(hass, entry, "demo")
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
@@ -655,10 +656,7 @@ async def test_reauth_of_entry_known_by_company_name(
     entry = entry_for(simulator, unique_id="demo", password="old")
     entry.add_to_hass(hass)
 
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"password": "demo"}
-    )
+    result = await reauth_with(hass, entry, "demo")
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -684,10 +682,7 @@ async def test_reauth_while_me_gives_no_company_id(
 
     monkeypatch.setattr(Company, "me", me_without_company_id)
 
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"password": "demo"}
-    )
+    result = await reauth_with(hass, entry, "demo")
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -703,10 +698,7 @@ async def test_reauth_of_second_entry_of_company(
     entry = entry_for(simulator, unique_id="4711_86480", password="old")
     entry.add_to_hass(hass)
 
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"password": "demo"}
-    )
+    result = await reauth_with(hass, entry, "demo")
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -721,10 +713,7 @@ async def test_reauth_two_factor_invalid_auth_returns_to_password_form(
     entry = entry_for(simulator, username="secure")
     entry.add_to_hass(hass)
 
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"password": "secure"}
-    )
+    result = await reauth_with(hass, entry, "secure")
     assert result["step_id"] == "two_factor"
     simulator.company.accounts["secure"].password = "changed"
 

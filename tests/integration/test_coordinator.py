@@ -624,7 +624,7 @@ async def test_event_writes_only_what_changed(
     await events_handled(hass, seen, 2)
     assert set(state_writes.counts) == {
         "sensor.support_waiting_callers",
-        "sensor.support_longest_waiting_caller_since",
+        "sensor.support_longest_waiting_since",
     }
 
 
