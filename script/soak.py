@@ -79,11 +79,11 @@ DELAYS: dict[str, float] = {
     "custom_components.weblink_nguc.api.auth.RENEW_RETRY_BASE": 0.2,
     "custom_components.weblink_nguc.api.auth.RENEW_RETRY_CAP": 2.0,
     "custom_components.weblink_nguc.api.client.REQUEST_TIMEOUT": 2.0,
-    "custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE": 0.1,
-    "custom_components.weblink_nguc.coordinator.RESYNC_RETRY_CAP": 2.0,
-    "custom_components.weblink_nguc.coordinator.STREAM_GRACE": 3.0,
-    "custom_components.weblink_nguc.coordinator.UNKNOWN_ITEM_RESYNC_DELAY": 0.5,
-    "custom_components.weblink_nguc.coordinator.RESYNC_INTERVAL": 10.0,
+    "custom_components.weblink_nguc.sync.RESYNC_RETRY_BASE": 0.1,
+    "custom_components.weblink_nguc.sync.RESYNC_RETRY_CAP": 2.0,
+    "custom_components.weblink_nguc.health.STREAM_GRACE": 3.0,
+    "custom_components.weblink_nguc.unknown.UNKNOWN_ITEM_RESYNC_DELAY": 0.5,
+    "custom_components.weblink_nguc.sync.RESYNC_INTERVAL": 10.0,
 }
 
 

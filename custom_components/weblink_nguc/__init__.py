@@ -11,13 +11,13 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.typing import ConfigType
 
+from .account import client_from_entry
 from .const import DOMAIN, ISSUE_DUPLICATE_COMPANY
 from .coordinator import (
     KEY_ACCOUNT,
     NgucConfigEntry,
     NgucCoordinator,
     async_remove_store,
-    client_from_entry,
 )
 from .migrate import async_migrate
 from .services import async_setup_services

@@ -34,6 +34,11 @@ KEY_ACCOUNT = "account"
 _ORDER = {KIND_USER: 0, KIND_QUEUE: 1, KIND_DEVICE: 2}
 
 
+def in_device_order(keys: Iterable[str]) -> list[str]:
+    """Return item keys in the order their devices are to be made."""
+    return sorted(keys, key=lambda key: _ORDER.get(split_key(key)[0], 3))
+
+
 class NgucDevices:
     """The devices of one config entry, by item key."""
 
@@ -62,9 +67,14 @@ class NgucDevices:
         ).id
 
     @callback
-    def async_update(self, data: NgucData, keys: Collection[str]) -> None:
-        """Create the devices of ``keys``, or update them from ``data``."""
-        for key in sorted(keys, key=lambda key: _ORDER.get(split_key(key)[0], 3)):
+    def async_update(self, data: NgucData, keys: Collection[str]) -> list[str]:
+        """Create the devices of ``keys``, or update them from ``data``.
+
+        Returns the keys whose item ``data`` holds, in the order their
+        devices were made: users before the phones reached through them.
+        """
+        done: list[str] = []
+        for key in in_device_order(keys):
             kind, item_id = split_key(key)
             if kind == KIND_USER and (user := data.users.get(item_id)) is not None:
                 self._set(
@@ -83,6 +93,10 @@ class NgucDevices:
                 )
             elif kind == KIND_QUEUE and (queue := data.queues.get(item_id)):
                 self._set(key, name=queue.name or queue.id, model="Call queue")
+            else:
+                continue
+            done.append(key)
+        return done
 
     def _set(
         self,

@@ -572,7 +572,7 @@ class NgucMissedCallsSensor(NgucMissedCallSensorBase):
         """Restore today's count, and start a new day at each local midnight."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.async_subscribe(KEY_NEW_DAY, self._async_midnight)
+            self.coordinator.async_add_listener(self._async_midnight, KEY_NEW_DAY)
         )
 
     @override

@@ -67,7 +67,7 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 def short_stream_grace() -> Generator[None]:
     """Entities go unavailable 0.2 s after the event stream drops."""
     with patch(
-        "custom_components.weblink_nguc.coordinator.STREAM_GRACE",
+        "custom_components.weblink_nguc.health.STREAM_GRACE",
         timedelta(seconds=0.2),
     ):
         yield

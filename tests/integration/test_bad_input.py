@@ -73,8 +73,8 @@ def frame(*elements: Any) -> str:
 def short_recovery() -> Generator[None]:
     """Retry a failed read within tenths of a second."""
     with (
-        patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE", 0.05),
-        patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_CAP", 0.5),
+        patch("custom_components.weblink_nguc.sync.RESYNC_RETRY_BASE", 0.05),
+        patch("custom_components.weblink_nguc.sync.RESYNC_RETRY_CAP", 0.5),
     ):
         yield
 

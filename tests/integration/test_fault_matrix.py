@@ -68,14 +68,14 @@ DELAYS: dict[str, float] = {
     "custom_components.weblink_nguc.api.auth.RENEW_RETRY_BASE": 0.05,
     "custom_components.weblink_nguc.api.auth.RENEW_RETRY_CAP": 0.5,
     "custom_components.weblink_nguc.api.client.REQUEST_TIMEOUT": 1.0,
-    "custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE": 0.05,
-    "custom_components.weblink_nguc.coordinator.RESYNC_RETRY_CAP": 0.5,
+    "custom_components.weblink_nguc.sync.RESYNC_RETRY_BASE": 0.05,
+    "custom_components.weblink_nguc.sync.RESYNC_RETRY_CAP": 0.5,
 }
 # Delays the issue leaves to the implementation, shortened where they exist
 # (a row then waits as long as a user would, within its limit).
 OPTIONAL_DELAYS: dict[str, float] = {
-    "custom_components.weblink_nguc.coordinator.RESYNC_DEBOUNCE": 0.3,
-    "custom_components.weblink_nguc.coordinator.UNKNOWN_ITEM_RESYNC_DELAY": 0.3,
+    "custom_components.weblink_nguc.sync.RESYNC_DEBOUNCE": 0.3,
+    "custom_components.weblink_nguc.unknown.UNKNOWN_ITEM_RESYNC_DELAY": 0.3,
     "custom_components.weblink_nguc.const.RESYNC_DEBOUNCE": 0.3,
 }
 
@@ -510,7 +510,7 @@ async def test_07_rest_fails_during_resync(
             ):
                 stack.enter_context(
                     shortened(
-                        f"custom_components.weblink_nguc.coordinator.{name}", seconds
+                        f"custom_components.weblink_nguc.sync.{name}", seconds
                     )
                 )
         await _rest_fails_during_resync(

@@ -27,7 +27,7 @@ from custom_components.weblink_nguc.const import (
     CONF_USER_ID,
     DOMAIN,
 )
-from custom_components.weblink_nguc.coordinator import NOTIFY_AT_ONCE
+from custom_components.weblink_nguc.listeners import NOTIFY_AT_ONCE
 from tests.simulator import Simulator
 from tests.simulator.model import QueueMember
 from tests.simulator.scale import SCALE_COMPANY_ID, scale_company

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -225,7 +226,7 @@ async def test_action_is_described(
 async def test_credentials_rejected(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
 ) -> None:
-    """A 401 that renewing the token does not cure is reported, not retried."""
+    """A 401 that renewing the token does not cure is reported, and asks to sign in."""
     await callers_waiting(hass, init_integration, simulator, "0701111111")
     simulator.fail_rest(401)
     try:
@@ -237,3 +238,6 @@ async def test_credentials_rejected(
         simulator.clear_faults()
     assert err.translation_key == "invalid_auth"
     assert simulator.pickups == []
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
