@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
@@ -37,7 +36,7 @@ from .const import (
     LOGGER,
 )
 from .data import Changes, NgucData, device_key, queue_key, user_key
-from .devices import KEY_ACCOUNT, NgucDevices, in_device_order, key_for_event
+from .devices import KEY_ACCOUNT, NgucDevices, in_device_order
 from .errors import setup_errors
 from .health import KEY_AVAILABILITY, KEY_STREAM, StreamHealth
 from .listeners import NgucListeners, RecordListener
@@ -304,7 +303,11 @@ class NgucCoordinator:
             )
             return
         if self.calls.on_bus(name, update, payload):
-            self._fire_bus_event(name, payload, call_record=update is not None)
+            # A call record names its call event entity too, for its logbook.
+            entities = None if update is None else self.call_entity_ids
+            self.hass.bus.async_fire(
+                EVENT_NGUC, self.devices.event_data(name, payload, entities)
+            )
             if isinstance(update, (Cdr, QueueCdr)):
                 self.listeners.send_record(update)
         if update is None:
@@ -322,20 +325,3 @@ class NgucCoordinator:
                 notify=self.available,
                 lines_only=isinstance(update, UserStatus),
             )
-
-    def _fire_bus_event(self, name: str, payload: Any, *, call_record: bool) -> None:
-        """Put an event on the bus with the device it concerns.
-
-        A call record names the call event entity of its user or queue too,
-        so that the logbook of that entity shows it.
-        """
-        key = key_for_event(name, payload)
-        data = {
-            "event": name,
-            "data": payload,
-            "config_entry_id": self.entry.entry_id,
-            "device_id": None if key is None else self.devices.device_id(key),
-        }
-        if call_record and key in self.call_entity_ids:
-            data[ATTR_ENTITY_ID] = self.call_entity_ids[key]
-        self.hass.bus.async_fire(EVENT_NGUC, data)

@@ -7,10 +7,11 @@ per setup. Removing a device removes its entities with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
@@ -157,6 +158,25 @@ class NgucDevices:
         if (device_id := self._lookup(key)) is not None:
             self._ids[key] = device_id
         return device_id
+
+    def event_data(
+        self, name: str, payload: Any, entity_ids: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        """Return the bus event of an NGUC event, with the device it concerns.
+
+        With ``entity_ids`` (a call record's), the entity of that device's
+        calls too, so that the logbook of that entity shows it.
+        """
+        key = key_for_event(name, payload)
+        data = {
+            "event": name,
+            "data": payload,
+            "config_entry_id": self._entry.entry_id,
+            "device_id": None if key is None else self.device_id(key),
+        }
+        if entity_ids is not None and key in entity_ids:
+            data[ATTR_ENTITY_ID] = entity_ids[key]
+        return data
 
     def device_id_for_event(self, name: str, payload: Any) -> str | None:
         """Return the Home Assistant device an event is about, if any."""

@@ -33,7 +33,7 @@ NOTIFY_SLICE = 0.004  # seconds
 # New items whose devices and entities are made in one go; more are made a
 # slice at a time, the slice sized to take about ADD_SLICE.
 ADD_AT_ONCE = 16
-ADD_SLICE = 0.01  # seconds
+ADD_SLICE = 0.005  # seconds
 ADD_CHUNK_MAX = 256
 
 type RecordListener = Callable[[Cdr | QueueCdr], None]
@@ -197,7 +197,11 @@ class NgucListeners:
                 # Platforms add their entities at once (eagerly): the slice
                 # is sized by what the last one took.
                 took = max(time.perf_counter() - start, 1e-6)
-                chunk = int(min(max(1, chunk * ADD_SLICE / took), ADD_CHUNK_MAX))
+                # At most twice as many at a time: a slice that happened to
+                # be quick must not make the next one long.
+                chunk = int(
+                    min(max(1, chunk * ADD_SLICE / took), 2 * chunk, ADD_CHUNK_MAX)
+                )
                 await asyncio.sleep(0)
         finally:
             self._adder = None
