@@ -174,7 +174,7 @@ class NgucDevices:
             "config_entry_id": self._entry.entry_id,
             "device_id": None if key is None else self.device_id(key),
         }
-        if entity_ids is not None and key in entity_ids:
+        if entity_ids is not None and key is not None and key in entity_ids:
             data[ATTR_ENTITY_ID] = entity_ids[key]
         return data
 

@@ -180,7 +180,11 @@ class NgucSync:
                 for err in answers.lists.values()
                 if isinstance(err, NgucError) and not isinstance(err, NgucNotFoundError)
             ]
-            if len(failures) == len(answers.lists) and not self._health.in_sync:
+            if (
+                failures
+                and len(failures) == len(answers.lists)
+                and not self._health.in_sync
+            ):
                 # Nothing to go by: the state cannot be read at all.
                 self.held = None
                 delay = _retry_delay(backoff, failures[0])
@@ -290,7 +294,7 @@ class NgucSync:
     def _retry(self, _now: datetime) -> None:
         self._retry_timer = None
         # Otherwise the reconnect reads anyway.
-        if not (self._health.in_sync and self._health.connected):
+        if not (self._due and self._health.in_sync and self._health.connected):
             return
         now = self._hass.loop.time()
         due = {part for part, at in self._due.items() if at <= now + 0.01}

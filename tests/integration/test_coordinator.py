@@ -756,3 +756,34 @@ async def test_removed_store_with_the_entry(
     assert await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
+
+
+# --- Call records, for the features that keep them ------------------------------------
+
+
+async def test_record_listener_hears_each_call_record_once(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Every new call record of any user or queue, once however often it comes."""
+    coordinator = init_integration.runtime_data
+    records: list[Any] = []
+    remove = coordinator.async_add_record_listener(records.append)
+    seen = events_received(init_integration)
+    cdr = await simulator.finish_call("86481", disposition="NO ANSWER")
+    await simulator.push_event("Cdr", cdr)  # the same record again
+    await simulator.push_event(
+        "QueueCdr",
+        simulator.company.queue_cdr(
+            "501",
+            call_guid="1725958989.91",
+            callerid="0701234567",
+            disposition="ANSWERED",
+        ),
+    )
+    await simulator.set_user_status("86480", 1)  # not a call record
+    await events_handled(hass, seen, 4)
+    assert [type(record).__name__ for record in records] == ["Cdr", "QueueCdr"]
+    remove()
+    await simulator.finish_call("86482", disposition="NO ANSWER")
+    await events_handled(hass, seen, 5)
+    assert len(records) == 2
