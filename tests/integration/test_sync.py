@@ -321,3 +321,47 @@ async def test_401_on_one_list_renews_the_token_and_never_asks_to_sign_in(
     assert simulator.oauth_grants.count("refresh_token") == grants + 1
     assert hass.states.get(ERIK_LINE).state == "in_use"
     assert not reauth_flows(hass)
+
+
+# --- A bad day, all at once ----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("short_stream_grace")
+async def test_a_bad_day_leaves_every_device_in_place(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """An empty user list once, a refused queue list, a queue known by event only.
+
+    Every device stays, every entity that can be current is available, and
+    a repair issue says which list NGUC refuses.
+    """
+    registry = dr.async_get(hass)
+    before = {
+        device.id
+        for device in dr.async_entries_for_config_entry(
+            registry, init_integration.entry_id
+        )
+    }
+    billing = Queue(id="503", name="Billing", members=[QueueMember("86483", "Lars")])
+    await simulator.push_event("Queue", billing.to_wire(), apply=False)
+    await wait_for(
+        hass, lambda: device(hass, init_integration, "queue_503") is not None
+    )
+    available = set(available_entities(hass, init_integration))
+    simulator.override_path(c.PATH_USERS, [], count=1)
+    simulator.fail_path(c.PATH_QUEUES, 403)
+    for _ in range(3):
+        await reconnect(hass, init_integration, simulator)
+    await wait_for(
+        hass, lambda: issue(hass, init_integration, "list_failing_queues") is not None
+    )
+    after = {
+        device.id
+        for device in dr.async_entries_for_config_entry(
+            registry, init_integration.entry_id
+        )
+    }
+    assert before <= after
+    assert device(hass, init_integration, "queue_503") is not None
+    assert set(available_entities(hass, init_integration)) == available
+    assert not reauth_flows(hass)
