@@ -509,9 +509,7 @@ async def test_07_rest_fails_during_resync(
                 ("MISSING_RETRY_BASE", 0.5),
             ):
                 stack.enter_context(
-                    shortened(
-                        f"custom_components.weblink_nguc.sync.{name}", seconds
-                    )
+                    shortened(f"custom_components.weblink_nguc.sync.{name}", seconds)
                 )
         await _rest_fails_during_resync(
             hass,
