@@ -141,7 +141,12 @@ def waiting_since(
     if not queue.callers or any(c.wait is None for c in queue.callers):
         return None
     caller = max(queue.callers, key=lambda caller: caller.wait or 0)
-    since = (now - timedelta(seconds=caller.wait or 0)).replace(microsecond=0)
+    try:
+        since = (now - timedelta(seconds=caller.wait or 0)).replace(microsecond=0)
+    except OverflowError:
+        # The parser leaves out waits beyond a day; one that slips past
+        # would reach before year 1, which no entity can show.
+        return None
     if (
         last is not None
         and last[0] == caller.call_guid
