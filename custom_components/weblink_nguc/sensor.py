@@ -586,7 +586,11 @@ class NgucMissedCallsSensor(NgucMissedCallSensorBase):
         if last is None:
             return
         value, attributes = last
-        if not isinstance(value, (int, float, Decimal)) or isinstance(value, bool):
+        if (
+            not isinstance(value, (int, float, Decimal))
+            or isinstance(value, bool)
+            or not Decimal(value).is_finite()  # a damaged file: no count at all
+        ):
             return  # unknown then: today starts at 0
         last_reset = dt_util.parse_datetime(str(attributes.get(ATTR_LAST_RESET)))
         # A count of another day is not today's.

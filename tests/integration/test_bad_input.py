@@ -1,4 +1,4 @@
-"""Bad input (issue 6): no crash, one rate-limited log line, the valid rest applied, nothing lost.
+"""Bad input (issues 6, 14): no crash, one rate-limited log line, the valid rest applied, nothing lost.
 
 Frames and payloads come over the real websocket from the simulator; REST
 answers from its HTTP server; config flow input through the real flow. Each
@@ -8,12 +8,14 @@ case sends its bad input three times: the log line is rate limited.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 import json
 import logging
 from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, PropertyMock, patch
 
+from homeassistant.components.sensor import ATTR_LAST_RESET
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import (
     CONF_PASSWORD,
@@ -32,10 +34,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
+    mock_restore_cache_with_extra_data,
 )
 
 import custom_components.weblink_nguc
-from custom_components.weblink_nguc.api import models
+from custom_components.weblink_nguc.api import Queue, QueueCaller as CallerModel, models
 from custom_components.weblink_nguc.api.ratelimit import RateLimitedLog
 from custom_components.weblink_nguc.const import (
     CONF_API_URL,
@@ -45,6 +48,7 @@ from custom_components.weblink_nguc.const import (
     EVENT_NGUC,
 )
 from custom_components.weblink_nguc.data import queue_key, user_key
+from custom_components.weblink_nguc.sensor import waiting_since
 from tests.simulator import QueueCaller, Simulator, demo_company
 
 from .conftest import entity_id_of
@@ -99,6 +103,14 @@ def short_recovery() -> Generator[None]:
         patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE", 0.05),
         patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_CAP", 0.5),
     ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_range_warnings() -> Generator[None]:
+    """Figures out of range are warned of afresh in each test (the limit is per process)."""
+    fresh = RateLimitedLog(logging.getLogger(models.__name__))
+    with patch.object(models, "out_of_range_log", fresh, create=True):
         yield
 
 
@@ -717,14 +729,6 @@ HUGE = "99999999999"  # a wait of some 3,000 years
 CALLER_GUID = "1725958989.77"
 
 
-@pytest.fixture(autouse=True)
-def fresh_range_warnings() -> Generator[None]:
-    """Figures out of range are warned of afresh in each test (the limit is per process)."""
-    fresh = RateLimitedLog(logging.getLogger(models.__name__))
-    with patch.object(models, "out_of_range_log", fresh, create=True):
-        yield
-
-
 @pytest.fixture
 def enable_all_entities() -> Generator[None]:
     """Create every entity enabled, the disabled-by-default ones too."""
@@ -1063,3 +1067,46 @@ async def test_call_record_duration_out_of_range(
     assert event.attributes[attribute] is None
     assert not errors_in(caplog)
     assert len(out_of_range_lines(caplog, start)) == 1, warnings_since(caplog, start)
+
+
+@pytest.mark.parametrize("stored", ["Infinity", "-Infinity", "NaN", "sNaN"])
+async def test_missed_calls_restored_from_a_damaged_file(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    stored: str,
+) -> None:
+    """A restored count that is no number: the sensor is added all the same, at 0."""
+    entity_id = "sensor.erik_johansson_missed_calls_today"
+    value = {"__type": "<class 'decimal.Decimal'>", "decimal_str": stored}
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(entity_id, "3", {ATTR_LAST_RESET: dt_util.now().isoformat()}),
+                {
+                    "native_value": value,
+                    "native_unit_of_measurement": None,
+                    "attributes": {ATTR_LAST_RESET: dt_util.now().isoformat()},
+                },
+            )
+        ],
+    )
+    simulator.heartbeat_interval = 1.0
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_converged(hass, mock_config_entry, simulator)
+    missed = state_of(hass, Platform.SENSOR, user_key(ERIK), "missed_calls_today")
+    assert missed.entity_id == entity_id
+    assert missed.state == "0"
+    assert not errors_in(caplog)
+
+
+@pytest.mark.parametrize("wait", [10**12, 2**63 - 1])
+def test_waiting_since_of_a_wait_beyond_any_date(wait: int) -> None:
+    """A wait that slips past the parser (a model made elsewhere) is unknown, not an error."""
+    queue = Queue.from_api({"queue": {"id": SUPPORT}})
+    queue = replace(queue, callers=(CallerModel("1.2", "070", wait, 1),))
+    assert waiting_since(queue, dt_util.utcnow(), None) is None
