@@ -474,11 +474,11 @@ def item_id(item: ListItem) -> str:
 
 
 class LastWins:
-    """Keeps one item per id in a list, the last it names; says so once a list.
+    """Keeps one item per id of a REST list, the last one named; logs it once a path.
 
     A list that names an id twice has no right answer: the later item is
-    taken as the newer. The first list of each path that does so is logged
-    as a warning, the lists after it at debug level.
+    taken as the newer. The first answer of each path that does so is a
+    warning line; the answers after it, a debug line.
     """
 
     def __init__(self) -> None:
