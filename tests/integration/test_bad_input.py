@@ -349,6 +349,13 @@ ODD_PAYLOADS: list[tuple[str, str, dict[str, Any]]] = [
         {"id": None, "direction": ["IN"], "billsec": "long", "dst_pbx_user_id": 86481},
     ),
     (
+        # orjson refuses the surrogate: the standard library decodes the frame,
+        # and keeps an integer that orjson (the recorder's) cannot write.
+        "huge_number_beside_lone_surrogate",
+        "Cdr",
+        {"call_guid": "1.7", "src": "07\ud800", "billsec": 10**30, "x": -(10**25)},
+    ),
+    (
         "queue_cdr_wrong_types",
         "QueueCdr",
         {"call_guid": 5, "ast_queue_id": ["501"], "disposition": {}, "wait_time": "x"},
