@@ -191,9 +191,12 @@ def test_user_status_unknown_bits_are_kept() -> None:
     status = UserStatus.from_api({"pbx_user_id": "1", "status": "33"})
     assert int(status.status) == 33
     assert LineState.IN_USE in status.status
+    assert int(UserStatus.from_api({"pbx_user_id": "1", "status": 0xFFFF}).status)
 
 
-@pytest.mark.parametrize("wire", [None, False, "", "abc", "-1", {}])
+@pytest.mark.parametrize(
+    "wire", [None, False, "", "abc", "-1", {}, "65536", "99999999999", 10**30]
+)
 def test_user_status_unreadable_is_unusable(wire: Any) -> None:
     """Neither idle nor offline: an unreadable status is no status at all."""
     with pytest.raises(ValueError, match="unreadable status"):

@@ -950,6 +950,25 @@ async def test_member_and_caller_figures_out_of_range(
     assert len(out_of_range_lines(caplog, start)) == 1, warnings_since(caplog, start)
 
 
+async def test_line_status_out_of_range(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A line status of 99999999999 is no status: Erik's free line is not shown offline."""
+    start = len(caplog.records)
+    for _ in range(TIMES):
+        await simulator.push_event(
+            "UserStatus", {"pbx_user_id": ERIK, "status": HUGE}, apply=False
+        )
+    await then_applied(hass, simulator)
+    line = state_of(hass, Platform.SENSOR, user_key(ERIK), "line_status")
+    assert line.state == "idle"
+    assert not errors_in(caplog)
+    assert len(warnings_since(caplog, start)) == 1, warnings_since(caplog, start)
+
+
 # --- call records (issue 14) --------------------------------------------------------------
 
 

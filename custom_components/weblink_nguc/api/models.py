@@ -35,6 +35,8 @@ WEEK = 7 * DAY  # s: the longest a single call may last
 COUNT_MAX = 1_000_000  # callers, agents or calls of one queue (in a day)
 TIME_TODAY_MAX = 10**9  # s: a day's talk or hold time of a queue's agents summed
 PERCENT = 100
+# A line status is a handful of bits (LineState): beyond 16, it is garbage.
+_STATUS_MAX = 0xFFFF
 
 # How a log line names the fields of a queue's members and callers.
 _AVG_CALL_LENGTH = f"{c.QUEUE_MEMBERS}[].{c.MEMBER_AVG_CALL_LENGTH}"
@@ -209,7 +211,7 @@ class UserStatus:
         data = _mapping(data)
         user_id = _id(data.get(c.STATUS_USER_ID))
         value = as_int(data.get(c.STATUS_VALUE))
-        if value is None or value < 0:
+        if value is None or not 0 <= value <= _STATUS_MAX:
             # Neither idle nor offline: a status we cannot read says nothing,
             # so the event is unusable (the caller logs and skips it).
             raise ValueError(f"unreadable status of user {user_id}")
