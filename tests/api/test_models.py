@@ -203,7 +203,9 @@ def test_user_status_unreadable_is_unusable(wire: Any) -> None:
         UserStatus.from_api({"pbx_user_id": "1", "status": wire})
 
 
-@pytest.mark.parametrize("wire", [None, False, "", "maybe", []])
+@pytest.mark.parametrize(
+    "wire", [None, False, "", "maybe", [], "-1", "65536", "99999999999"]
+)
 def test_device_status_unreadable_is_unusable(wire: Any) -> None:
     with pytest.raises(ValueError, match="unreadable status"):
         DeviceStatus.from_api({"pbx_device_id": "9001", "status": wire})
@@ -1016,3 +1018,14 @@ def test_item_id_of_each_kind_of_list() -> None:
     assert item_id(UserStatus("86480", LineState.IDLE, None)) == "86480"
     assert item_id(Device("9001", "86480", None, None, True)) == "9001"
     assert item_id(Queue.from_api({"queue": {"id": "501"}})) == "501"
+
+
+@pytest.mark.parametrize("wire", ["-1", "65536", "99999999999"])
+def test_listed_phone_with_status_out_of_range_is_of_unknown_registration(
+    caplog: pytest.LogCaptureFixture, wire: str
+) -> None:
+    device = Device.from_api({"id": "9001", "pbx_user_id": "1", "status": wire})
+    assert device.registered is None
+    assert device.user_id == "1"
+    [line] = warnings(caplog)
+    assert "status of phone 9001" in line

@@ -47,7 +47,7 @@ from custom_components.weblink_nguc.const import (
     DOMAIN,
     EVENT_NGUC,
 )
-from custom_components.weblink_nguc.data import queue_key, user_key
+from custom_components.weblink_nguc.data import device_key, queue_key, user_key
 from custom_components.weblink_nguc.sensor import waiting_since
 from tests.simulator import QueueCaller, Simulator, demo_company
 
@@ -965,6 +965,26 @@ async def test_line_status_out_of_range(
     await then_applied(hass, simulator)
     line = state_of(hass, Platform.SENSOR, user_key(ERIK), "line_status")
     assert line.state == "idle"
+    assert not errors_in(caplog)
+    assert len(warnings_since(caplog, start)) == 1, warnings_since(caplog, start)
+
+
+async def test_phone_status_out_of_range(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A phone status of 99999999999 is no status: an unregistered phone stays so."""
+    phone = "9005"  # Anna's softphone, not running
+    assert simulator.company.devices[phone].status == 0
+    start = len(caplog.records)
+    payload = {"pbx_device_id": phone, "pbx_user_id": "86480", "status": HUGE}
+    for _ in range(TIMES):
+        await simulator.push_event("DeviceStatus", payload, apply=False)
+    await then_applied(hass, simulator)
+    registered = state_of(hass, Platform.BINARY_SENSOR, device_key(phone), "registered")
+    assert registered.state == "off"
     assert not errors_in(caplog)
     assert len(warnings_since(caplog, start)) == 1, warnings_since(caplog, start)
 

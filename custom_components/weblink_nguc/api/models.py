@@ -35,7 +35,8 @@ WEEK = 7 * DAY  # s: the longest a single call may last
 COUNT_MAX = 1_000_000  # callers, agents or calls of one queue (in a day)
 TIME_TODAY_MAX = 10**9  # s: a day's talk or hold time of a queue's agents summed
 PERCENT = 100
-# A line status is a handful of bits (LineState): beyond 16, it is garbage.
+# A line status is a handful of bits (LineState), a phone's a small number:
+# beyond 16 bits, either is garbage.
 _STATUS_MAX = 0xFFFF
 
 # How a log line names the fields of a queue's members and callers.
@@ -236,9 +237,15 @@ class Device:
     def from_api(cls, data: Any) -> Device:
         """Parse an item of ``/company/device``."""
         data = _mapping(data)
-        status = as_int(data.get(c.DEVICE_STATUS))
+        device_id = _id(data.get(c.DEVICE_ID))
+        status = as_ranged(
+            data.get(c.DEVICE_STATUS),
+            _STATUS_MAX,
+            c.DEVICE_STATUS,
+            f"phone {device_id}",
+        )
         return cls(
-            id=_id(data.get(c.DEVICE_ID)),
+            id=device_id,
             user_id=as_str(data.get(c.DEVICE_USER_ID)),
             name=as_str(data.get(c.DEVICE_NAME)),
             model=as_str(data.get(c.DEVICE_MODEL)),
@@ -260,7 +267,7 @@ class DeviceStatus:
         data = _mapping(data)
         device_id = _id(data.get(c.DEVICE_EVENT_ID, data.get(c.DEVICE_ID)))
         status = as_int(data.get(c.DEVICE_STATUS))
-        if status is None:
+        if status is None or not 0 <= status <= _STATUS_MAX:
             # An event that only says "something changed" is unusable.
             raise ValueError(f"unreadable status of phone {device_id}")
         return cls(
