@@ -381,7 +381,7 @@ class _Demo:
             reason="CONNECT",
         )
         await self.pause(1, 3)
-        await self.hang_up(queue_id, guid, callerid, agent, waited, talking)
+        await self.hang_up(queue_id, guid, callerid, agent, waited, talking=talking)
 
     async def hang_up(
         self,
@@ -390,6 +390,7 @@ class _Demo:
         callerid: str,
         agent: str,
         waited: int,
+        *,
         talking: float,
     ) -> None:
         """An agent ends a queue call (talking since ``talking``): idle, in the records."""
@@ -427,7 +428,9 @@ class _Demo:
         try:
             await self.pause(1, 3)
             if queue_id in self.company.queues:
-                await self.hang_up(queue_id, guid, callerid, user_id, waited, talking)
+                await self.hang_up(
+                    queue_id, guid, callerid, user_id, waited, talking=talking
+                )
         finally:
             self.busy_users.discard(user_id)
             self.forget(guid)
