@@ -26,6 +26,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.weblink_nguc.api.models import User
+from custom_components.weblink_nguc.calls import Names
 from custom_components.weblink_nguc.const import DOMAIN, EVENT_NGUC
 from custom_components.weblink_nguc.logbook import describe
 from tests.simulator import Simulator
@@ -175,6 +177,32 @@ async def test_logbook_leaves_states_to_home_assistant(
         "called 0731234567 (2 min 5 s)",
         "queue call from 0709876543 abandoned",
         UNDOCUMENTED["message"],
+    ]
+
+
+@pytest.mark.usefixtures("logbook")
+async def test_logbook_names_colleagues(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """A colleague's call reads with the colleague's name, not only the extension."""
+    start = dt_util.utcnow()
+    fired = async_capture_events(hass, EVENT_NGUC)
+    # Erik (extension 102) calls Anna, who does not answer.
+    missed = simulator.company.cdr("86480", remote="102", disposition="NO ANSWER")
+    missed["src_pbx_user_id"] = "86481"
+    await simulator.push_event("Cdr", missed)
+    # Anna calls Erik's extension back.
+    back = simulator.company.cdr("86480", direction="OUT", remote="102", billsec=30)
+    back["dst_pbx_user_id"] = "86481"
+    await simulator.push_event("Cdr", back)
+    await wait_for(hass, lambda: len(fired) == 2)
+    shown = await _logbook(hass, hass_ws_client, start)
+    assert [entry["message"] for entry in shown] == [
+        "missed a call from Erik Johansson (102)",
+        "called Erik Johansson (102) (30 s)",
     ]
 
 
@@ -338,3 +366,49 @@ async def test_logbook_call_entity_disabled(
 def test_describe(name: Any, payload: Any, message: str, icon: str) -> None:
     """Each call record reads as a short sentence with its icon; nothing crashes."""
     assert describe(name, payload) == (message, icon)
+
+
+ERIK = Names({"86481": User("86481", "Erik Johansson", "102", None)})
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "message"),
+    [
+        # By the user id NGUC gives.
+        (
+            "Cdr",
+            {
+                "direction": "IN",
+                "src": "102",
+                "src_pbx_user_id": "86481",
+                "disposition": "NO ANSWER",
+            },
+            "missed a call from Erik Johansson (102)",
+        ),
+        # By the extension alone.
+        (
+            "Cdr",
+            {"direction": "IN", "src": "102", "disposition": "ANSWER", "billsec": 5},
+            "answered a call from Erik Johansson (102) (5 s)",
+        ),
+        (
+            "Cdr",
+            {"direction": "OUT", "dst_pbx_user_id": "86481", "disposition": "BUSY"},
+            "called Erik Johansson (busy)",
+        ),
+        (
+            "QueueCdr",
+            {"callerid": "102", "disposition": "NOANSWERED", "reason": "ABANDON"},
+            "queue call from Erik Johansson (102) abandoned",
+        ),
+        # An outside number stays a number.
+        (
+            "Cdr",
+            {"direction": "IN", "src": "0701234567", "disposition": "NO ANSWER"},
+            "missed a call from 0701234567",
+        ),
+    ],
+)
+def test_describe_names_colleagues(name: str, payload: Any, message: str) -> None:
+    """A colleague is named, with the number; others read as their number."""
+    assert describe(name, payload, ERIK)[0] == message
