@@ -207,6 +207,49 @@ async def test_logbook_names_colleagues(
 
 
 @pytest.mark.usefixtures("logbook")
+async def test_queue_activity_leaves_figures_out(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A queue's Activity: its calls and since when the first caller waits, no figures.
+
+    The figures (waiting callers, waits, agents) are measurements, which Home
+    Assistant leaves out; *Longest waiting since* is a time, which it shows.
+    """
+    support = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"{ENTRY_UNIQUE_ID}_queue_501"), init_integration.entry_id
+    )
+    assert support is not None
+    start = dt_util.utcnow()
+    await simulator.add_caller("501", "0709876543", wait=5)
+    waiting = "sensor.support_waiting_callers"
+    await wait_for(hass, lambda: hass.states.is_state(waiting, "1"))
+    await async_wait_recording_done(hass)
+    # As the device page's Activity card asks: the device and its entities.
+    entity_ids = [
+        entry.entity_id
+        for entry in er.async_entries_for_device(er.async_get(hass), support.id)
+    ]
+    assert waiting in entity_ids
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "logbook/get_events",
+            "start_time": start.isoformat(),
+            "device_ids": [support.id],
+            "entity_ids": entity_ids,
+        }
+    )
+    answer = await client.receive_json()
+    assert answer["success"], answer
+    shown = {entry.get("entity_id") for entry in answer["result"]}
+    assert shown == {"sensor.support_longest_waiting_since"}
+
+
+@pytest.mark.usefixtures("logbook")
 async def test_logbook_call_entity_disabled(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
