@@ -56,6 +56,9 @@ def async_describe_events(
     """Describe ``weblink_nguc_event`` for the logbook."""
     dev_reg = dr.async_get(hass)
     ent_reg = er.async_get(hass)
+    # The index of each account's users, made again only when NGUC's
+    # directory is replaced (an Activity page describes hundreds of events).
+    names: dict[str, Names] = {}
 
     @callback
     def async_describe_nguc_event(event: Event[Mapping[str, Any]]) -> dict[str, str]:
@@ -69,7 +72,7 @@ def async_describe_events(
             if (key := CALL_ENTITY.get(as_str(data.get("event")) or "")) is not None:
                 entity_id = _call_entity(ent_reg, device_id, key)
         message, icon = describe(
-            data.get("event"), data.get("data"), _names(hass, data)
+            data.get("event"), data.get("data"), _names(hass, data, names)
         )
         described = {
             LOGBOOK_ENTRY_NAME: name,
@@ -95,7 +98,9 @@ def _call_entity(ent_reg: er.EntityRegistry, device_id: str, key: str) -> str | 
     return None
 
 
-def _names(hass: HomeAssistant, data: Mapping[str, Any]) -> Names:
+def _names(
+    hass: HomeAssistant, data: Mapping[str, Any], cache: dict[str, Names]
+) -> Names:
     """Return the names of the users of the account the event came from.
 
     Names are those of now (the logbook describes when it is read); without
@@ -111,7 +116,10 @@ def _names(hass: HomeAssistant, data: Mapping[str, Any]) -> Names:
         return NO_NAMES
     if entry.state is not ConfigEntryState.LOADED:
         return NO_NAMES
-    return Names(entry.runtime_data.data.users)
+    users = entry.runtime_data.data.users
+    if (known := cache.get(entry.entry_id)) is None or known.users is not users:
+        known = cache[entry.entry_id] = Names(users)
+    return known
 
 
 def describe(name: Any, payload: Any, names: Names = NO_NAMES) -> Description:
