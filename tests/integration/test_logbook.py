@@ -207,6 +207,50 @@ async def test_logbook_names_colleagues(
 
 
 @pytest.mark.usefixtures("logbook")
+async def test_call_entity_activity(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """A call's lines on its Call entity: ours, and Home Assistant's own.
+
+    Home Assistant writes a line for every state change of an event entity
+    and offers an integration no way to leave it out (only measurements are
+    left out): the README says so. Should that change, this test tells.
+    """
+    anna_call = entity_id_of(hass, Platform.EVENT, "user_86480", "call")
+    assert anna_call is not None
+    start = dt_util.utcnow()
+    fired = async_capture_events(hass, EVENT_NGUC)
+    await simulator.finish_call("86480", remote="0701234567", billsec=42)
+    await wait_for(hass, lambda: len(fired) == 1)
+    await async_wait_recording_done(hass)
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "logbook/get_events",
+            "start_time": start.isoformat(),
+            "entity_ids": [anna_call],
+        }
+    )
+    answer = await client.receive_json()
+    assert answer["success"], answer
+    lines = sorted(
+        (entry.get("domain") or "state", entry.get("message") or entry.get("state"))
+        for entry in answer["result"]
+    )
+    state = hass.states.get(anna_call)
+    assert state is not None
+    assert lines == sorted(
+        [
+            (DOMAIN, "answered a call from 0701234567 (42 s)"),
+            ("state", state.state),
+        ]
+    )
+
+
+@pytest.mark.usefixtures("logbook")
 async def test_queue_activity_leaves_figures_out(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
