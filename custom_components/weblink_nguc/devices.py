@@ -112,7 +112,9 @@ class NgucDevices:
             config_entry_id=self._entry.entry_id,
             identifiers={(DOMAIN, self._identifier(key))},
             name=name,
-            manufacturer=MANUFACTURER,
+            # Users and queues are Weblink's service; a phone is its maker's,
+            # and NGUC names no maker (its model reads "Yealink T54W").
+            manufacturer=None if split_key(key)[0] == KIND_DEVICE else MANUFACTURER,
             model=model,
             serial_number=serial_number,
             via_device_id=via_device_id,

@@ -216,10 +216,15 @@ async def test_account_not_loaded(
 async def test_action_is_described(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """services.yaml parses: a queue target and the two optional fields."""
+    """services.yaml parses: a target of our entities and the two optional fields.
+
+    The target filters entities only (hassfest refuses a device filter); the
+    device picker offers the devices that have such an entity, and a device
+    still works as a target (the tests above target devices).
+    """
     descriptions = await async_get_all_descriptions(hass)
     action = descriptions[DOMAIN][SERVICE_PICKUP_QUEUE_CALLER]
-    assert action["target"]["device"] == [{"integration": DOMAIN}]
+    assert action["target"] == {"entity": [{"integration": DOMAIN}]}
     assert set(action["fields"]) == {"caller", "position"}
 
 
