@@ -43,6 +43,7 @@ from .api import (
     NgucEventStream,
     NgucRateLimitError,
     Queue,
+    QueueCdr,
     TokenSet,
     Update,
     UserStatus,
@@ -183,6 +184,8 @@ class NgucCoordinator:
         self._listeners: dict[str, dict[Callable[[], None], None]] = {}
         self._call_listeners: dict[str, dict[Callable[[CallEvent], None], None]] = {}
         self._item_listeners: dict[Callable[[Collection[str]], None], None] = {}
+        # SHIM (todo branch) of interface 2 in PLAN.md; core's coordinator replaces it.
+        self._record_listeners: dict[Callable[[Cdr | QueueCdr], None], None] = {}
         # Keys still to notify, and listeners of a key being notified.
         self._unsent: dict[str, None] = {}
         self._pending: deque[tuple[str, Callable[[], None]]] = deque()
@@ -698,6 +701,14 @@ class NgucCoordinator:
         self._item_listeners[listener] = None
         return partial(self._item_listeners.pop, listener, None)
 
+    @callback
+    def async_add_record_listener(
+        self, listener: Callable[[Cdr | QueueCdr], None]
+    ) -> CALLBACK_TYPE:
+        """SHIM (todo branch): call ``listener`` with each new call record."""
+        self._record_listeners[listener] = None
+        return partial(self._record_listeners.pop, listener, None)
+
     def identifier(self, key: str) -> str:
         """Return the device registry identifier of an item's device."""
         return f"{self.entry.unique_id}_{key}"
@@ -719,6 +730,9 @@ class NgucCoordinator:
             return
         if self.calls.on_bus(name, update, payload):
             self._fire_bus_event(name, payload, call_record=update is not None)
+            if isinstance(update, (Cdr, QueueCdr)):  # SHIM (todo branch)
+                for record_listener in tuple(self._record_listeners):
+                    _call_listener(record_listener, update)
         if update is None:
             return  # only on the bus
         # Calls fire as they arrive, during a read too.
