@@ -419,3 +419,24 @@ async def test_at_most_200_open_items(
     assert "+467011" + f"{MAX_OPEN:05d}" in summaries
     assert "the 1 oldest were dropped" in caplog.text
     assert numbers[0] not in caplog.text
+
+
+async def test_removing_the_entry_forgets_lists_and_calls(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    entry = init_integration
+    await missed(hass, simulator, ANNA)
+    await wait_for(hass, lambda: open_count(hass, user_key(ANNA)) == 1)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    stored = {
+        f"weblink_nguc.{entry.entry_id}.{name}"
+        for name in ("call_log", "calls_to_return")
+    }
+    assert stored <= set(hass_storage)
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not stored & set(hass_storage)
