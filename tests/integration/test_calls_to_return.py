@@ -9,7 +9,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.todo import DOMAIN as TODO_DOMAIN
-from homeassistant.const import Platform
+from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -440,3 +440,24 @@ async def test_removing_the_entry_forgets_lists_and_calls(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert not stored & set(hass_storage)
+
+
+@pytest.mark.usefixtures("short_stream_grace")
+async def test_usable_while_nguc_is_out_of_reach(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """The list is Home Assistant's own: shown and edited while NGUC is down."""
+    await missed(hass, simulator, ANNA)
+    await wait_for(hass, lambda: open_count(hass, user_key(ANNA)) == 1)
+    await simulator.go_offline()
+    # Past the (shortened) grace, NGUC's own entities are unavailable.
+    line = entity_id_of(hass, Platform.SENSOR, user_key(ANNA), "line_status")
+    assert line is not None
+    await wait_for(hass, lambda: hass.states.is_state(line, STATE_UNAVAILABLE))
+    [item] = await items_of(hass, user_key(ANNA))
+    await todo_action(
+        hass, user_key(ANNA), "update_item", item=item["uid"], status="completed"
+    )
+    assert open_count(hass, user_key(ANNA)) == 0
+    await simulator.come_back()
+    await wait_in_sync(hass, init_integration)
