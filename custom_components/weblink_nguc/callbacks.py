@@ -52,6 +52,7 @@ class ToReturn:
     completed: datetime | None = None
     summary_edited: bool = False
     description_edited: bool = False
+    last_call: str | None = None  # the call id of the last missed call
 
     @property
     def last(self) -> datetime:
@@ -85,6 +86,7 @@ class ToReturn:
             "completed": None if self.completed is None else self.completed.isoformat(),
             "summary_edited": self.summary_edited,
             "description_edited": self.description_edited,
+            "last_call": self.last_call,
         }
 
     @classmethod
@@ -106,6 +108,7 @@ class ToReturn:
             else dt_util.parse_datetime(str(data["completed"]))
         )
         number, description = data.get("number"), data.get("description")
+        last_call = data.get("last_call")
         count = data.get("count")
         return cls(
             uid=uid,
@@ -118,6 +121,7 @@ class ToReturn:
             completed=completed,
             summary_edited=bool(data.get("summary_edited")),
             description_edited=bool(data.get("description_edited")),
+            last_call=last_call if isinstance(last_call, str) else None,
         )
 
 
@@ -234,7 +238,7 @@ class CallbackLists:
                 if len(self._answered) > ANSWERED_KEPT:
                     self._answered.popitem(last=False)
             if number is not None:
-                self._reached(number, call.time)
+                self._reached(number, call)
             return
         if call.type == CALL_MISSED and call.user_id is not None:
             key = user_key(call.user_id)
@@ -263,6 +267,7 @@ class CallbackLists:
             item.description_edited = False
         item.times = [*item.times[-(TIMES_SHOWN - 1) :], call.time]
         item.count += 1
+        item.last_call = call.call_guid
         if not item.summary_edited:
             item.summary = f"{shown} ({call.name})" if call.name else shown
         if not item.description_edited:
@@ -285,13 +290,19 @@ class CallbackLists:
             extra,
         )
 
-    def _reached(self, number: str, when: datetime) -> None:
+    def _reached(self, number: str, call: Call) -> None:
         changed = []
         for key, items in self._lists.items():
-            for item in items.values():
-                if item.number == number and item.completed is None:
-                    item.completed = when
-                    changed.append(key)
+            for item in list(items.values()):
+                if item.number != number or item.completed is not None:
+                    continue
+                if item.count == 1 and item.last_call == call.call_guid:
+                    # Its one missed call was answered after all (by another
+                    # agent of the queue, another phone): nothing to return.
+                    del items[item.uid]
+                else:
+                    item.completed = call.time
+                changed.append(key)
         if changed:
             self._changed(dict.fromkeys(changed))
 

@@ -461,3 +461,21 @@ async def test_usable_while_nguc_is_out_of_reach(
     assert open_count(hass, user_key(ANNA)) == 0
     await simulator.come_back()
     await wait_in_sync(hass, init_integration)
+
+
+async def test_queue_call_answered_after_a_missed_step_leaves_nothing(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """An agent who did not answer, then one who did: the caller was reached."""
+    company = simulator.company
+    steps = [
+        company.queue_cdr(
+            SUPPORT, call_guid="5.1", callerid=CALLER, disposition=disposition
+        )
+        for disposition in ("NOANSWERED", "ANSWERED")
+    ]
+    await simulator.push_event("QueueCdr", steps[0])
+    await wait_for(hass, lambda: open_count(hass, queue_key(SUPPORT)) == 1)
+    await simulator.push_event("QueueCdr", steps[1])
+    await wait_for(hass, lambda: open_count(hass, queue_key(SUPPORT)) == 0)
+    assert await items_of(hass, queue_key(SUPPORT)) == []
