@@ -51,7 +51,8 @@ async def async_get_calls(call: ServiceCall) -> ServiceResponse:
             translation_key="limit_out_of_range",
             translation_placeholders={"limit": str(limit), "max": str(MAX_LIMIT)},
         )
-    types: list[str] | None = call.data.get(ATTR_TYPE)
+    # An empty choice (as the UI may send) is no choice: everything.
+    types: list[str] | None = call.data.get(ATTR_TYPE) or None
     since: datetime | None = call.data.get(ATTR_SINCE)
     if since is not None:
         since = dt_util.as_utc(
@@ -59,7 +60,7 @@ async def async_get_calls(call: ServiceCall) -> ServiceResponse:
             if since.tzinfo
             else since.replace(tzinfo=dt_util.get_default_time_zone())
         )
-    if ATTR_DEVICE_ID in call.data:
+    if call.data.get(ATTR_DEVICE_ID):
         wanted = _wanted_of_devices(hass, call.data[ATTR_DEVICE_ID])
     else:
         wanted = dict.fromkeys(entry.entry_id for entry in _loaded_entries(hass))

@@ -79,7 +79,10 @@ class Call:
 
     def as_response(self) -> dict[str, Any]:
         """Return the call as the ``get_calls`` action answers it."""
-        answer: dict[str, Any] = {"time": self.time.isoformat(), "type": self.type}
+        answer: dict[str, Any] = {
+            "time": dt_util.as_local(self.time).isoformat(),
+            "type": self.type,
+        }
         if self.user is not None or self.queue is None:
             answer["user"] = self.user
         if self.queue is not None:

@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service import async_get_all_descriptions
+from homeassistant.util import dt as dt_util
 import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -114,7 +115,8 @@ async def test_answers_every_call_newest_first(
         "call_guid": "1.1",
     }
     time = datetime.fromisoformat(missed["time"])
-    assert time.tzinfo is not None
+    # In Home Assistant's time zone.
+    assert time.utcoffset() == dt_util.now().utcoffset()
     assert abs(time - datetime.now(time.tzinfo)) < timedelta(minutes=1)
     assert answered["number"] == "+46812345678"
     assert answered["duration"] == 65
@@ -148,6 +150,8 @@ async def test_filters_and_limit(
         "queue_answered"
     ]
     assert await get_calls(hass, device_id=[sales]) == []
+    # Nothing chosen (as the UI may send it): everything.
+    assert len(await get_calls(hass, device_id=[], type=[])) == 4
     assert [
         c["call_guid"] for c in await get_calls(hass, device_id=[anna, support])
     ] == ["1.4", "1.1"]
