@@ -1,9 +1,9 @@
-"""The actions of the Weblink NGUC integration: picking up a queued caller."""
+"""The actions of the Weblink NGUC integration: picking up a queued caller, the call history."""
 
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.core import HomeAssistant, ServiceCall, SupportsResponse, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
@@ -16,6 +16,7 @@ from homeassistant.helpers.target import (
 )
 import probatio as vol
 
+from .actions import GET_CALLS_SCHEMA, SERVICE_GET_CALLS, async_get_calls
 from .api import NgucNotFoundError, QueueCaller
 from .const import DOMAIN
 from .coordinator import NgucConfigEntry, queue_key
@@ -44,6 +45,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_PICKUP_QUEUE_CALLER,
         _async_pickup_queue_caller,
         schema=PICKUP_QUEUE_CALLER_SCHEMA,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_CALLS,
+        async_get_calls,
+        schema=GET_CALLS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
     )
 
 

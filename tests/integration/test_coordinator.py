@@ -580,9 +580,10 @@ async def test_setup_reads_once_and_writes_each_entity_once(
         )
         if entity.disabled_by is None
     ]
-    # Enabled: per user 6, per phone 1, per queue 13 (and 2 disabled), the
-    # account's event stream (and its last event, disabled).
-    assert len(entity_ids) == 4 * 6 + 5 * 1 + 2 * 13 + 1
+    # Enabled: per user 7, per phone 1, per queue 14 (and 2 disabled), the
+    # account's event stream (and its last event, disabled). Users and queues
+    # have their calls to return among them.
+    assert len(entity_ids) == 4 * 7 + 5 * 1 + 2 * 14 + 1
     writes = {entity_id: state_writes.counts[entity_id] for entity_id in entity_ids}
     # The event stream's sensor is written off, then on once connected.
     assert writes.pop(STREAM) == 2
@@ -699,10 +700,11 @@ async def test_new_queue_builds_only_its_entities(
             hass,
             lambda: (
                 len(entities_of(hass, init_integration, "queue_503"))
-                == len(QUEUE_SENSORS) + 2
+                == len(QUEUE_SENSORS) + 3
             ),
         )
-    # Its sensors, its longest-waiting-since sensor and its call event.
+    # Its sensors, its longest-waiting-since sensor and its call event (and
+    # its calls to return, not counted here).
     assert sorted(built) == ["event"] + ["sensor"] * (len(QUEUE_SENSORS) + 1)
     # Its device, also once per entity (Home Assistant links each one to it):
     # no other device is touched.

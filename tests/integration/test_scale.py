@@ -135,6 +135,8 @@ async def test_an_outage_reaches_every_entity_and_its_end_too(
         )
         if registry_entry.disabled_by is None
         and not registry_entry.unique_id.endswith("_event_stream")
+        # The calls to return are Home Assistant's own lists: usable offline.
+        and registry_entry.domain != "todo"
     ]
     assert len(entity_ids) > NOTIFY_AT_ONCE
 
