@@ -679,6 +679,15 @@ class NgucCoordinator:
         """
         return _subscribe(self._listeners, key, listener)
 
+    # SHIM (trigger branch) for agreed interface 1, which the "core" helper
+    # implements: the lead drops this on merge.
+    @callback
+    def async_add_listener(
+        self, update_callback: CALLBACK_TYPE, context: Any = None
+    ) -> CALLBACK_TYPE:
+        """Call ``update_callback`` when the item ``context`` may have changed."""
+        return self.async_subscribe(context, update_callback)
+
     @callback
     def async_subscribe_calls(
         self, key: str, listener: Callable[[CallEvent], None]
