@@ -9,6 +9,7 @@ next one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -192,7 +193,7 @@ class _QueueWatch:
         self._fired = fired
         self._run_action = run_action
         self._coordinator: NgucCoordinator | None = None
-        self._unlisten: CALLBACK_TYPE | None = None
+        self._unlisten: list[CALLBACK_TYPE] = []
         self._unlisten_entry: CALLBACK_TYPE | None = None
         # The snapshot the callers are timed from, and the callers by key.
         self._snapshot: Queue | None = None
@@ -235,18 +236,29 @@ class _QueueWatch:
     def _follow(self, coordinator: NgucCoordinator) -> None:
         self._unfollow()
         self._coordinator = coordinator
-        self._unlisten = coordinator.async_add_listener(
-            self._queue_changed, queue_key(self._queue_id)
-        )
+        self._unlisten = [
+            coordinator.async_add_listener(
+                self._queue_changed, queue_key(self._queue_id)
+            ),
+            # A queue read for the first time (after a reload, say) is new
+            # to the coordinator: its listeners hear of it as an item that
+            # appeared, not as a change.
+            coordinator.async_subscribe_items(self._items_added),
+        ]
         self._queue_changed()
 
     @callback
     def _unfollow(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
+        for unlisten in self._unlisten:
+            unlisten()
+        self._unlisten = []
         self._coordinator = None
         self._forget()
+
+    @callback
+    def _items_added(self, keys: Collection[str]) -> None:
+        if queue_key(self._queue_id) in keys:
+            self._queue_changed()
 
     @callback
     def _forget(self) -> None:
@@ -271,6 +283,10 @@ class _QueueWatch:
         if queue is self._snapshot:
             return  # told of something else, such as availability
         self._snapshot = queue
+        # Listeners are told of a snapshot as it arrives: its waits are as of
+        # now. Only one met when the automation starts may be older; its
+        # waits are then the least each caller has waited, so that nobody is
+        # fired for early, and callers already past the threshold at once.
         now = dt_util.utcnow()
         present: set[str] = set()
         for caller in queue.callers:
