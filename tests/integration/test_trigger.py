@@ -13,7 +13,11 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.trigger import async_validate_trigger_config
+from homeassistant.helpers.translation import async_get_translations
+from homeassistant.helpers.trigger import (
+    async_get_all_descriptions,
+    async_validate_trigger_config,
+)
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -24,6 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 import voluptuous as vol
 
+from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
 from tests.simulator import QueueCaller, Simulator
 
@@ -309,6 +314,38 @@ async def test_quiet_while_the_entry_is_unloaded(
     assert runs == []
 
 
+async def test_quiet_while_the_stream_is_lost(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+    short_stream_grace: None,
+) -> None:
+    """Without the stream, who still waits is unknown: no run until it is back.
+
+    Back, the state read says the caller still waits, past the threshold:
+    the automation runs at once.
+    """
+    runs = await add_automation(
+        hass, [device_id(init_integration, queue_key(SUPPORT))], 60
+    )
+    await simulator.add_caller(SUPPORT, FIRST, wait=0)
+    await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST})
+    mark = dt_util.utcnow()
+    simulator.refuse_events = True
+    await simulator.drop_connections()
+    coordinator = init_integration.runtime_data
+    await wait_for(hass, lambda: not coordinator.available)
+    await at(hass, freezer, mark, 120)
+    assert runs == []
+
+    # What NGUC will answer when asked again.
+    simulator.company.queues[SUPPORT].callers[0].wait = 120
+    simulator.refuse_events = False
+    await wait_for(hass, lambda: coordinator.available)
+    assert [(run.data["caller"], run.data["wait"]) for run in runs] == [(FIRST, 120)]
+
+
 @pytest.mark.parametrize(
     ("seconds", "message"),
     [
@@ -356,15 +393,39 @@ async def test_devices_that_are_not_queues_are_rejected(
             await async_validate_trigger_config(hass, [trigger(devices, 60)])
 
 
-async def test_queue_devices_match_the_device_selector(
+async def test_described_and_translated(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    """The trigger's device picker offers queues: their model is its filter's."""
+    """Home Assistant reads triggers.yaml; its device picker offers queues only.
+
+    Every field has a name and a description in English and Swedish.
+    """
+    await add_automation(hass, [device_id(init_integration, queue_key(SUPPORT))], 60)
+    descriptions = await async_get_all_descriptions(hass)
+    fields = descriptions["weblink_nguc.caller_waiting"]["fields"]
+    assert set(fields) == {"device_id", "seconds"}
+    assert fields["seconds"]["selector"]["number"] == {
+        "min": 0,
+        "max": 3600,
+        "step": 1,
+        "mode": "box",
+        "unit_of_measurement": "s",
+    }
+    (device_filter,) = fields["device_id"]["selector"]["device"]["filter"]
     support = device_registry.async_get(device_id(init_integration, queue_key(SUPPORT)))
     erik = device_registry.async_get(device_id(init_integration, user_key(ERIK)))
     assert support is not None
     assert erik is not None
-    assert support.model == "Call queue"
-    assert erik.model != "Call queue"
+    assert device_filter == {"integration": DOMAIN, "model": support.model}
+    assert erik.model != support.model
+
+    for language in ("en", "sv"):
+        texts = await async_get_translations(hass, language, "triggers", [DOMAIN])
+        prefix = f"component.{DOMAIN}.triggers.caller_waiting"
+        for key in ("name", "description"):
+            assert texts.get(f"{prefix}.{key}"), (language, key)
+        for field in fields:
+            for key in ("name", "description"):
+                assert texts.get(f"{prefix}.fields.{field}.{key}"), (language, field)
