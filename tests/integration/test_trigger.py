@@ -314,6 +314,97 @@ async def test_quiet_while_the_entry_is_unloaded(
     assert runs == []
 
 
+async def test_turned_off_and_on_again(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Off, the automation does not run; on again, at once for who waited too long."""
+    runs = await add_automation(
+        hass, [device_id(init_integration, queue_key(SUPPORT))], 60
+    )
+    first = await simulator.add_caller(SUPPORT, FIRST, wait=0)
+    await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST})
+    mark = dt_util.utcnow()
+    await hass.services.async_call(
+        "automation", "turn_off", {"entity_id": "automation.long_wait"}, blocking=True
+    )
+    await at(hass, freezer, mark, 600)
+    assert runs == []
+
+    second = await simulator.add_caller(SUPPORT, SECOND, wait=0)
+    await simulator.update_queue(
+        SUPPORT,
+        callers=[
+            QueueCaller(first, SUPPORT, FIRST, wait=600, position=1),
+            QueueCaller(second, SUPPORT, SECOND, wait=0, position=2),
+        ],
+    )
+    await wait_for(hass, lambda: wait_of(init_integration, SUPPORT, FIRST) == 600)
+    await hass.services.async_call(
+        "automation", "turn_on", {"entity_id": "automation.long_wait"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert [(run.data["caller"], run.data["wait"]) for run in runs] == [(FIRST, 600)]
+
+
+async def test_once_per_caller_across_the_automations_queues(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A caller passed on from one watched queue to another is the same caller."""
+    support = device_id(init_integration, queue_key(SUPPORT))
+    sales = device_id(init_integration, queue_key(SALES))
+    runs = await add_automation(hass, [support, sales], 60)
+    guid = await simulator.add_caller(SUPPORT, FIRST, wait=70)
+    await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST})
+    assert [run.data["device_id"] for run in runs] == [support]
+
+    await simulator.remove_caller(SUPPORT, guid)
+    await simulator.update_queue(
+        SALES, callers=[QueueCaller(guid, SALES, FIRST, wait=80, position=1)]
+    )
+    await wait_for(hass, lambda: waiting(init_integration, SALES) == {FIRST})
+    await at(hass, freezer, dt_util.utcnow(), 600)
+    assert len(runs) == 1
+
+
+async def test_callers_without_a_wait_or_a_call_id(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A snapshot without a caller's wait keeps the timing of the last that had it.
+
+    A caller without a call id is told apart by their number; one with
+    neither cannot be, and is left out.
+    """
+    runs = await add_automation(
+        hass, [device_id(init_integration, queue_key(SUPPORT))], 60
+    )
+    queue = simulator.company.queues[SUPPORT].to_wire()
+    queue["callers"] = [
+        {"callerid": FIRST, "wait": "10", "position": "1"},
+        {"wait": "10", "position": "2"},
+    ]
+    await simulator.push_event("Queue", queue, apply=False)
+    await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST, None})
+    mark = dt_util.utcnow()
+    await at(hass, freezer, mark, 20)
+    queue["callers"] = [{"callerid": FIRST, "position": "1"}]
+    await simulator.push_event("Queue", queue, apply=False)
+    await wait_for(hass, lambda: wait_of(init_integration, SUPPORT, FIRST) is None)
+    await at(hass, freezer, mark, 49)
+    assert runs == []
+    await at(hass, freezer, mark, 50)
+    assert [(run.data["caller"], run.data["wait"]) for run in runs] == [(FIRST, 60)]
+    assert runs[0].data["call_guid"] is None
+
+
 async def test_quiet_while_the_stream_is_lost(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
