@@ -51,6 +51,10 @@ ATTR_CALLER = "caller"
 ATTR_WAIT = "wait"
 ATTR_CALL_GUID = "call_guid"
 
+# A longer wait is a fault in NGUC's data (no queue holds a caller for a
+# week), and would be beyond what a date can hold.
+MAX_PLAUSIBLE_WAIT = 7 * 24 * 3600
+
 # Callers an automation remembers having fired for; the oldest are forgotten
 # first, long after they left their queue.
 FIRED_KEPT = 1000
@@ -295,10 +299,11 @@ class _QueueWatch:
             present.add(key)
             if key in self._fired:
                 continue
-            if caller.wait is not None:
-                self._time(key, caller, now - timedelta(seconds=caller.wait), now)
+            if (wait := _plausible_wait(caller)) is not None:
+                self._time(key, caller, now - timedelta(seconds=wait), now)
             elif (waiting := self._waiting.get(key)) is not None:
-                # No wait this time: keep timing from an earlier snapshot.
+                # No wait this time (or none to believe): keep timing from
+                # an earlier snapshot.
                 waiting.caller = caller
         for key in self._waiting.keys() - present:
             self._waiting.pop(key).cancel()
@@ -343,6 +348,12 @@ class _QueueWatch:
         self._run_action(
             payload, f"caller {number or 'unknown'} waited {wait} s in {name}"
         )
+
+
+def _plausible_wait(caller: QueueCaller) -> int | None:
+    """Return a caller's wait in seconds; None if unknown or beyond belief."""
+    wait = caller.wait
+    return wait if wait is not None and 0 <= wait <= MAX_PLAUSIBLE_WAIT else None
 
 
 def _caller_key(caller: QueueCaller) -> str | None:

@@ -381,21 +381,25 @@ async def test_callers_without_a_wait_or_a_call_id(
     """A snapshot without a caller's wait keeps the timing of the last that had it.
 
     A caller without a call id is told apart by their number; one with
-    neither cannot be, and is left out.
+    neither cannot be, and is left out, as is a wait beyond belief.
     """
     runs = await add_automation(
         hass, [device_id(init_integration, queue_key(SUPPORT))], 60
     )
     queue = simulator.company.queues[SUPPORT].to_wire()
     queue["callers"] = [
-        {"callerid": FIRST, "wait": "10", "position": "1"},
-        {"wait": "10", "position": "2"},
+        # A wait beyond belief: not timed, and no obstacle to the others.
+        {"callerid": SECOND, "call_guid": "g-x", "wait": "9" * 15, "position": "1"},
+        {"callerid": FIRST, "wait": "10", "position": "2"},
+        {"wait": "10", "position": "3"},
     ]
     await simulator.push_event("Queue", queue, apply=False)
-    await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST, None})
+    await wait_for(
+        hass, lambda: waiting(init_integration, SUPPORT) == {FIRST, SECOND, None}
+    )
     mark = dt_util.utcnow()
     await at(hass, freezer, mark, 20)
-    queue["callers"] = [{"callerid": FIRST, "position": "1"}]
+    queue["callers"] = [{"callerid": FIRST, "position": "2"}]
     await simulator.push_event("Queue", queue, apply=False)
     await wait_for(hass, lambda: wait_of(init_integration, SUPPORT, FIRST) is None)
     await at(hass, freezer, mark, 49)
