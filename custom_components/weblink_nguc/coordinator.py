@@ -67,6 +67,7 @@ from .const import (
 )
 from .data import Changes, NgucData, device_key, queue_key, split_key, user_key
 from .devices import KEY_ACCOUNT, NgucDevices, key_for_event
+from .follow import Following
 from .reader import NgucReader, Read, async_remove_store
 
 __all__ = [
@@ -168,6 +169,8 @@ class NgucCoordinator:
         self.reader = NgucReader(hass, entry, client)
         self.devices = NgucDevices(hass, entry, self.identifier)
         self.calls = CallTracker()
+        # Whom to follow (options): the data holds only those.
+        self.following = Following.from_options(entry.options)
         #: The call event entity of each user and queue (item key: entity id),
         #: kept by the entities themselves, for the bus events of call records.
         self.call_entity_ids: dict[str, str] = {}
@@ -476,7 +479,7 @@ class NgucCoordinator:
 
     def _apply_read(self, read: Read, held: Iterable[Update]) -> None:
         """Replace the data by a read's answer plus the events held meanwhile."""
-        new = read.data
+        new = self.following.filter(read.data)  # follow: items not followed go
         unknown: set[str] = set()
         for update in held:
             unknown.update(new.apply(update).unknown)
@@ -548,6 +551,7 @@ class NgucCoordinator:
             if key not in self._waiting
             and self._asked.get(key, 0) < UNKNOWN_ITEM_READS
             and self.reader.kind_answers(split_key(key)[0])
+            and self.following.key(key)  # follow: not followed, not worth a read
         }
         if not due:
             return
@@ -721,8 +725,12 @@ class NgucCoordinator:
             self._fire_bus_event(name, payload, call_record=update is not None)
         if update is None:
             return  # only on the bus
-        # Calls fire as they arrive, during a read too.
-        if (call := self.calls.event_for(update, self.data.users)) is not None:
+        if not self.following.wants(update, self.data):
+            return  # follow: the state of an item not followed
+        # Calls fire as they arrive, during a read too; colleagues not
+        # followed are named as well.
+        names = self.following.directory(self.data)
+        if (call := self.calls.event_for(update, names)) is not None:
             self._send_call(call)
         changes = self.data.apply(update)
         if self._held is not None:
