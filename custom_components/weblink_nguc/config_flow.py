@@ -486,9 +486,9 @@ class NgucOptionsFlow(OptionsFlowWithReload):
         suggested: dict[str, list[str]] = {}
         for key, items in listed.items():
             if key in entry.options:
-                ids = set(entry.options[key])
+                kept = set(entry.options[key])
                 suggested[key] = [
-                    item["value"] for item in items if item["value"] in ids
+                    item["value"] for item in items if item["value"] in kept
                 ]
         schema = vol.Schema(
             {vol.Optional(key): _multi_select(items) for key, items in listed.items()}
