@@ -277,6 +277,27 @@ async def test_user_added_later(
     assert hass.states.get("sensor.nils_holm_line_status") is None
 
 
+async def test_new_phone_of_a_user_followed(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A subset chosen, a new phone of a user in it still appears: phones follow their owner."""
+    entry = mock_config_entry
+    await setup(hass, entry, {"users": [ANNA]})
+    phone = Device("9011", ANNA, "Anna headset", "Jabra Engage")
+    simulator.company.add_device(phone)
+    await simulator.set_device_registered(phone.id, registered=True)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=60))
+    await wait_for(hass, lambda: device(hass, entry, "device_9011") is not None)
+    assert device(hass, entry, "device_9011").via_device_id == (
+        device(hass, entry, user_key(ANNA)).id
+    )
+    # A phone followed hears of its registration as before.
+    desk = "binary_sensor.anna_bordstelefon_registered"
+    assert hass.states.get(desk).state == "on"
+    await simulator.set_device_registered("9001", registered=False)
+    await wait_for(hass, lambda: hass.states.get(desk).state == "off")
+
+
 async def test_events_of_those_not_followed(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> None:
