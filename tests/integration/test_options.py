@@ -254,7 +254,7 @@ async def test_user_added_later(
     events = entry.runtime_data.stream.events
     await simulator.add_user_by_event(NILS, status=1, phone=NILS_PHONE)
     if followed:
-        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=60))
+        await settle(hass, entry, events + 2)
         await wait_for(
             hass,
             lambda: (
@@ -285,8 +285,9 @@ async def test_new_phone_of_a_user_followed(
     await setup(hass, entry, {"users": [ANNA]})
     phone = Device("9011", ANNA, "Anna headset", "Jabra Engage")
     simulator.company.add_device(phone)
+    events = entry.runtime_data.stream.events
     await simulator.set_device_registered(phone.id, registered=True)
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=60))
+    await settle(hass, entry, events + 1)
     await wait_for(hass, lambda: device(hass, entry, "device_9011") is not None)
     assert device(hass, entry, "device_9011").via_device_id == (
         device(hass, entry, user_key(ANNA)).id
