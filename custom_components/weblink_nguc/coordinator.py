@@ -38,6 +38,7 @@ from .const import (
 from .data import Changes, NgucData, device_key, queue_key, user_key
 from .devices import KEY_ACCOUNT, NgucDevices, in_device_order
 from .errors import setup_errors
+from .follow import Following
 from .health import KEY_AVAILABILITY, KEY_STREAM, StreamHealth
 from .listeners import NgucListeners, RecordListener
 from .reader import NgucReader
@@ -92,6 +93,8 @@ class NgucCoordinator:
         self.entry = entry
         self.client = client
         self.listeners = NgucListeners(hass, entry)
+        #: Whom to follow (the options): the data holds only those.
+        self.following = Following.from_options(entry.options)
         self.health = StreamHealth(
             hass,
             entry,
@@ -116,6 +119,7 @@ class NgucCoordinator:
             self.health,
             data=lambda: self.data,
             replace=self._replace,
+            follows=self.following.key,
         )
         self.devices = NgucDevices(hass, entry, self.identifier)
         self.calls = CallTracker()
@@ -245,6 +249,7 @@ class NgucCoordinator:
 
     def _replace(self, new: NgucData, first_answers: frozenset[str]) -> None:
         """Replace the data by a read's; tell what changed."""
+        new = self.following.filter(new)
         changes = self.data.diff(new)
         self.data = new
         self.calls.reset(new.statuses.values())
@@ -312,8 +317,12 @@ class NgucCoordinator:
                 self.listeners.send_record(update)
         if update is None:
             return  # only on the bus
-        # Calls fire as they arrive, during a read too.
-        if (call := self.calls.event_for(update, self.data.users)) is not None:
+        if not self.following.wants(update, self.data):
+            return  # the state of an item not followed: on the bus only
+        # Calls fire as they arrive, during a read too; colleagues not
+        # followed are named as well.
+        names = self.following.directory(self.data)
+        if (call := self.calls.event_for(update, names)) is not None:
             self.listeners.send_call(call)
         changes = self.data.apply(update)
         self.sync.on_update(update, changes)

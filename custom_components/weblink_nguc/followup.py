@@ -47,7 +47,9 @@ class Followup:
 
     def _names(self) -> Directory:
         """Return the company's directory, indexed again only when it changed."""
-        data = self.entry.runtime_data.data
+        coordinator = self.entry.runtime_data
+        # The whole company: a colleague the entry does not follow is still one.
+        data = coordinator.following.everyone or coordinator.data
         directory = self._directory
         if (
             directory is None

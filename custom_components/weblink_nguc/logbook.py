@@ -116,7 +116,8 @@ def _names(
         return NO_NAMES
     if entry.state is not ConfigEntryState.LOADED:
         return NO_NAMES
-    users = entry.runtime_data.data.users
+    coordinator = entry.runtime_data
+    users = coordinator.following.directory(coordinator.data)
     if (known := cache.get(entry.entry_id)) is None or known.users is not users:
         known = cache[entry.entry_id] = Names(users)
     return known

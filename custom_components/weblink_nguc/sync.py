@@ -78,6 +78,7 @@ class NgucSync:
         *,
         data: Callable[[], NgucData],
         replace: Replace,
+        follows: Callable[[str], bool] = lambda _key: True,
     ) -> None:
         """Bind; nothing is read until :meth:`read`."""
         self._hass = hass
@@ -97,7 +98,9 @@ class NgucSync:
         self._due: dict[str, float] = {}
         self._backoffs: dict[str, Backoff] = {}
         self._retry_timer: CALLBACK_TYPE | None = None
-        self.unknown = UnknownItems(hass, reader, health, read=self.read)
+        self.unknown = UnknownItems(
+            hass, reader, health, read=self.read, follows=follows
+        )
         self._interval: CALLBACK_TYPE | None = None
 
     @callback

@@ -33,12 +33,14 @@ class UnknownItems:
         health: StreamHealth,
         *,
         read: Callable[[], None],
+        follows: Callable[[str], bool] = lambda _key: True,
     ) -> None:
-        """Bind; ``read`` reads every list."""
+        """Bind; ``read`` reads every list; ``follows`` tells items worth a read."""
         self._hass = hass
         self._reader = reader
         self._health = health
         self._read = read
+        self._follows = follows
         # Reads made for each, and those a read is due for.
         self._asked: dict[str, int] = {}
         self._waiting: set[str] = set()
@@ -84,6 +86,8 @@ class UnknownItems:
             if key not in self._waiting
             and self._asked.get(key, 0) < UNKNOWN_ITEM_READS
             and self._reader.kind_answers(split_key(key)[0])
+            # An item the entry does not follow is not worth a read.
+            and self._follows(key)
         }
         if not due:
             return
