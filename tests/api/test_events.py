@@ -636,7 +636,11 @@ async def test_rejected_and_renewal_impossible_raises_auth_error(
 async def test_rejected_then_token_endpoint_down_keeps_trying(
     simulator: Simulator, client: NgucClient
 ) -> None:
-    """A server error while renewing after a rejection is not the end of run()."""
+    """A server error while renewing after a rejection is not the end of run().
+
+    The token in hand has not expired, so the stream tries it again meanwhile
+    (the close may have been no rejection); the renewal follows its backoff.
+    """
     simulator.reject_auth = True
     simulator.fail_rest(500, count=1)
 
@@ -654,7 +658,8 @@ async def test_rejected_then_token_endpoint_down_keeps_trying(
     # Login, the refresh that met the 500, the refresh retried after a backoff.
     assert simulator.requests.count("POST /oauth2/user-credentials") == 3
     assert simulator.oauth_grants == ["password", "refresh_token"]
-    assert simulator.connection_count == 2
+    # Rejected; the same token again (refused, not counted); the new token.
+    assert simulator.connection_count == 3
 
 
 async def test_second_open_reconnects(simulator: Simulator, client: NgucClient) -> None:

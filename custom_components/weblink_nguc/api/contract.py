@@ -20,6 +20,11 @@ GRANT_REFRESH: Final = "refresh_token"
 TOKEN_ACCESS: Final = "access_token"
 TOKEN_REFRESH: Final = "refresh_token"
 TOKEN_EXPIRES_IN: Final = "expires_in"
+# ASSUMED: errors are answered the standard OAuth2 way (RFC 6749 5.2), and a
+# refresh grant with a dead refresh token gets 400 {"error": "invalid_grant"}
+# (the documentation names only 401 and 402, for the password grant).
+OAUTH_ERROR: Final = "error"
+OAUTH_INVALID_GRANT: Final = "invalid_grant"
 
 # --- REST seed endpoints (ASSUMED paths and shapes) ---------------------------
 PATH_ME: Final = "/user/me"  # ASSUMED
