@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import AsyncIterator
 import contextlib
 from dataclasses import dataclass, field
+import json
+import random
 import time
 from typing import Any
 
@@ -243,6 +245,57 @@ async def test_early_close_with_the_token_endpoint_down_still_connects(
     assert rec.log[0] == "connected"
 
 
+def sent_tokens(simulator: Simulator) -> list[str]:
+    """The token of every ``authenticate`` the simulator received, accepted or not."""
+    tokens = []
+    for message in simulator.client_messages:
+        name, details = json.loads(message)
+        if name == "authenticate":
+            tokens.append(details["authorization"].removeprefix("Bearer "))
+    return tokens
+
+
+class LongestDelay(random.Random):
+    """Jitter that always draws the longest delay: reconnects at a steady pace."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_the_renewal_is_tried_again_at_the_next_connections(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Rejected, the renewal fails, rejected again: it is asked for again.
+
+    The renewal of a run of rejections stays wanted until it succeeds (or a
+    connection is accepted), within the token endpoint's backoff; before,
+    the run waited five more rejections for its next renewal.
+    """
+    client = make_client(session, simulator)
+    token = (await client.login()).access_token
+    simulator.reject_auth = True
+    simulator.token_down()
+
+    def allow(_tokens: TokenSet) -> None:
+        simulator.reject_auth = False
+
+    client.auth.add_listener(allow)
+    rec = Recorder()
+    stream = make_stream(
+        client, rec, rng=LongestDelay(), backoff_base=0.1, backoff_cap=0.1
+    )
+    async with running(stream):
+        await wait_until(lambda: simulator.connection_count >= 2)
+        simulator.token_down_until = 0.0  # back
+        await wait_until(lambda: "connected" in rec.log)
+    assert simulator.connection_count <= 4
+    sent = sent_tokens(simulator)
+    assert sent[0] == sent[1] == token
+    assert sent[-1] != token
+    assert simulator.ws_tokens == [sent[-1]]  # the only one accepted
+    assert rec.rejected == [1]
+
+
 async def test_rest_401_with_the_token_endpoint_down_is_no_auth_error(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
@@ -436,8 +489,11 @@ async def test_other_400s_to_a_refresh_are_retried(
 # --- connections a load balancer closes ---------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "ping_every", [0.05, 0.2], ids=["pinged-within-the-grace", "pinged-after-it"]
+)
 async def test_ping_only_connections_closed_every_so_often_are_no_rejections(
-    simulator: Simulator, session: aiohttp.ClientSession
+    simulator: Simulator, session: aiohttp.ClientSession, ping_every: float
 ) -> None:
     """Websocket pings, never ``h``; each connection closed after 0.5 s.
 
@@ -445,7 +501,7 @@ async def test_ping_only_connections_closed_every_so_often_are_no_rejections(
     issue), renewed the token and made the backoff grow.
     """
     simulator.ping_keepalive = True
-    simulator.heartbeat_interval = 0.05
+    simulator.heartbeat_interval = ping_every  # the grace is 0.1 s
     simulator.connection_lifetime = 0.5
     client = make_client(session, simulator)
     await client.login()
