@@ -434,7 +434,6 @@ class _Connection:
         self._heard = 0.0  # the loop's time when the server was last heard
         self._authenticated_at: float | None = None  # the first authenticate
         self._past_grace = False
-        self._pinged = False  # a ping or pong came after authenticate
         #: The token last sent on this connection, and its set.
         self.token: str | None = None
         self.tokens: TokenSet | None = None
@@ -608,9 +607,6 @@ class _Connection:
         connection past the grace and talks (reference SockJS servers send
         websocket pings, never ``h``) has taken it.
         """
-        if self._authenticated_at is None:
-            return
-        self._pinged = True
         if self._past_grace and not self.accepted:
             self._accept()
 
@@ -633,8 +629,6 @@ class _Connection:
         await asyncio.sleep(context.grace)
         self._past_grace = True
         self._connect()
-        if self._pinged and not self.accepted:
-            self._accept()  # pinged (or ponged) within the grace
         await asyncio.sleep(self._connected_at + context.healthy_after - loop.time())
         self.healthy = True
         if not self.accepted:
