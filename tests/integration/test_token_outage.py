@@ -7,14 +7,29 @@ can be current are available, and no person is asked for anything.
 
 from __future__ import annotations
 
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.weblink_nguc.const import (
+    CONF_API_URL,
+    CONF_COMPANY,
+    CONF_EVENTS_URL,
+    DOMAIN,
+)
 from tests.simulator import Simulator
 
-from .convergence import issues_naming, reauth_flows, wait_until
+from .convergence import (
+    issues_naming,
+    reauth_flows,
+    tracebacks,
+    wait_converged,
+    wait_until,
+)
 from .test_fault_matrix import (  # noqa: F401 - fixtures, used by name
     log,
     reconnected,
@@ -85,3 +100,47 @@ async def test_ping_only_server_behind_a_load_balancer(
     assert issues_naming(hass, "stream_rejected") == []
     assert not reauth_flows(hass)
     assert simulator.token_requests == tokens
+
+
+async def test_invalid_grant_asks_a_two_factor_user_to_sign_in_again(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    log: pytest.LogCaptureFixture,  # noqa: F811
+) -> None:
+    """The refresh answered 400 invalid_grant, no password stored: one reauth.
+
+    Before, the answer was taken for a glitch and retried for ever.
+    """
+    simulator.heartbeat_interval = 1.0
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_COMPANY: "demo",
+            CONF_USERNAME: "secure",
+            CONF_PASSWORD: "secure",
+            "advanced": {
+                CONF_API_URL: simulator.api_url,
+                CONF_EVENTS_URL: simulator.events_url,
+            },
+        },
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"code": "123456"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    assert CONF_PASSWORD not in entry.data
+    await hass.async_block_till_done()
+    await wait_converged(hass, entry, simulator)
+
+    before = len(simulator.oauth_grants)
+    simulator.refuse_refresh(400)
+    simulator.expire_access_tokens()
+    await simulator.drop_connections()
+    await wait_until(lambda: len(reauth_flows(hass, entry)) == 1)
+    # Refused once; no password to try; nothing more asked of the endpoint.
+    assert simulator.oauth_grants[before:] == ["refresh_token"]
+    assert not tracebacks(log.records)
