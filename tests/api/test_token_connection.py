@@ -615,3 +615,42 @@ async def test_reference_server_behind_a_load_balancer() -> None:
     assert rec.rejected == []
     assert server.grants == ["password"]
     assert rng.ceilings[:3] == [0.02] * 3
+
+
+# --- the simulator's knobs, over its HTTP control API (for the soak and demos) -------------
+
+
+async def test_control_api_sets_the_token_and_connection_faults(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    async def post(action: str, body: dict[str, Any]) -> None:
+        url = f"{simulator.api_url}/_sim/{action}"
+        async with session.post(url, json=body) as response:
+            assert response.status == 200, await response.text()
+
+    token_url = simulator.api_url + contract.TOKEN_PATH
+    form = {"grant_type": "refresh_token", "client_id": "external.demo"}
+    await post("token_down", {"seconds": 0.2, "status": 503})
+    async with session.post(token_url, data=form) as response:
+        assert response.status == 503
+    await asyncio.sleep(0.25)
+    async with session.post(token_url, data=form) as response:
+        assert response.status == 400  # back: a refresh grant without its token
+    await post("token_down", {"status": None})
+    with pytest.raises(aiohttp.ClientError):
+        async with session.post(token_url, data=form) as response:
+            await response.read()
+    await post("slow_token", {"seconds": 2.5})
+    await post("refuse_refresh", {})
+    await post("ping_keepalive", {"on": True})
+    await post("connection_lifetime", {"seconds": 20})
+    assert simulator.token_answer_delay == 2.5
+    assert simulator.refresh_refused_status == 400
+    assert simulator.ping_keepalive
+    assert simulator.connection_lifetime == 20.0
+    await post("clear", {})
+    assert simulator.token_down_until == 0.0
+    assert simulator.token_answer_delay == 0.0
+    assert simulator.refresh_refused_status == 401
+    assert not simulator.ping_keepalive
+    assert simulator.connection_lifetime is None

@@ -154,8 +154,9 @@ class NgucEventStream:
     when given, override it.
 
     ``run()`` returns only after ``stop()``; it raises :class:`NgucAuthError`
-    only when the token endpoint refuses the credentials (401, or 402 when a
-    two-factor code is needed), so that the caller can ask a person.
+    only when the token endpoint refuses the credentials (401; 402 when a
+    two-factor code is needed; ``400 invalid_grant`` to a refresh when no
+    password is stored), so that the caller can ask a person.
     """
 
     def __init__(
