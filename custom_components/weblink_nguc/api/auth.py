@@ -254,7 +254,10 @@ class NgucAuth:
         async with self._lock:
             tokens = self._tokens
             now = time.time()
-            usable = tokens is not None and now < tokens.expires_at
+            # What a caller gets when no new token can be had (yet).
+            fallback = (
+                tokens if tokens is not None and now < tokens.expires_at else None
+            )
             if tokens is not None:
                 if force_refresh:
                     if rejected is not None and tokens.access_token != rejected:
@@ -265,8 +268,8 @@ class NgucAuth:
             if renewal is None or renewal.done():
                 if now < self._retry_at:
                     # A renewal failed lately: none before its backoff ends.
-                    if usable and tokens is not None:
-                        return tokens.access_token
+                    if fallback is not None:
+                        return fallback.access_token
                     wait = self._retry_at - now
                     raise NgucRateLimitError(
                         f"token renewal: retrying in {wait:.0f} s", wait
@@ -279,19 +282,19 @@ class NgucAuth:
                 renewal = self._renewal = asyncio.ensure_future(self._renew_or_wait())
                 renewal.add_done_callback(_retrieve_exception)
                 self._renewal_wait_until = loop.time() + self._timings.caller_wait
-        if usable and tokens is not None:
+        if fallback is not None:
             wait = self._renewal_wait_until - loop.time()
             done, _pending = await asyncio.wait({renewal}, timeout=max(0.0, wait))
             if not done:
                 _LOGGER.debug("Token renewal still under way; using the current token")
-                return tokens.access_token
+                return fallback.access_token
         try:
             return (await asyncio.shield(renewal)).access_token
         except NgucAuthError:
             raise
         except NgucError:
-            if usable and tokens is not None and time.time() < tokens.expires_at:
-                return tokens.access_token
+            if fallback is not None and time.time() < fallback.expires_at:
+                return fallback.access_token
             raise
 
     async def _renew_or_wait(self) -> TokenSet:
