@@ -43,7 +43,9 @@ AUTHENTICATE: Final = "authenticate"
 AUTHORIZATION: Final = "authorization"
 # ASSUMED: the codes of a ``c[code,"reason"]`` or websocket close that mean
 # "your token was rejected". Empty until someone sees them: for now, only a
-# close before the server's first ``h`` or ``a`` counts as a rejection.
+# close soon after ``authenticate`` (events.REJECT_WITHIN), before the server's
+# first ``h`` or ``a`` (or, past the auth grace, a websocket ping), counts as a
+# rejection. ASSUMED with it: the pusher refuses a token by closing at once.
 REJECT_CLOSE_CODES: Final[frozenset[int]] = frozenset()
 
 # Documented event names.
