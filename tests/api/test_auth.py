@@ -236,7 +236,7 @@ async def test_login_timeout(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
     simulator.rest_delay = 0.5
-    auth = make_auth(session, simulator, timings=AuthTimings(request_timeout=0.05))
+    auth = make_auth(session, simulator, timings=AuthTimings(login_timeout=0.05))
     with pytest.raises(NgucConnectionError, match="timed out"):
         await auth.login()
 

@@ -23,6 +23,7 @@ from custom_components.weblink_nguc.api import (
     NgucAuth,
     NgucAuthError,
     NgucClient,
+    NgucConnectionError,
     NgucEventStream,
     NgucRateLimitError,
     NgucTwoFactorError,
@@ -40,7 +41,8 @@ EVENT = ("UserStatus", {"pbx_user_id": "86480", "status": "8", "status_text": "R
 
 # Renewals retried within hundredths of a second; callers wait 0.2 s at most.
 FAST = AuthTimings(
-    request_timeout=2.0,
+    refresh_timeout=2.0,
+    login_timeout=2.0,
     caller_wait=0.2,
     retry_min=0.01,
     retry_base=0.02,
@@ -313,8 +315,23 @@ async def test_rest_401_with_the_token_endpoint_down_is_no_auth_error(
 
 
 def test_the_token_endpoint_is_given_at_least_a_minute() -> None:
-    assert AuthTimings().request_timeout >= 60.0
-    assert AuthTimings.defaults().request_timeout >= 60.0
+    assert AuthTimings().refresh_timeout >= 60.0
+    assert AuthTimings.defaults().refresh_timeout >= 60.0
+
+
+async def test_a_refresh_is_given_longer_than_a_login(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Answers after 0.4 s: too slow for a login (0.2 s), in time for a refresh."""
+    timings = AuthTimings(login_timeout=0.2, refresh_timeout=2.0)
+    tokens = await make_auth(session, simulator).login()
+    expired = TokenSet.from_dict({**tokens.as_dict(), "expires_at": time.time()})
+    auth = make_auth(session, simulator, tokens=expired, timings=timings)
+    simulator.slow_token(0.4)
+    with pytest.raises(NgucConnectionError, match="timed out"):
+        await auth.login()
+    assert await auth.async_get_access_token() != tokens.access_token
+    assert simulator.oauth_grants[-1] == "refresh_token"
 
 
 async def test_slow_renewal_goes_on_while_callers_use_the_valid_token(
@@ -391,7 +408,7 @@ async def test_a_timed_out_refresh_keeps_the_sign_in(
     code = "123456" if username == "secure" else ""
     tokens = await make_auth(session, simulator, username=username).login(code)
     timings = AuthTimings(
-        request_timeout=0.2, caller_wait=1.0, retry_min=0.01, retry_base=0.02
+        refresh_timeout=0.2, caller_wait=1.0, retry_min=0.01, retry_base=0.02
     )
     auth = make_auth(
         session,

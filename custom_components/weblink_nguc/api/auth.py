@@ -38,10 +38,12 @@ _LOGGER = logging.getLogger(__name__)
 # Refresh this long before expiry, at most; short-lived tokens refresh at 3/4
 # of their life instead.
 REFRESH_MARGIN = 60.0
-# How long the token endpoint may take to answer. Generous: a refresh
+# How long the token endpoint may take to answer a refresh. Generous: the
 # answer holds the only copy of the rotated refresh token, and losing it
 # costs a two-factor account a person typing a code.
-REQUEST_TIMEOUT = 60.0
+REFRESH_TIMEOUT = 60.0
+# And a login: its answer replaces nothing, and a person may be waiting.
+LOGIN_TIMEOUT = 20.0
 # How long a caller holding an unexpired token waits for a renewal before it
 # goes on with that token; the renewal goes on too, and its tokens reach the
 # listeners (an open event stream sends them) when it ends.
@@ -65,7 +67,8 @@ type TokenListener = Callable[[TokenSet], None]
 class AuthTimings:
     """The waits of :class:`NgucAuth`, in seconds (tests inject short ones)."""
 
-    request_timeout: float = REQUEST_TIMEOUT
+    refresh_timeout: float = REFRESH_TIMEOUT
+    login_timeout: float = LOGIN_TIMEOUT
     caller_wait: float = CALLER_WAIT
     retry_min: float = RENEW_RETRY_MIN
     retry_base: float = RENEW_RETRY_BASE
@@ -75,7 +78,8 @@ class AuthTimings:
     def defaults(cls) -> AuthTimings:
         """Return the module's timings as they are now."""
         return cls(
-            request_timeout=REQUEST_TIMEOUT,
+            refresh_timeout=REFRESH_TIMEOUT,
+            login_timeout=LOGIN_TIMEOUT,
             caller_wait=CALLER_WAIT,
             retry_min=RENEW_RETRY_MIN,
             retry_base=RENEW_RETRY_BASE,
@@ -208,11 +212,15 @@ class NgucAuth:
 
         Its new tokens reach the listeners first: the token endpoint has
         spent the refresh token they replace, so whoever starts again (a
-        reloaded entry) must be given them. Waits at most one request's time.
+        reloaded entry) must be given them. Waits at most a refresh's time
+        and a login's.
         """
         renewal = self._renewal
         if renewal is not None and not renewal.done():
-            await asyncio.wait({renewal}, timeout=self._timings.request_timeout)
+            timings = self._timings
+            await asyncio.wait(
+                {renewal}, timeout=timings.refresh_timeout + timings.login_timeout
+            )
         self._listeners.clear()
 
     def seconds_until_refresh(self) -> float:
@@ -363,11 +371,14 @@ class NgucAuth:
         )
 
     async def _request_tokens(self, form: dict[str, str], what: str) -> TokenSet:
+        refresh = form["grant_type"] == c.GRANT_REFRESH
+        timings = self._timings
+        timeout = timings.refresh_timeout if refresh else timings.login_timeout
         try:
             async with self._session.post(
                 self._token_url,
                 data=form,
-                timeout=aiohttp.ClientTimeout(total=self._timings.request_timeout),
+                timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 # Only here does 402 mean "two-factor code needed".
                 if response.status == HTTPStatus.PAYMENT_REQUIRED:
@@ -376,7 +387,7 @@ class NgucAuth:
                     )
                 if (
                     response.status == HTTPStatus.BAD_REQUEST
-                    and form["grant_type"] == c.GRANT_REFRESH
+                    and refresh
                     and await _oauth_error(response) == c.OAUTH_INVALID_GRANT
                 ):
                     # RFC 6749 5.2: the refresh token is invalid, expired or
