@@ -5,7 +5,8 @@ Only the token endpoint's verdict on the credentials raises
 answered ``400 invalid_grant`` when no password is stored. Any other failure
 to renew (down, slow, 5xx, 429, unreadable) is retried with backoff, and the
 current token is used meanwhile while it has not expired, even when the
-renewal was forced.
+renewal was forced. A slow renewal goes on after its callers have gone on
+with the current token: its answer holds the rotated refresh token.
 """
 
 from __future__ import annotations
