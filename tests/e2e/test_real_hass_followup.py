@@ -15,7 +15,8 @@ APIs, as the frontend and the README's readers use it:
   automation's example device id replaced by the queue's, as the README
   tells its readers to);
 - the options flow (``/api/config/config_entries/options/flow``) leaves a
-  user out: his device goes, the lists of the others survive the reload.
+  user out: his device goes, the lists of the others survive the reload,
+  and the lists and the history survive a restart.
 """
 
 from __future__ import annotations
@@ -109,10 +110,15 @@ async def test_calls_to_return_get_calls_and_whom_to_follow(
         ),
     )
     await simulator.finish_call(MAJA, remote=ERIK_EXTENSION, disposition="NO ANSWER")
+
+    # The four records arrived (in order: Maja's last).
+    async def four_calls() -> list[dict[str, Any]]:
+        calls = await get_calls(hass, {})
+        return calls if len(calls) == 4 else []
+
+    history = await until(four_calls, "the four calls in the history")
     open_items = {entity_id: [(E164, "needs_action")] for entity_id in LISTS}
-    await until(
-        lambda: _lists_are(hass, open_items), f"the calls to return {open_items}"
-    )
+    assert await todo_items(hass, *LISTS) == open_items
     assert await todo_items(hass, "todo.maja_karlsson_calls_to_return") == {
         "todo.maja_karlsson_calls_to_return": []
     }
@@ -124,7 +130,6 @@ async def test_calls_to_return_get_calls_and_whom_to_follow(
         ]
 
     # --- The history: every call record of the run, newest first.
-    history = await get_calls(hass, {})
     assert [
         (c["type"], c.get("user"), c.get("queue"), c["number"]) for c in history
     ] == [
@@ -179,6 +184,14 @@ async def test_calls_to_return_get_calls_and_whom_to_follow(
         "Support",
         "Sales",
     }
+
+    # --- A restart: the lists and the history are as they were.
+    calls_before = await get_calls(hass, {})
+    await restart(hass)
+    await until(
+        lambda: _lists_are(hass, done), f"the calls to return {done} after a restart"
+    )
+    assert await get_calls(hass, {}) == calls_before
 
 
 # --- Steps ---------------------------------------------------------------------------
@@ -325,6 +338,19 @@ async def follow_all_but_lars(hass: RealHass, entry_id: str) -> None:
     assert done["type"] == "create_entry", done
 
 
+async def restart(hass: RealHass) -> None:
+    """Stop Home Assistant cleanly and start it again, with the same configuration."""
+    code = await hass.stop()
+    assert code == 0, f"hass exited with {code}:\n{hass.log_tail()}"
+    problems = hass.problems()
+    assert problems == [], "the integration in the hass log:\n" + "\n".join(problems)
+    hass.log_path = hass.config_dir / "hass-output-2.log"
+    await hass.start()
+    await hass.wait_http(path="/auth/providers")
+    await hass.confirm_http_config()
+    await hass.wait_running()
+
+
 # --- Reading Home Assistant's state ----------------------------------------------------
 
 
@@ -343,7 +369,10 @@ async def _devices(hass: RealHass, *, wait_all: bool = True) -> dict[str, str]:
 async def _lists_are(
     hass: RealHass, expected: dict[str, list[tuple[str, str]]]
 ) -> bool:
-    return await todo_items(hass, *expected) == expected
+    try:
+        return await todo_items(hass, *expected) == expected
+    except HassError:  # not there yet, e.g. while the entry is set up again
+        return False
 
 
 async def _state_is_gone(hass: RealHass, entity_id: str) -> bool:
