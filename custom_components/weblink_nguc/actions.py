@@ -98,7 +98,8 @@ def _wanted_of_devices(hass: HomeAssistant, device_ids: list[str]) -> _Wanted:
         device = dev_reg.async_get(device_id)
         entries = [
             entry
-            for entry_id in (device.config_entries if device else ())
+            # A device belongs to one entry (config_entries is deprecated).
+            for entry_id in ((device.config_entry_id,) if device else ())
             if (entry := hass.config_entries.async_get_entry(entry_id)) is not None
             and entry.domain == DOMAIN
         ]

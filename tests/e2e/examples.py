@@ -28,6 +28,9 @@ BRANCH = "main"
 _EXAMPLE = re.compile(
     r"<!-- example: automation -->\s*```yaml\n(?P<yaml>.*?)```", re.DOTALL
 )
+# Any YAML block of the README marked as an example of a kind: "script",
+# "card", "caller_waiting automation" (which names a queue by device id).
+_KIND_EXAMPLE = r"<!-- example: {kind} -->\s*```yaml\n(?P<yaml>.*?)```"
 
 
 def blueprint_files() -> list[Path]:
@@ -55,6 +58,17 @@ def readme_automations() -> list[dict[str, Any]]:
         for match in _EXAMPLE.finditer(README.read_text(encoding="utf-8"))
     ]
     assert examples, "no <!-- example: automation --> block in the README"
+    return examples
+
+
+def readme_examples(kind: str) -> list[dict[str, Any]]:
+    """Return the README's examples marked ``<!-- example: {kind} -->``, parsed."""
+    pattern = re.compile(_KIND_EXAMPLE.format(kind=re.escape(kind)), re.DOTALL)
+    examples = [
+        yaml.safe_load(match["yaml"])
+        for match in pattern.finditer(README.read_text(encoding="utf-8"))
+    ]
+    assert examples, f"no <!-- example: {kind} --> block in the README"
     return examples
 
 

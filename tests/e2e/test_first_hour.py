@@ -35,7 +35,7 @@ from aiohttp import web
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from tests.e2e.browser import CHROMIUM, Frontend
+from tests.e2e.browser import CHROMIUM, VIEWPORT, Frontend
 from tests.e2e.examples import (
     DASHBOARD,
     DOCS,
@@ -45,6 +45,7 @@ from tests.e2e.examples import (
     dashboard,
     dashboard_entities,
     readme_automations,
+    readme_examples,
 )
 from tests.e2e.real_hass import (
     HASS_BIN,
@@ -111,9 +112,14 @@ ANNA_LINE = "sensor.anna_lindqvist_line_status"
 SUPPORT_WAITING = "sensor.support_waiting_callers"
 LAMP = "light.desk_lamp"
 CALLER = "+46701234567"
+CALLED_BACK = "0812345678"  # hangs up in Support, then Anna calls back
+HUNG_UP = "0709876543"  # hangs up in Support later
+ANNA_TO_RETURN = "todo.anna_lindqvist_calls_to_return"
+SUPPORT_TO_RETURN = "todo.support_calls_to_return"
 LAMP_BEFORE = {"rgb_color": [255, 180, 100], "brightness": 128}
 RED = [255, 0, 0]
 QUEUE_WAIT = 3  # seconds the queue must stay full before the alert
+DASHBOARD_HEIGHT = 1300  # pixels of the dashboard's screenshot
 
 BLUEPRINT_INPUTS: dict[str, dict[str, Any]] = {
     "missed_call.yaml": {"call_entities": [ANNA_CALL]},
@@ -416,9 +422,12 @@ async def a_busy_line_a_full_queue_and_calls(
 
     # --- Calls: answered and outgoing ones notify nobody, a missed one is
     # notified once by the blueprint and once by each README example. The
-    # missed call is the last call before the outage.
+    # missed call is the last call before the outage. Support's calls to
+    # return get a caller who hung up and whom Anna then reached (done), and
+    # one who hung up later (open).
+    await _queue_caller_hung_up(sim, CALLED_BACK)
     await sim.finish_call(ANNA, remote=CALLER, billsec=42)
-    await sim.finish_call(ANNA, direction="OUT", remote="0812345678", billsec=185)
+    await sim.finish_call(ANNA, direction="OUT", remote=CALLED_BACK, billsec=185)
     guid = await sim.add_caller(SUPPORT, "0731234567")
     await sim.push_event(
         "QueueCdr",
@@ -433,6 +442,7 @@ async def a_busy_line_a_full_queue_and_calls(
         ),
     )
     await until(lambda: _event_type_is(hass, ANNA_CALL, "outgoing"), "outgoing")
+    await _queue_caller_hung_up(sim, HUNG_UP)
     await sim.finish_call(ANNA, remote=CALLER, disposition="NO ANSWER")
     missed = 1 + len(examples)
     notes = await until(
@@ -444,6 +454,57 @@ async def a_busy_line_a_full_queue_and_calls(
         assert "Anna Lindqvist" in note["message"], note
     assert all(runs()[name] == 1 for name in (missed_call, *examples)), runs()
     step("missed-call notifications")
+
+    # --- The calls to return, as the dashboard will show them: numbers in
+    # E.164, the one reached ticked off.
+    expected = {
+        ANNA_TO_RETURN: [(CALLER, "needs_action")],
+        SUPPORT_TO_RETURN: [
+            (e164(HUNG_UP), "needs_action"),
+            (e164(CALLED_BACK), "completed"),
+        ],
+    }
+
+    async def lists() -> bool:
+        return await _todo_items(hass, *expected) == expected
+
+    await until(lists, f"the calls to return {expected}")
+    step("calls to return")
+
+
+async def _queue_caller_hung_up(sim: Simulator, number: str) -> None:
+    """A caller of Support hangs up unanswered (the queue's call record)."""
+    await sim.push_event(
+        "QueueCdr",
+        sim.company.queue_cdr(
+            SUPPORT,
+            call_guid=sim.company.new_call_guid(),
+            callerid=number,
+            disposition="NOANSWERED",
+            wait_time=48,
+            reason="ABANDON",
+        ),
+    )
+
+
+def e164(number: str) -> str:
+    """Return a Swedish national number in E.164, as the lists show it."""
+    return "+46" + number.removeprefix("0")
+
+
+async def _todo_items(
+    hass: RealHass, *entity_ids: str
+) -> dict[str, list[tuple[str, str]]]:
+    """Return each list's items (summary, status), as todo.get_items answers."""
+    answer = await hass.request(
+        "POST",
+        "/api/services/todo/get_items?return_response",
+        json_body={"entity_id": list(entity_ids)},
+    )
+    return {
+        entity_id: [(item["summary"], item["status"]) for item in found["items"]]
+        for entity_id, found in answer["service_response"].items()
+    }
 
 
 async def an_outage(
@@ -536,9 +597,22 @@ async def load_the_dashboard(
     )
     # What the raw configuration editor saves: the YAML, parsed.
     config = yaml.safe_load(DASHBOARD.read_text(encoding="utf-8"))
+    # The README's card is the dashboard's, so that it is shown here too.
+    cards = [
+        card
+        for view in config["views"]
+        for section in view["sections"]
+        for card in section["cards"]
+    ]
+    for card in readme_examples("card"):
+        assert card in cards, f"the README's card {card} is not in {DASHBOARD.name}"
     await hass.ws_command(
         "lovelace/config/save", url_path="phone-system", config=config
     )
+    page = frontend.page
+    # Tall enough for the whole dashboard, calls to return included (the
+    # logbook draws only the lines in view).
+    await page.set_viewport_size({"width": 1280, "height": DASHBOARD_HEIGHT})
     await frontend.open(
         "/phone-system/0",
         "Who is on the phone",
@@ -549,11 +623,15 @@ async def load_the_dashboard(
         "Service level",
         "Recent calls",
         "Missed",
+        "Calls to return",
+        CALLER,
+        e164(HUNG_UP),
+        e164(CALLED_BACK),
     )
-    page = frontend.page
     for warning in ("Entity not available", "not found", "Configuration error"):
         assert await page.get_by_text(warning).count() == 0, warning
     path = await frontend.screenshot(shot(tmp_path, "dashboard.png"))
+    await page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
     print(f"screenshot: {path}")
 
 
