@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 import contextlib
 import copy
 from dataclasses import dataclass, field
+from http import HTTPStatus
 import json
 import secrets
 import time
@@ -155,6 +156,12 @@ class NgucSockJsServer:
         self.go_away_after_auth = 0
         #: REST paths that answer 404 for now, as an endpoint that is missing.
         self.not_found: set[str] = set()
+        #: REST paths that answer this status for now (e.g. 403: refused).
+        self.rest_status: dict[str, int] = {}
+        #: REST paths whose next answer (one each) is an empty list ``[]``.
+        self.empty_once: set[str] = set()
+        #: While True, the token endpoint answers every request with 503.
+        self.token_down = False
         # Observations.
         self.grants: list[str] = []
         self.connections: list[Connection] = []
@@ -318,6 +325,8 @@ class NgucSockJsServer:
             form = {k: str(v) for k, v in (await request.post()).items()}
         grant = form.get("grant_type", "")
         self.grants.append(grant)
+        if self.token_down:
+            return _error(503, "temporarily_unavailable")
         if self.oauth_failures > 0:
             self.oauth_failures -= 1
             return _error(503, "temporarily_unavailable")
@@ -371,6 +380,11 @@ class NgucSockJsServer:
             self.rest_reads.append(path)
             if path in self.not_found:
                 return _error(404, "not_found")
+            if (status := self.rest_status.get(path)) is not None:
+                return _error(status, HTTPStatus(status).phrase.lower())
+            if path in self.empty_once:
+                self.empty_once.discard(path)
+                return web.json_response([])
             return web.json_response(self.rest[path])
 
         return handle
