@@ -24,6 +24,7 @@ from .api import (
     NgucAuthError,
     NgucClient,
     NgucEventStream,
+    Queue,
     QueueCdr,
     UserStatus,
     parse_event,
@@ -127,6 +128,8 @@ class NgucCoordinator:
         #: kept by the entities themselves, for the bus events of call records.
         self.call_entity_ids: dict[str, str] = {}
         self.last_event: datetime | None = None
+        #: When the snapshot of each queue held arrived: its waits are as of then.
+        self.queue_received: dict[str, datetime] = {}
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self._bad_event_log = RateLimitedLog(LOGGER)
 
@@ -250,6 +253,16 @@ class NgucCoordinator:
     def _replace(self, new: NgucData, first_answers: frozenset[str]) -> None:
         """Replace the data by a read's; tell what changed."""
         new = self.following.filter(new)
+        # A queue the read answered anew is as of now; one an event brought
+        # (held during the read, or kept) is as of that event.
+        now = dt_util.utcnow()
+        old_queues, received = self.data.queues, self.queue_received
+        self.queue_received = {
+            queue_id: received.get(queue_id, now)
+            if old_queues.get(queue_id) is queue
+            else now
+            for queue_id, queue in new.queues.items()
+        }
         changes = self.data.diff(new)
         self.data = new
         self.calls.reset(new.statuses.values())
@@ -325,6 +338,8 @@ class NgucCoordinator:
         if (call := self.calls.event_for(update, names)) is not None:
             self.listeners.send_call(call)
         changes = self.data.apply(update)
+        if changes and isinstance(update, Queue):
+            self.queue_received[update.id] = now
         self.sync.on_update(update, changes)
         if changes:
             # While unavailable the entities show nothing: the flip back

@@ -287,11 +287,10 @@ class _QueueWatch:
         if queue is self._snapshot:
             return  # told of something else, such as availability
         self._snapshot = queue
-        # Listeners are told of a snapshot as it arrives: its waits are as of
-        # now. Only one met when the automation starts may be older; its
-        # waits are then the least each caller has waited, so that nobody is
-        # fired for early, and callers already past the threshold at once.
+        # Its waits are as of its arrival: a snapshot met when the
+        # automation starts may be minutes old.
         now = dt_util.utcnow()
+        received = coordinator.queue_received.get(self._queue_id, now)
         present: set[str] = set()
         for caller in queue.callers:
             if (key := _caller_key(caller)) is None:
@@ -300,7 +299,7 @@ class _QueueWatch:
             if key in self._fired:
                 continue
             if (wait := _plausible_wait(caller)) is not None:
-                self._time(key, caller, now - timedelta(seconds=wait), now)
+                self._time(key, caller, received - timedelta(seconds=wait), now)
             elif (waiting := self._waiting.get(key)) is not None:
                 # No wait this time (or none to believe): keep timing from
                 # an earlier snapshot.

@@ -204,6 +204,33 @@ async def test_fires_at_once_for_a_caller_already_waiting_longer(
     assert len(runs) == 1
 
 
+async def test_an_old_snapshot_counts_from_its_arrival(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An automation that starts minutes after the last snapshot fires at once.
+
+    The caller waited 10 s when NGUC last said so, 100 s ago: 110 s now,
+    past a threshold of 60 s, although the snapshot says 10.
+    """
+    await simulator.add_caller(SUPPORT, FIRST, wait=10)
+    await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST})
+    mark = dt_util.utcnow()
+    await at(hass, freezer, mark, 100)
+
+    runs = await add_automation(
+        hass, [device_id(init_integration, queue_key(SUPPORT))], 60
+    )
+    assert len(runs) == 1
+    assert runs[0].data["caller"] == FIRST
+    assert 109 <= runs[0].data["wait"] <= 111
+
+    await at(hass, freezer, mark, 600)
+    assert len(runs) == 1
+
+
 async def test_not_for_a_caller_who_left(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
