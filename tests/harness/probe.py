@@ -17,6 +17,13 @@ class LoopProbe:
     half a millisecond (a task that sleeps would see the millisecond rounding
     of the loop's select instead). The thread must get the GIL to post during
     a block: the switch interval is cut to 0.2 ms while probing.
+
+    A flood counts as one block: callbacks ready at once (a thousand tasks
+    started together) run in one pass of the loop, and the probe's callback,
+    like a websocket frame or a frontend request, waits behind them all. So
+    the work of a setup is sliced only when each slice yields to what came
+    after it (`await asyncio.sleep(0)` between slices in one task), not when
+    it is spread over many tasks that are ready at the same time.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
