@@ -63,6 +63,7 @@ BACKOFF_CAP = FAULT_MATRIX.backoff_cap or 0.0
 # NGUC's as the integration ships it, for the rows on the fake clock.
 SHIPPED_BACKOFF_CAP = 300.0
 SHIPPED_STREAM_GRACE = 30.0
+SHIPPED_UNKNOWN_ITEM_DELAY = 5.0
 PACKAGE = str(Path(custom_components.weblink_nguc.__file__).parent)
 
 
@@ -620,19 +621,26 @@ async def test_10_user_appears_by_event_only(
     simulator: Simulator,
     mock_config_entry: MockConfigEntry,
     log: pytest.LogCaptureFixture,
+    faults: Faults,
 ) -> None:
     """A new user's first sign is an event about an unknown id: device and entities within a minute.
 
     No reconnect happens: the stream is healthy, so only the event can tell.
+    On the fake clock, with the lookup's delay as shipped.
     """
-    entry = await start(hass, mock_config_entry, simulator)
-    connections = simulator.connection_count
-    await simulator.add_user_by_event(
-        User("86490", "Nils Holm", "110", "nils@demo.example"),
-        status=1,
-        phone=Device("9010", "86490", "Nils bordstelefon", "Snom D785"),
-    )
-    await settled(hass, entry, simulator, log, timeout=60)
+    with applied(Timings(unknown_item_delay=SHIPPED_UNKNOWN_ITEM_DELAY)):
+        entry = await start(hass, mock_config_entry, simulator)
+        connections = simulator.connection_count
+        stream = entry.runtime_data.stream
+        received = stream.events
+        await faults.user_by_event(
+            User("86490", "Nils Holm", "110", "nils@demo.example"),
+            1,
+            Device("9010", "86490", "Nils bordstelefon", "Snom D785"),
+        )
+        await wait_until(lambda: stream.events > received)
+        await advance(hass, 60)
+        await settled(hass, entry, simulator, log, timeout=5)
     assert simulator.connection_count == connections
 
 
