@@ -5,6 +5,7 @@
   policy, and the config entry of an account on a simulator.
 - `process`: the simulator in a process of its own (the benchmark's).
 - `faults`: the fault injections the fault matrix and the soak share.
+- `clock`: a fake clock for tests that wait for the integration's timers.
 - `convergence`: does Home Assistant show what the simulator holds?
 - `probe`: the longest event-loop block while it runs.
 """

@@ -850,3 +850,83 @@ async def test_15_user_removed_while_home_assistant_stopped(
     names = {d.name for d in dr.async_entries_for_config_entry(dev_reg, entry.entry_id)}
     assert "Lars Öberg" not in names
     assert "Sales" not in names
+
+
+# --- 16-18: issue 14 -------------------------------------------------------------------
+# Rows for the faults issue 14 adds. They fail with the code of this branch;
+# the markers go when the fixes of the "core" (rows 16, 17) and "api" (row
+# 18) branches are merged, and strict xfail says so by failing then.
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 §1: core's state sync")
+async def test_16_empty_list_once(
+    hass: HomeAssistant,
+    *,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    removed_devices: list[str],
+    faults: Faults,
+) -> None:
+    """One read answers 200 [] for the users: no device goes, and the state converges."""
+    entry = await start(hass, mock_config_entry, simulator)
+    before = simulator.authenticated_count
+    asked = len(simulator.request_times(USERS))
+    simulator.company.set_status("86481", 1)
+    faults.empty_list_once(USERS)
+    await faults.force_read()
+    await reconnected(simulator, before)
+    await wait_until(lambda: len(simulator.request_times(USERS)) > asked)
+    await settled(hass, entry, simulator, log)
+    assert not removed_devices
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 §1: core's state sync")
+async def test_17_list_refused(
+    hass: HomeAssistant,
+    *,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    removed_devices: list[str],
+    faults: Faults,
+) -> None:
+    """The queue list refused (403) for good: the rest is current and available, a repair issue names it.
+
+    The issue goes when the list answers again.
+    """
+    entry = await start(hass, mock_config_entry, simulator)
+    before = simulator.authenticated_count
+    simulator.company.set_status("86481", 1)  # unseen: only a read shows it
+    faults.refuse_list(QUEUES)
+    await faults.force_read()
+    await reconnected(simulator, before)
+    await wait_converged(hass, entry, simulator, 5, issues=False)
+    await wait_until(lambda: bool(issues_naming(hass, QUEUES)), 15)
+    assert not removed_devices
+
+    faults.list_back(QUEUES)
+    await settled(hass, entry, simulator, log)
+    assert not removed_devices
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 §2: api's renewal fallback")
+async def test_18_token_endpoint_down_at_an_early_close(
+    hass: HomeAssistant,
+    *,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    log: pytest.LogCaptureFixture,
+    faults: Faults,
+) -> None:
+    """The token endpoint is down when a connection is closed early: the stream comes back on the valid token."""
+    entry = await start(hass, mock_config_entry, simulator)
+    faults.token_endpoint_down()
+    before = simulator.authenticated_count
+    simulator.company.set_status("86481", 1)
+    await faults.go_away(1)
+    # Both the connection closed at authenticate and the one after it.
+    await reconnected(simulator, before + 1, timeout=5)
+    await wait_converged(hass, entry, simulator, 5)
+    faults.token_endpoint_back()
+    await settled(hass, entry, simulator, log)
