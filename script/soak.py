@@ -428,6 +428,16 @@ class Soak:
         assert self.entry is not None
         path = self.rng.choice((STATUSES, PHONES, QUEUES))
         self.faults.refuse_list(path)
+        # A change no event tells (the traffic paused, or its events would
+        # tell): only the lists that still answer can show it.
+        await self.traffic.stop()
+        company = self.sim.company
+        if path == STATUSES:
+            phone = company.devices[self.rng.choice(list(company.devices))]
+            phone.status ^= 1
+        else:
+            user_id = self.rng.choice(list(company.users))
+            company.set_status(user_id, 0 if company.statuses.get(user_id) else 1)
         await self.faults.force_read()
         # Still refused: all but the repair issue must be as NGUC holds it.
         try:
@@ -438,6 +448,7 @@ class Soak:
             self.failures.append(f"while {path} was refused: {err}"[:3000])
             _progress(f"NOT CONVERGED while {path} was refused")
         self.faults.list_back(path)
+        self.traffic.start()
 
     async def token_endpoint_down(self) -> None:
         """Take the token endpoint down for two minutes (compressed), with an early close.
