@@ -2,20 +2,24 @@
 
 The integration runs in Home Assistant's test harness against the simulator
 (both in this process) for ``--minutes``: the demo company at a high event
-rate, with a random fault every few seconds (tests/harness/faults.py, those
-of the fault matrix). After each
-fault the traffic pauses and the run waits until Home Assistant shows the
-simulator's truth again (the fault matrix's check: every entity, device,
-websocket and repair issue), timing the recovery. It ends with the same check.
+rate, with a random fault every few seconds (tests/harness/faults.py, the
+fault matrix's faults and issue 14's: an empty list once, a refused list,
+the token endpoint down, a token answer after 20 s). After each fault the
+traffic pauses and the run waits until Home Assistant shows the simulator's
+truth again (the fault matrix's check: every entity, device, websocket and
+repair issue), timing the recovery. It ends with the same check.
 
-Faults that rightly ask for the password (the token endpoint refusing it) are
-not drawn: a reauthentication is a failure here. The integration's waits are
-shortened (tests/harness/timings.py: backoff caps, heartbeat, grace) so that
-an hour of faults fits in minutes. Some faults are also checked while they
-last: a device removed while NGUC holds its item, a refused list that leaves
-the rest unavailable or stale, a stream that stays down while the token
-endpoint is down although the access token is valid. The exit code is 1 when a check failed (``mismatches``), a
-reauthentication started (``reauths``) or a traceback was logged.
+Some faults are also checked while they last: a device removed while NGUC
+holds its item, a refused list that leaves the rest unavailable or stale, a
+stream that stays down while the token endpoint is down although the access
+token is valid. Faults that rightly ask for the password (the token endpoint
+refusing it) are not drawn: a reauthentication is a failure here.
+
+The integration's waits are shortened (tests/harness/timings.py: backoff
+caps, heartbeat, grace) so that an hour of faults fits in minutes;
+``--faults`` draws from the named faults only. The exit code is 1 when a
+check failed (``mismatches``), a reauthentication started (``reauths``) or
+a traceback was logged.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 import gc
 import json
 import logging
@@ -259,13 +263,13 @@ class Soak:
         if event.data["action"] != "remove":
             return
         company = self.sim.company
-        for domain, identifier in event.data["device"]["identifiers"]:
+        held: dict[str, Collection[str]] = {
+            "user": company.users,
+            "device": company.devices,
+            "queue": company.queues,
+        }
+        for _domain, identifier in event.data["device"]["identifiers"]:
             kind, _, item = identifier.rpartition("_")
-            held = {
-                "user": company.users,
-                "device": company.devices,
-                "queue": company.queues,
-            }
             for name, items in held.items():
                 if kind.endswith(name) and item in items:
                     self.failures.append(
@@ -273,7 +277,6 @@ class Soak:
                         "removed while NGUC holds it"
                     )
                     _progress(f"DEVICE REMOVED during {self.kind}: {name} {item}")
-            del domain
 
     def watch_reauth(self) -> None:
         """Note every reauthentication flow started."""
