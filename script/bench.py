@@ -87,6 +87,18 @@ class Plan:
     trace_events: int  # events under tracemalloc
     timeout: float  # the whole benchmark
 
+    def at_large(self, name: str) -> str:
+        """Name a figure of the large company by its size: ``setup_s_1000``.
+
+        The quick run's large company has 100 users; its figures say so
+        (``setup_s_100``) rather than pass for the full run's.
+        """
+        return f"{name}_{self.large[0]}"
+
+    def at_huge(self, name: str) -> str | None:
+        """Name a figure of the huge company by its size (None: not measured)."""
+        return None if self.huge is None else f"{name}_{self.huge[0]}"
+
 
 FULL = Plan(
     mode="full",
@@ -669,15 +681,13 @@ async def run(plan: Plan) -> dict[str, Any]:
     figures = _figures(plan, small, large, ratios)
     # The longest loop block during setup: the median of the large company's
     # setups, and the one setup of the huge company.
-    figures[f"setup_block_ms_{large.users}"] = round(
+    figures[plan.at_large("setup_block_ms")] = round(
         statistics.median(r.setup_block_ms for r in larges), 1
     )
     if huge is not None:
         figures[f"setup_block_ms_{huge.users}"] = round(huge.setup_block_ms, 1)
         figures[f"setup_s_{huge.users}"] = round(huge.setup_s, 3)
-    figures.update(
-        _floor_figures(floors, large.users, huge.users if huge is not None else 0)
-    )
+    figures.update(_floor_figures(plan, floors))
     figures["scale_ratio_without_gc"] = round(statistics.median(ratios_without_gc), 3)
     figures["gc_us_per_event"] = [
         round(small.gc_us_per_event, 1),
@@ -688,7 +698,7 @@ async def run(plan: Plan) -> dict[str, Any]:
     results = [small] + ([medium] if medium is not None else []) + [large]
     _print_table(plan, results, large, ratios, time.monotonic() - started)
     print(
-        f"setup_s_{large.users}, median of {len(setups)} setups of the large company: "
+        f"{plan.at_large('setup_s')}, median of {len(setups)} setups of the large company: "
         + ", ".join(f"{setup:.2f}" for setup in setups)
         + " s; longest loop block in each: "
         + ", ".join(f"{r.setup_block_ms:.1f}" for r in larges)
@@ -785,29 +795,28 @@ async def measure_floors(
     return floors
 
 
-def _floor_figures(floors: Floors, users: int, huge_users: int) -> dict[str, Any]:
-    """Return the floor's figures, named by the users of the company they go with."""
+def _floor_figures(plan: Plan, floors: Floors) -> dict[str, Any]:
+    """Return the floor's figures, named by the size of the company they go with."""
     figures = {
         "floor_scale_ratio": round(statistics.median(floors.ratios), 3),
         "floor_cpu_us_per_write": [
             round(statistics.median(f.cpu_us_per_write for f in runs), 1)
             for runs in (floors.small, floors.large)
         ],
-        f"floor_setup_s_{users}": round(
+        plan.at_large("floor_setup_s"): round(
             statistics.median(f.setup_s for f in floors.large), 3
         ),
-        f"floor_setup_block_ms_{users}": round(
+        plan.at_large("floor_setup_block_ms"): round(
             statistics.median(f.setup_block_ms for f in floors.large), 1
         ),
-        f"floor_tracemalloc_peak_mb_{users}": round(
+        plan.at_large("floor_tracemalloc_peak_mb"): round(
             floors.traced.tracemalloc_peak_mb or 0.0, 1
         ),
     }
-    if floors.huge is not None:
-        figures[f"floor_setup_block_ms_{huge_users}"] = round(
-            floors.huge.setup_block_ms, 1
-        )
-        figures[f"floor_setup_s_{huge_users}"] = round(floors.huge.setup_s, 3)
+    block, setup = plan.at_huge("floor_setup_block_ms"), plan.at_huge("floor_setup_s")
+    if floors.huge is not None and block is not None and setup is not None:
+        figures[block] = round(floors.huge.setup_block_ms, 1)
+        figures[setup] = round(floors.huge.setup_s, 3)
     return figures
 
 
@@ -958,10 +967,10 @@ def _figures(
             / statistics.median(small.new_item_block_ms),
             2,
         ),
-        f"setup_s_{large.users}": round(large.setup_s, 3),
+        plan.at_large("setup_s"): round(large.setup_s, 3),
         "rest_reads_at_setup": large.rest_reads,
         "writes_per_entity_at_setup": round(large.writes_per_entity, 3),
-        f"tracemalloc_peak_mb_{large.users}": round(
+        plan.at_large("tracemalloc_peak_mb"): round(
             large.tracemalloc_peak_mb or 0.0, 1
         ),
         "mode": plan.mode,

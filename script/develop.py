@@ -6,6 +6,8 @@ this process, and beside it a real Home Assistant (``.venv-hass``, see
 configuration in ``config/``. On the first run it onboards an owner ``dev``
 (password ``dev``) and adds the integration for the simulator's demo account
 through Home Assistant's config-flow API, so that nothing is left to click.
+Each run links the repository's blueprints into
+``config/blueprints/automation/weblink_nguc/``, as it links the integration.
 Later runs start what ``config/`` holds.
 
 Runs until Ctrl-C (SIGINT), SIGTERM or SIGHUP, then stops Home Assistant
@@ -57,6 +59,8 @@ RESUME = "The next run of script/develop takes the first-run setup up again."
 DASHBOARD = REPO_ROOT / "docs" / "dashboard.yaml"
 DASHBOARD_PATH = "phone-system"
 DASHBOARD_TITLE = "Phone system"
+# The repository's blueprints, offered in the demo as if imported.
+BLUEPRINTS = REPO_ROOT / "blueprints" / "automation" / DOMAIN
 # How long to wait for the devices of the demo account after the start.
 DEVICES_PATIENCE = 30.0
 
@@ -203,6 +207,31 @@ def missing_includes(config_dir: Path = CONFIG_DIR) -> list[str]:
         for include, what in INCLUDES.items()
         if include not in lines
     ]
+
+
+def link_blueprints(config_dir: Path = CONFIG_DIR) -> list[str]:
+    """Link each blueprint of the repository into the configuration's blueprints.
+
+    One link per file, not one for the folder: Home Assistant finds
+    blueprints with a ``**`` glob, which does not enter a linked folder. A
+    file of the same name that is not such a link (a blueprint imported in
+    the UI) is left as it is; links to blueprints gone from the repository
+    are removed. Returns the names linked now.
+    """
+    folder = config_dir / "blueprints" / "automation" / DOMAIN
+    folder.mkdir(parents=True, exist_ok=True)
+    for link in folder.iterdir():
+        if link.is_symlink() and not link.exists():
+            link.unlink()
+    linked = []
+    for source in sorted(BLUEPRINTS.glob("*.yaml")):
+        link = folder / source.name
+        if link.is_symlink() and link.resolve() != source.resolve():
+            link.unlink()  # e.g. to a clone that has moved
+        if not link.exists():
+            link.symlink_to(source)
+            linked.append(source.name)
+    return linked
 
 
 def entry_status(entry: dict[str, Any], flows: list[dict[str, Any]]) -> str:
@@ -400,6 +429,7 @@ async def main(sim_port: int) -> int:
     )
     done = hass.onboarding_done()
     first_run = not ONBOARDING_STEPS.issubset(done)
+    link_blueprints()
     sim = Simulator(demo_company())
     await sim.start(HOST, sim_port)
     demo = asyncio.create_task(run_demo(sim), name="nguc-demo")

@@ -37,8 +37,15 @@ class Seen:
         self.internal = 0
         self.picked: tuple[str, str] | None = None
         self.picked_ended = False
+        self.started = asyncio.get_running_loop().time()
+        # Calls said to have lasted longer than the demo has run.
+        self.impossible: list[str] = []
 
     def add(self, name: str, payload: dict[str, Any]) -> None:
+        ran = asyncio.get_running_loop().time() - self.started
+        length = payload.get("billsec") if name == "Cdr" else payload.get("talk_time")
+        if name in ("Cdr", "QueueCdr") and int(length or 0) > ran + 1:
+            self.impossible.append(f"{name} of {length} s after {ran:.1f} s")
         if name == "Queue":
             queue_id = payload["queue"]["id"]
             for member in payload["members"]:
@@ -95,6 +102,8 @@ async def test_demo_shows_the_call_centre(sim: Simulator) -> None:
             finally:
                 demo.cancel()
                 await asyncio.gather(demo, return_exceptions=True)
+    # Each call lasted no longer than the demo had run when it ended.
+    assert seen.impossible == []
     # The one caller picked up over the API, then hung up by the demo.
     assert seen.picked is not None
     assert sim.pickups == [(*seen.picked, "86480")]

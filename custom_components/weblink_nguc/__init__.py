@@ -11,18 +11,24 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.typing import ConfigType
 
+from .account import client_from_entry
 from .const import DOMAIN, ISSUE_DUPLICATE_COMPANY
 from .coordinator import (
     KEY_ACCOUNT,
     NgucConfigEntry,
     NgucCoordinator,
     async_remove_store,
-    client_from_entry,
 )
+from .followup import async_remove_followup, async_setup_followup
 from .migrate import async_migrate
 from .services import async_setup_services
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.EVENT,
+    Platform.SENSOR,
+    Platform.TODO,
+]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -38,6 +44,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool
     coordinator = NgucCoordinator(hass, entry, client_from_entry(hass, entry))
     await coordinator.async_setup()
     entry.runtime_data = coordinator
+    await async_setup_followup(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start()
     return True
@@ -75,4 +82,5 @@ async def async_remove_config_entry_device(
 async def async_remove_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> None:
     """Forget what the entry kept: its items on disk, its repair issues."""
     await async_remove_store(hass, entry)
+    await async_remove_followup(hass, entry)
     ir.async_delete_issue(hass, DOMAIN, f"{entry.entry_id}_{ISSUE_DUPLICATE_COMPANY}")

@@ -9,7 +9,7 @@ of the company's own PBX users get their names (:class:`Names`).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,7 @@ class CallEvent:
     item: str  # the key of the user or queue it concerns ("user_86480")
     event_type: str
     data: dict[str, Any]
-    once: tuple[str, ...]  # identifies the happening, so that it fires once
+    once: tuple[Hashable, ...]  # identifies the happening, so that it fires once
 
 
 class Names:
@@ -107,12 +107,12 @@ def user_call_event(cdr: Cdr, names: Names = NO_NAMES) -> CallEvent | None:
         return None
     if user is None:
         return None
-    call_id = cdr.call_guid or cdr.id or ""
+    call_id = cdr.call_guid or cdr.id
     return CallEvent(
         item=user_key(user),
         event_type=event_type,
         data={
-            "call_id": call_id,
+            "call_id": call_id or "",
             "direction": cdr.direction.lower(),
             "caller": cdr.src,
             "caller_name": names.of(cdr.src_user_id, cdr.src),
@@ -122,7 +122,10 @@ def user_call_event(cdr: Cdr, names: Names = NO_NAMES) -> CallEvent | None:
             "disposition": cdr.disposition,
             "recording": cdr.recording_id is not None,
         },
-        once=("cdr", user, call_id, event_type),
+        # A record with neither id nor call_guid is known by all it says
+        # (time, direction, numbers, disposition...): only its repeat is the
+        # same call; records are frozen, so they compare by value.
+        once=("cdr", user, call_id or cdr, event_type),
     )
 
 
@@ -145,12 +148,12 @@ def queue_call_event(qcdr: QueueCdr, names: Names = NO_NAMES) -> CallEvent | Non
     event_type = _QUEUE_OUTCOMES.get(qcdr.disposition or "")
     if event_type is None or qcdr.queue_id is None:
         return None
-    call_id = qcdr.call_guid or qcdr.id or ""
+    call_id = qcdr.call_guid or qcdr.id
     return CallEvent(
         item=queue_key(qcdr.queue_id),
         event_type=event_type,
         data={
-            "call_id": call_id,
+            "call_id": call_id or "",
             "caller": qcdr.callerid,
             "caller_name": names.of(None, qcdr.callerid),
             "wait_time": qcdr.wait_time,
@@ -158,7 +161,8 @@ def queue_call_event(qcdr: QueueCdr, names: Names = NO_NAMES) -> CallEvent | Non
             "agent_name": names.of(qcdr.user_id) or qcdr.answered_by,
         },
         # QueueCdr repeats at each step of a call: one event per outcome.
-        once=("queue", qcdr.queue_id, call_id, event_type),
+        # Without any id, a step is known by all it says, as a Cdr is.
+        once=("queue", qcdr.queue_id, call_id or qcdr, event_type),
     )
 
 
@@ -168,9 +172,9 @@ class SeenOnce:
     def __init__(self, size: int = 2048) -> None:
         """Keep at most ``size`` keys."""
         self._size = size
-        self._seen: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[Hashable, ...], None] = OrderedDict()
 
-    def first_time(self, key: tuple[str, ...]) -> bool:
+    def first_time(self, key: tuple[Hashable, ...]) -> bool:
         """Return True the first time ``key`` is seen (an empty key: always)."""
         if not key:
             return True

@@ -36,6 +36,7 @@ STREAM_REJECTED_ISSUE_AFTER: Final = 3
 
 # Repair issues (translation keys).
 ISSUE_MISSING_ENDPOINT: Final = "missing_endpoint"
+ISSUE_LIST_FAILING: Final = "list_failing"
 ISSUE_STREAM_REJECTED: Final = "stream_rejected"
 ISSUE_DUPLICATE_COMPANY: Final = "duplicate_company"
 

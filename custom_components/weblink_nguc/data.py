@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from .api import (
-    Cdr,
-    Device,
-    DeviceStatus,
-    Me,
-    Queue,
-    Update,
-    User,
-    UserStatus,
-)
+from .api import Cdr, Device, DeviceStatus, Me, Queue, Update, User, UserStatus
+from .memberships import Membership, Memberships, members_known
+
+__all__ = ["Membership", "members_known"]
 
 # The kinds of item that have a device of their own; an item's key is
 # "<kind>_<NGUC id>", e.g. "user_86480".
@@ -99,86 +92,6 @@ class Changes:
 NO_CHANGES = Changes()
 
 
-@dataclass(frozen=True, slots=True)
-class Membership:
-    """A user's place in a queue."""
-
-    queue_id: str
-    queue_name: str | None
-    paused: bool | None  # None: NGUC did not say
-
-
-def members_known(queue: Queue) -> bool:
-    """Return whether a queue's members are known: listed, or truly none.
-
-    A queue read back from disk, or from an answer without ``members``,
-    lists none although it has some.
-    """
-    return bool(queue.members) or queue.member_total == 0
-
-
-class _Memberships:
-    """Every user's queues, kept up to date queue by queue.
-
-    So that a user's entities read their queues without looking at every
-    queue of the company: an event about one queue updates that queue's
-    members alone, and the tuple of a user whose queues did not change is
-    the same object as before.
-    """
-
-    __slots__ = ("_by_user", "_order", "_tuples", "unknown")
-
-    def __init__(self, queues: Iterable[Queue]) -> None:
-        """Index ``queues``, in their order."""
-        self._by_user: dict[str, dict[str, Membership]] = {}
-        self._order: dict[str, int] = {}  # queue id -> its place among queues
-        self._tuples: dict[str, tuple[Membership, ...]] = {}
-        #: Queues whose members, or some members' users, are not known.
-        self.unknown: set[str] = set()
-        for queue in queues:
-            self.replace(None, queue)
-
-    def replace(self, old: Queue | None, new: Queue) -> None:
-        """Take ``new`` in place of ``old``, the same queue as it was before."""
-        queue_id = new.id
-        self._order.setdefault(queue_id, len(self._order))
-        fresh: dict[str, Membership] = {}
-        complete = members_known(new)
-        for member in new.members:
-            if member.user_id is None:
-                complete = False
-            elif member.user_id not in fresh:
-                fresh[member.user_id] = Membership(queue_id, new.name, member.paused)
-        if complete:
-            self.unknown.discard(queue_id)
-        else:
-            self.unknown.add(queue_id)
-        if old is not None:
-            for member in old.members:
-                user_id = member.user_id
-                if user_id is None or user_id in fresh:
-                    continue
-                places = self._by_user.get(user_id)
-                if places is not None and places.pop(queue_id, None) is not None:
-                    self._tuples.pop(user_id, None)
-        for user_id, membership in fresh.items():
-            places = self._by_user.setdefault(user_id, {})
-            if places.get(queue_id) != membership:
-                places[queue_id] = membership
-                self._tuples.pop(user_id, None)
-
-    def of(self, user_id: str) -> tuple[Membership, ...]:
-        """Return the queues of a user, in the order of the queues."""
-        if (found := self._tuples.get(user_id)) is None:
-            places = self._by_user.get(user_id)
-            found = tuple(sorted(places.values(), key=self._place)) if places else ()
-            self._tuples[user_id] = found
-        return found
-
-    def _place(self, membership: Membership) -> int:
-        return self._order[membership.queue_id]
-
-
 @dataclass(slots=True)
 class NgucData:
     """What NGUC told us, as of the last REST read plus the events since."""
@@ -190,7 +103,7 @@ class NgucData:
     queues: dict[str, Queue] = field(default_factory=dict)
     # Built when first asked for, then kept in step by apply(): change
     # ``queues`` through apply() only once memberships() was called.
-    _memberships: _Memberships | None = field(
+    _memberships: Memberships | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -227,7 +140,7 @@ class NgucData:
         memberships are the same tuple as before.
         """
         if (index := self._memberships) is None:
-            index = self._memberships = _Memberships(self.queues.values())
+            index = self._memberships = Memberships(self.queues.values())
         if index.unknown:
             return None
         return index.of(user_id)
@@ -408,70 +321,3 @@ def _member_keys(
 
 
 _ABSENT = object()
-
-
-# --- What is kept on disk: the items, not their states -------------------------------
-
-
-def identities(data: NgucData) -> dict[str, list[dict[str, Any]]]:
-    """Return the items of ``data`` as JSON, without any state or e-mail."""
-    return {
-        "users": [
-            {"id": u.id, "name": u.name, "extension": u.extension}
-            for u in data.users.values()
-        ],
-        "devices": [
-            {"id": d.id, "user_id": d.user_id, "name": d.name, "model": d.model}
-            for d in data.devices.values()
-        ],
-        "queues": [{"id": q.id, "name": q.name} for q in data.queues.values()],
-    }
-
-
-def users_from_identities(stored: Mapping[str, Any]) -> dict[str, User]:
-    """Return the users kept by :func:`identities`."""
-    return {
-        item["id"]: User(
-            id=item["id"], name=item["name"], extension=item["extension"], email=None
-        )
-        for item in stored.get("users", ())
-    }
-
-
-def devices_from_identities(stored: Mapping[str, Any]) -> dict[str, Device]:
-    """Return the phones kept by :func:`identities`; their registration unknown."""
-    return {
-        item["id"]: Device(
-            id=item["id"],
-            user_id=item["user_id"],
-            name=item["name"],
-            model=item["model"],
-            registered=None,
-        )
-        for item in stored.get("devices", ())
-    }
-
-
-def queues_from_identities(stored: Mapping[str, Any]) -> dict[str, Queue]:
-    """Return the queues kept by :func:`identities`; their figures unknown."""
-    return {
-        item["id"]: Queue(
-            id=item["id"],
-            name=item["name"],
-            waiting=None,
-            member_available=None,
-            member_total=None,
-            wait_longest=None,
-            wait_avg=None,
-            service_level=None,
-            service_level_time=None,
-            completed=None,
-            abandoned=None,
-            total=None,
-            talktime=None,
-            holdtime=None,
-            members=(),
-            callers=(),
-        )
-        for item in stored.get("queues", ())
-    }

@@ -7,10 +7,11 @@ per setup. Removing a device removes its entities with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
@@ -32,6 +33,11 @@ KEY_ACCOUNT = "account"
 
 # Users first: a phone names its user's device as the one it is reached through.
 _ORDER = {KIND_USER: 0, KIND_QUEUE: 1, KIND_DEVICE: 2}
+
+
+def in_device_order(keys: Iterable[str]) -> list[str]:
+    """Return item keys in the order their devices are to be made."""
+    return sorted(keys, key=lambda key: _ORDER.get(split_key(key)[0], 3))
 
 
 class NgucDevices:
@@ -62,9 +68,14 @@ class NgucDevices:
         ).id
 
     @callback
-    def async_update(self, data: NgucData, keys: Collection[str]) -> None:
-        """Create the devices of ``keys``, or update them from ``data``."""
-        for key in sorted(keys, key=lambda key: _ORDER.get(split_key(key)[0], 3)):
+    def async_update(self, data: NgucData, keys: Collection[str]) -> list[str]:
+        """Create the devices of ``keys``, or update them from ``data``.
+
+        Returns the keys whose item ``data`` holds, in the order their
+        devices were made: users before the phones reached through them.
+        """
+        done: list[str] = []
+        for key in in_device_order(keys):
             kind, item_id = split_key(key)
             if kind == KIND_USER and (user := data.users.get(item_id)) is not None:
                 self._set(
@@ -83,6 +94,10 @@ class NgucDevices:
                 )
             elif kind == KIND_QUEUE and (queue := data.queues.get(item_id)):
                 self._set(key, name=queue.name or queue.id, model="Call queue")
+            else:
+                continue
+            done.append(key)
+        return done
 
     def _set(
         self,
@@ -97,7 +112,9 @@ class NgucDevices:
             config_entry_id=self._entry.entry_id,
             identifiers={(DOMAIN, self._identifier(key))},
             name=name,
-            manufacturer=MANUFACTURER,
+            # Users and queues are Weblink's service; a phone is its maker's,
+            # and NGUC names no maker (its model reads "Yealink T54W").
+            manufacturer=None if split_key(key)[0] == KIND_DEVICE else MANUFACTURER,
             model=model,
             serial_number=serial_number,
             via_device_id=via_device_id,
@@ -143,6 +160,25 @@ class NgucDevices:
         if (device_id := self._lookup(key)) is not None:
             self._ids[key] = device_id
         return device_id
+
+    def event_data(
+        self, name: str, payload: Any, entity_ids: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        """Return the bus event of an NGUC event, with the device it concerns.
+
+        With ``entity_ids`` (a call record's), the entity of that device's
+        calls too, so that the logbook of that entity shows it.
+        """
+        key = key_for_event(name, payload)
+        data = {
+            "event": name,
+            "data": payload,
+            "config_entry_id": self._entry.entry_id,
+            "device_id": None if key is None else self.device_id(key),
+        }
+        if entity_ids is not None and key is not None and key in entity_ids:
+            data[ATTR_ENTITY_ID] = entity_ids[key]
+        return data
 
     def device_id_for_event(self, name: str, payload: Any) -> str | None:
         """Return the Home Assistant device an event is about, if any."""

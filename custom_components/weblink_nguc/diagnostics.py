@@ -24,6 +24,7 @@ from homeassistant.helpers import entity_registry as er
 from .api import contract as c
 from .const import CONF_TOKEN
 from .coordinator import NgucConfigEntry
+from .followup import followup_counts
 
 # Redacted wherever they appear: in the entry, the state and the raw events.
 TO_REDACT = {
@@ -133,6 +134,7 @@ async def async_get_config_entry_diagnostics(
         },
         "recent_events": _without_names(list(coordinator.recent_events)),
         "entities": _entities(hass, entry),
+        "call_history": followup_counts(hass, entry),
     }
     return async_redact_data(diagnostics, TO_REDACT)
 

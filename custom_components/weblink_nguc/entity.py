@@ -1,7 +1,8 @@
 """The base entities: one NGUC item (account, user, phone or queue) per device.
 
-An entity listens to its item's key only, and writes its state only when what
-it shows changed: a platform's entity class says what it shows in
+An entity is a coordinator entity whose context is its item's key: it is
+told of that item's changes only, and writes its state only when what it
+shows changed. A platform's entity class says what it shows in
 :meth:`NgucEntity._shown`.
 """
 
@@ -16,6 +17,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import BaseCoordinatorEntity
 
 from .api import Device, Queue, UserStatus
 from .const import DOMAIN
@@ -134,7 +136,7 @@ def async_add_item_entities(
 _NOT_WRITTEN = object()
 
 
-class NgucEntity(Entity):
+class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
     """An entity that is told, by key, when its item may have changed.
 
     ``item_key`` is the item's key ("user_86480", "queue_501", ...); only
@@ -143,7 +145,6 @@ class NgucEntity(Entity):
     """
 
     _attr_has_entity_name = True
-    _attr_should_poll = False
 
     def __init__(
         self,
@@ -157,9 +158,8 @@ class NgucEntity(Entity):
         ``listen_key`` overrides what to listen to, for the account's entities
         that follow the stream or every event rather than one item.
         """
-        self.coordinator = coordinator
+        super().__init__(coordinator, listen_key or item_key)
         self.item_key = item_key
-        self.listen_key = listen_key or item_key
         self.entity_description = description
         identifier = coordinator.identifier(item_key)
         self._attr_unique_id = f"{identifier}_{description.key}"
@@ -192,16 +192,16 @@ class NgucEntity(Entity):
 
     async def async_added_to_hass(self) -> None:
         """Listen for changes of this entity's item, and of availability."""
+        # Every listener is told of availability flips too.
         await super().async_added_to_hass()
         # Home Assistant writes the state once added: this is what it writes.
         self._written = (self.available, self._shown())
-        # Every listener is told of availability flips too.
-        self.async_on_remove(
-            self.coordinator.async_subscribe(self.listen_key, self._async_notified)
-        )
+
+    async def async_update(self) -> None:
+        """Do nothing: NGUC pushes every change."""
 
     @callback
-    def _async_notified(self) -> None:
+    def _handle_coordinator_update(self) -> None:
         """Told that what this entity listens to may have changed."""
         self._async_item_changed()
 
@@ -263,7 +263,7 @@ class NgucItemEntity[T](NgucEntity):
 
     @callback
     @override
-    def _async_notified(self) -> None:
+    def _handle_coordinator_update(self) -> None:
         """Compare what the entity shows only if its item or availability changed."""
         available = self.available
         item = self.item

@@ -1,9 +1,10 @@
 """Describe NGUC call records in the logbook.
 
 Only call records (``Cdr``, ``QueueCdr``) get a sentence of their own, with
-the caller and an icon, on the call event entity of the user or queue they
-concern. Line statuses, phone registrations and queue figures are entity
-states: the logbook already writes a line for each of their changes.
+the caller (by name when a colleague calls) and an icon, on the call event
+entity of the user or queue they concern. Line statuses and phone
+registrations are entity states: the logbook already writes a line for each
+of their changes (queue figures, being measurements, it leaves out).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from homeassistant.components.logbook.const import (
     LOGBOOK_ENTRY_MESSAGE,
     LOGBOOK_ENTRY_NAME,
 )
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .api import contract as c
 from .api.models import as_int, as_str
+from .calls import NO_NAMES, Names
 from .const import DOMAIN, EVENT_NGUC
 
 DEFAULT_NAME = "Weblink NGUC"
@@ -53,6 +56,9 @@ def async_describe_events(
     """Describe ``weblink_nguc_event`` for the logbook."""
     dev_reg = dr.async_get(hass)
     ent_reg = er.async_get(hass)
+    # The index of each account's users, made again only when NGUC's
+    # directory is replaced (an Activity page describes hundreds of events).
+    names: dict[str, Names] = {}
 
     @callback
     def async_describe_nguc_event(event: Event[Mapping[str, Any]]) -> dict[str, str]:
@@ -65,7 +71,9 @@ def async_describe_events(
             name = device.name_by_user or device.name or DEFAULT_NAME
             if (key := CALL_ENTITY.get(as_str(data.get("event")) or "")) is not None:
                 entity_id = _call_entity(ent_reg, device_id, key)
-        message, icon = describe(data.get("event"), data.get("data"))
+        message, icon = describe(
+            data.get("event"), data.get("data"), _names(hass, data, names)
+        )
         described = {
             LOGBOOK_ENTRY_NAME: name,
             LOGBOOK_ENTRY_MESSAGE: message,
@@ -90,26 +98,64 @@ def _call_entity(ent_reg: er.EntityRegistry, device_id: str, key: str) -> str | 
     return None
 
 
-def describe(name: Any, payload: Any) -> Description:
-    """Return a short sentence on one NGUC event, and its icon."""
+def _names(
+    hass: HomeAssistant, data: Mapping[str, Any], cache: dict[str, Names]
+) -> Names:
+    """Return the names of the users of the account the event came from.
+
+    Names are those of now (the logbook describes when it is read); without
+    the account loaded, calls read with their numbers only.
+    """
+    entry_id = data.get("config_entry_id")
+    entry = (
+        hass.config_entries.async_get_entry(entry_id)
+        if isinstance(entry_id, str)
+        else None
+    )
+    if entry is None or entry.domain != DOMAIN:
+        return NO_NAMES
+    if entry.state is not ConfigEntryState.LOADED:
+        return NO_NAMES
+    coordinator = entry.runtime_data
+    users = coordinator.following.directory(coordinator.data)
+    if (known := cache.get(entry.entry_id)) is None or known.users is not users:
+        known = cache[entry.entry_id] = Names(users)
+    return known
+
+
+def describe(name: Any, payload: Any, names: Names = NO_NAMES) -> Description:
+    """Return a short sentence on one NGUC event, and its icon.
+
+    A colleague (a user of the company, by ``names``) is named, with the
+    number: "missed a call from Erik Johansson (102)".
+    """
     event = as_str(name) or "unknown"
     data: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
     if event == c.EVENT_CDR:
-        return _cdr(data)
+        return _cdr(data, names)
     if event == c.EVENT_QUEUE_CDR:
-        return _queue_cdr(data)
+        return _queue_cdr(data, names)
     # Events that NGUC does not document are passed on as they come.
     detail = as_str(data.get(c.STATUS_TEXT)) or as_str(data.get("state"))
     message = f"NGUC event {event}: {detail}" if detail else f"NGUC event {event}"
     return message, "mdi:phone-settings"
 
 
-def _cdr(data: Mapping[str, Any]) -> Description:
+def _party(names: Names, user_id: Any, number: Any) -> str:
+    """Return "Erik Johansson (102)" for a colleague, else the number."""
+    number = as_str(number)
+    name = names.of(as_str(user_id), number)
+    if name is None:
+        return number or UNKNOWN_NUMBER
+    return f"{name} ({number})" if number else name
+
+
+def _cdr(data: Mapping[str, Any], names: Names) -> Description:
     direction = (as_str(data.get(c.CDR_DIRECTION)) or "").upper()
     disposition = (as_str(data.get(c.CDR_DISPOSITION)) or "").upper()
     billsec = as_int(data.get(c.CDR_BILLSEC))
     if direction == c.DIRECTION_IN:
-        caller = as_str(data.get(c.CDR_SRC)) or UNKNOWN_NUMBER
+        caller = _party(names, data.get(c.CDR_SRC_USER_ID), data.get(c.CDR_SRC))
         if disposition == c.DISPOSITION_ANSWER:
             return (
                 f"answered a call from {caller}{_duration(billsec)}",
@@ -118,7 +164,7 @@ def _cdr(data: Mapping[str, Any]) -> Description:
         if disposition in _MISSED:
             return f"missed a call from {caller}", "mdi:phone-missed"
     elif direction == c.DIRECTION_OUT:
-        callee = as_str(data.get(c.CDR_DST)) or UNKNOWN_NUMBER
+        callee = _party(names, data.get(c.CDR_DST_USER_ID), data.get(c.CDR_DST))
         if disposition == c.DISPOSITION_ANSWER:
             return f"called {callee}{_duration(billsec)}", "mdi:phone-outgoing"
         if disposition in _MISSED:
@@ -129,11 +175,11 @@ def _cdr(data: Mapping[str, Any]) -> Description:
     return f"call record: {disposition.lower() or 'unknown'}", "mdi:phone"
 
 
-def _queue_cdr(data: Mapping[str, Any]) -> Description:
-    caller = (
-        as_str(data.get(c.QCDR_CALLERID))
-        or as_str(data.get(c.QCDR_E164_SRC))
-        or UNKNOWN_NUMBER
+def _queue_cdr(data: Mapping[str, Any], names: Names) -> Description:
+    caller = _party(
+        names,
+        None,
+        as_str(data.get(c.QCDR_CALLERID)) or as_str(data.get(c.QCDR_E164_SRC)),
     )
     disposition = (as_str(data.get(c.QCDR_DISPOSITION)) or "").upper()
     agent = as_str(data.get(c.QCDR_ANSWERED_BY))

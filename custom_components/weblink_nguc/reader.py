@@ -1,37 +1,39 @@
-"""Reading NGUC's state over REST, without ever replacing it by less.
+"""Reading NGUC's lists over REST, each answer on its own; what was kept on disk.
 
-A list whose endpoint answers 404 (its path is assumed) keeps the items it
-had, in memory or, after a restart, as kept on disk; a repair issue names the
-endpoint until it answers. Any other failure fails the whole read, to be
-retried: nothing is replaced by a partial answer.
+Each list's answer, or its failure, is handed back apart: what to believe
+of it is the sync's to judge. A list whose endpoint answers 404 (its path is
+assumed) raises a repair issue at once; any other failure that persists
+(several reads, or ten minutes) raises one naming the list and the answer.
+Both go when the list answers again. What a list cannot give after a
+restart comes from what was kept on disk (:mod:`.store`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from http import HTTPStatus
+import time
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.storage import Store
 
-from .api import NgucAuthError, NgucClient, NgucNotFoundError, UserStatus, contract as c
-from .const import DOMAIN, ISSUE_MISSING_ENDPOINT, LOGGER
-from .data import (
-    KIND_DEVICE,
-    KIND_QUEUE,
-    KIND_USER,
-    NgucData,
-    devices_from_identities,
-    identities,
-    queues_from_identities,
-    users_from_identities,
+from .api import (
+    Me,
+    NgucAuthError,
+    NgucClient,
+    NgucError,
+    NgucNotFoundError,
+    NgucResponseError,
+    UserStatus,
+    contract as c,
 )
-
-STORE_VERSION = 1
-STORE_SAVE_DELAY = 10.0
+from .const import DOMAIN, ISSUE_LIST_FAILING, ISSUE_MISSING_ENDPOINT, LOGGER
+from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, NgucData
+from .store import NgucStore
 
 # The parts of NgucData that a list fills, and the kind of item each lists.
 PART_USERS = "users"
@@ -43,138 +45,175 @@ PART_OF_KIND = {
     KIND_DEVICE: PART_DEVICES,
     KIND_QUEUE: PART_QUEUES,
 }
-_FROM_DISK: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    PART_USERS: users_from_identities,
-    PART_DEVICES: devices_from_identities,
-    PART_QUEUES: queues_from_identities,
-}
+# A list that fails this many reads in a row, or this long, raises an issue.
+FAILING_ISSUE_READS = 3
+FAILING_ISSUE_AFTER = 600.0  # seconds
 
 
-class Read(NamedTuple):
-    """What a read found."""
+@dataclass(slots=True)
+class Answers:
+    """What one read got: each list's items or its failure, and ``/user/me``."""
 
-    data: NgucData
-    first_answers: frozenset[str]
+    me: Me | NgucError | None
+    """None when it was not asked for."""
+    lists: dict[str, list[Any] | NgucError] = field(default_factory=dict)
+    first_answers: frozenset[str] = frozenset()
     """Parts whose list answered for the first time in this run."""
 
 
-def _store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
-    return Store(hass, STORE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+@dataclass(slots=True)
+class _Failing:
+    reads: int
+    since: float
+    issue: bool = False
 
 
-async def async_remove_store(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Remove what an entry kept on disk."""
-    await _store(hass, entry).async_remove()
+PATHS = {
+    PART_USERS: c.PATH_USERS,
+    PART_STATUSES: c.PATH_USER_STATUSES,
+    PART_DEVICES: c.PATH_DEVICES,
+    PART_QUEUES: c.PATH_QUEUES,
+}
+ALL_PARTS = frozenset(PATHS)
 
 
 class NgucReader:
-    """Reads one account's state; remembers which lists answer."""
+    """Reads one account's lists; remembers which answer and which fail."""
 
     def __init__(
         self, hass: HomeAssistant, entry: ConfigEntry, client: NgucClient
     ) -> None:
-        """Bind; :meth:`async_load` reads what was kept on disk."""
+        """Bind; its store reads what was kept on disk."""
         self._hass = hass
         self._entry = entry
         self._client = client
-        self._store = _store(hass, entry)
-        self._stored: dict[str, Any] = {}
-        self._save_pending = False
-        #: Parts whose list answered at the last read, and at any read.
+        self.store = NgucStore(hass, entry)
+        #: Parts whose list answered at its last read, and at any read.
         self.answered: set[str] = set()
         self.ever_answered: set[str] = set()
         self._missing: dict[str, str] = {}  # part -> the path that answered 404
+        self._failing: dict[str, _Failing] = {}
 
-    async def async_load(self) -> None:
-        """Read the items kept on disk at the last run."""
-        self._stored = await self._store.async_load() or {}
+    async def async_read(self, parts: Collection[str], *, read_me: bool) -> Answers:
+        """Read the lists of ``parts`` (and ``/user/me`` if asked), each on its own.
 
-    async def async_read(self, current: NgucData, *, read_me: bool) -> Read:
-        """Read the lists (and ``/user/me`` if asked); return the data and what answered.
-
-        ``current`` gives ``me`` when it is not read, and the items of a list
-        that answers 404.
+        Raises :class:`NgucAuthError` only when the token endpoint refused
+        the credentials: a list that refuses a fresh token is a failure of
+        that list.
         """
         client = self._client
-        parts: tuple[tuple[str, str, Callable[[], Awaitable[Any]]], ...] = (
-            (PART_USERS, c.PATH_USERS, client.get_users),
-            (PART_STATUSES, c.PATH_USER_STATUSES, client.get_user_statuses),
-            (PART_DEVICES, c.PATH_DEVICES, client.get_devices),
-            (PART_QUEUES, c.PATH_QUEUES, client.get_queues),
-        )
+        reads: dict[str, Callable[[], Awaitable[list[Any]]]] = {
+            PART_USERS: client.get_users,
+            PART_STATUSES: client.get_user_statuses,
+            PART_DEVICES: client.get_devices,
+            PART_QUEUES: client.get_queues,
+        }
+        wanted = [part for part in PATHS if part in parts]
         me, *results = await asyncio.gather(
-            client.get_me() if read_me else _value(current.me),
-            *(read() for _, _, read in parts),
+            client.get_me() if read_me else _value(None),
+            *(reads[part]() for part in wanted),
             return_exceptions=True,
         )
-        # Credentials first: they stop everything; then faults to retry.
         for result in (me, *results):
             if isinstance(result, NgucAuthError):
                 raise result
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(
-                result, NgucNotFoundError
-            ):
-                raise result
-        if isinstance(me, BaseException):
-            raise me
-        lists: dict[str, dict[str, Any]] = {}
+            if isinstance(result, BaseException) and not isinstance(result, NgucError):
+                raise result  # a bug of ours, not NGUC's answer
+        answers = Answers(me=me)
         answered: set[str] = set()
-        for (part, path, _), result in zip(parts, results, strict=True):
-            if isinstance(result, BaseException):
-                self._missing_endpoint(part, path, result)
-                lists[part] = self._kept(current, part)
+        for part, result in zip(wanted, results, strict=True):
+            answers.lists[part] = result
+            if isinstance(result, NgucError):
+                self._failed(part, result)
             else:
                 self._endpoint_answers(part)
                 answered.add(part)
-                lists[part] = {_id_of(item): item for item in result}
-        first_answers = frozenset(answered - self.ever_answered)
-        self.answered = answered
+        answers.first_answers = frozenset(answered - self.ever_answered)
+        self.answered = (self.answered - set(wanted)) | answered
         self.ever_answered |= answered
-        data = NgucData(
-            me=me,
-            users=lists[PART_USERS],
-            statuses=lists[PART_STATUSES],
-            devices=lists[PART_DEVICES],
-            queues=lists[PART_QUEUES],
-        )
-        return Read(data, first_answers)
+        return answers
 
-    def _kept(self, current: NgucData, part: str) -> dict[str, Any]:
+    def kept(self, current: NgucData, part: str) -> dict[str, Any]:
         """Return the items of a part whose list cannot be read: as they were.
 
         Before the list ever answered in this run, what was kept on disk (and
         what events added since); at an entry's very first setup, nothing.
         """
         items: dict[str, Any] = getattr(current, part)
-        if part in self.ever_answered or part not in _FROM_DISK:
+        if part in self.ever_answered:
             return dict(items)
-        return _FROM_DISK[part](self._stored) | items
+        return self.store.items(part) | items
 
-    def _missing_endpoint(self, part: str, path: str, err: BaseException) -> None:
+    def _failed(self, part: str, err: NgucError) -> None:
+        if isinstance(err, NgucNotFoundError):
+            self._missing_endpoint(part, err)
+            return
+        now = time.monotonic()
+        failing = self._failing.setdefault(part, _Failing(0, now))
+        failing.reads += 1
+        (LOGGER.debug if failing.reads > 1 else LOGGER.warning)(
+            "Cannot read the NGUC list %s (%s); its items are kept as they were",
+            PATHS[part],
+            err,
+        )
+        if failing.issue or (
+            failing.reads < FAILING_ISSUE_READS
+            and now - failing.since < FAILING_ISSUE_AFTER
+        ):
+            return
+        failing.issue = True
+        forbidden = (
+            isinstance(err, NgucResponseError) and err.status == HTTPStatus.FORBIDDEN
+        )
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._issue_id(ISSUE_LIST_FAILING, part),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="list_forbidden" if forbidden else ISSUE_LIST_FAILING,
+            translation_placeholders={
+                "account": self._entry.title,
+                "endpoint": PATHS[part],
+                "answer": str(err),
+            },
+        )
+
+    def _missing_endpoint(self, part: str, err: NgucError) -> None:
         if part in self._missing:
             return
-        self._missing[part] = path
+        self._missing[part] = PATHS[part]
         LOGGER.warning(
             "NGUC has no such endpoint; its items are kept as they were: %s", err
         )
         ir.async_create_issue(
             self._hass,
             DOMAIN,
-            self._issue_id(part),
+            self._issue_id(ISSUE_MISSING_ENDPOINT, part),
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="missing_endpoint",
-            translation_placeholders={"account": self._entry.title, "endpoint": path},
+            translation_key=ISSUE_MISSING_ENDPOINT,
+            translation_placeholders={
+                "account": self._entry.title,
+                "endpoint": PATHS[part],
+            },
         )
 
     def _endpoint_answers(self, part: str) -> None:
         if self._missing.pop(part, None) is not None:
-            LOGGER.info("NGUC answers %s again", part)
-            ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(part))
+            LOGGER.info("NGUC answers %s again", PATHS[part])
+            ir.async_delete_issue(
+                self._hass, DOMAIN, self._issue_id(ISSUE_MISSING_ENDPOINT, part)
+            )
+        if (failing := self._failing.pop(part, None)) is not None:
+            LOGGER.info("NGUC answers %s again", PATHS[part])
+            if failing.issue:
+                ir.async_delete_issue(
+                    self._hass, DOMAIN, self._issue_id(ISSUE_LIST_FAILING, part)
+                )
 
-    def _issue_id(self, part: str) -> str:
-        return f"{self._entry.entry_id}_{ISSUE_MISSING_ENDPOINT}_{part}"
+    def _issue_id(self, issue: str, part: str) -> str:
+        return f"{self._entry.entry_id}_{issue}_{part}"
 
     @property
     def missing_endpoints(self) -> list[str]:
@@ -190,31 +229,25 @@ class NgucReader:
         """Return the kinds of item that ``parts`` list."""
         return {kind for kind, part in PART_OF_KIND.items() if part in parts}
 
-    @callback
-    def async_keep(self, data: Callable[[], NgucData]) -> None:
-        """Keep the items of ``data()`` on disk soon, for when a list cannot be read."""
-        self._save_pending = True
-
-        def items() -> dict[str, Any]:
-            self._save_pending = False
-            return identities(data())
-
-        self._store.async_delay_save(items, STORE_SAVE_DELAY)
-
     async def async_stop(self, data: NgucData) -> None:
         """Write what is still to be kept; withdraw the repair issues."""
-        if self._save_pending:
-            self._save_pending = False
-            await self._store.async_save(identities(data))
+        await self.store.async_flush(data)
         for part in self._missing:
-            ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(part))
+            ir.async_delete_issue(
+                self._hass, DOMAIN, self._issue_id(ISSUE_MISSING_ENDPOINT, part)
+            )
+        for part, failing in self._failing.items():
+            if failing.issue:
+                ir.async_delete_issue(
+                    self._hass, DOMAIN, self._issue_id(ISSUE_LIST_FAILING, part)
+                )
 
 
 async def _value[T](value: T) -> T:
     return value
 
 
-def _id_of(item: Any) -> str:
+def id_of(item: Any) -> str:
     """Return the NGUC id of a listed item (users, statuses, phones, queues)."""
     if isinstance(item, UserStatus):
         return item.user_id

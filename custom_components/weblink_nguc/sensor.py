@@ -141,7 +141,12 @@ def waiting_since(
     if not queue.callers or any(c.wait is None for c in queue.callers):
         return None
     caller = max(queue.callers, key=lambda caller: caller.wait or 0)
-    since = (now - timedelta(seconds=caller.wait or 0)).replace(microsecond=0)
+    try:
+        since = (now - timedelta(seconds=caller.wait or 0)).replace(microsecond=0)
+    except OverflowError:
+        # The parser leaves out waits beyond a day; one that slips past
+        # would reach before year 1, which no entity can show.
+        return None
     if (
         last is not None
         and last[0] == caller.call_guid
@@ -572,7 +577,7 @@ class NgucMissedCallsSensor(NgucMissedCallSensorBase):
         """Restore today's count, and start a new day at each local midnight."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.async_subscribe(KEY_NEW_DAY, self._async_midnight)
+            self.coordinator.async_add_listener(self._async_midnight, KEY_NEW_DAY)
         )
 
     @override
@@ -581,7 +586,11 @@ class NgucMissedCallsSensor(NgucMissedCallSensorBase):
         if last is None:
             return
         value, attributes = last
-        if not isinstance(value, (int, float, Decimal)) or isinstance(value, bool):
+        if (
+            not isinstance(value, (int, float, Decimal))
+            or isinstance(value, bool)
+            or not Decimal(value).is_finite()  # a damaged file: no count at all
+        ):
             return  # unknown then: today starts at 0
         last_reset = dt_util.parse_datetime(str(attributes.get(ATTR_LAST_RESET)))
         # A count of another day is not today's.

@@ -1,9 +1,9 @@
-"""The actions of the Weblink NGUC integration: picking up a queued caller."""
+"""The actions of the Weblink NGUC integration: picking up a queued caller, the call history."""
 
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.core import HomeAssistant, ServiceCall, SupportsResponse, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
@@ -16,15 +16,11 @@ from homeassistant.helpers.target import (
 )
 import probatio as vol
 
-from .api import (
-    NgucAuthError,
-    NgucConnectionError,
-    NgucError,
-    NgucNotFoundError,
-    QueueCaller,
-)
+from .actions import GET_CALLS_SCHEMA, SERVICE_GET_CALLS, async_get_calls
+from .api import NgucNotFoundError, QueueCaller
 from .const import DOMAIN
 from .coordinator import NgucConfigEntry, queue_key
+from .errors import action_errors
 
 SERVICE_PICKUP_QUEUE_CALLER = "pickup_queue_caller"
 ATTR_CALLER = "caller"
@@ -50,6 +46,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_pickup_queue_caller,
         schema=PICKUP_QUEUE_CALLER_SCHEMA,
     )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_CALLS,
+        async_get_calls,
+        schema=GET_CALLS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
 
 
 async def _async_pickup_queue_caller(call: ServiceCall) -> None:
@@ -59,30 +62,15 @@ async def _async_pickup_queue_caller(call: ServiceCall) -> None:
     queue_name = queue.name or queue_id
     call_guid, caller = _choose_caller(call, queue.callers, queue_name)
     number = caller.callerid or "?"
-    try:
-        await entry.runtime_data.client.pickup_queue_caller(queue_id, call_guid)
-    except NgucNotFoundError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="caller_gone",
-            translation_placeholders={"caller": number, "queue": queue_name},
-        ) from err
-    except NgucAuthError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="invalid_auth"
-        ) from err
-    except NgucConnectionError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err)},
-        ) from err
-    except NgucError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="pickup_refused",
-            translation_placeholders={"error": str(err)},
-        ) from err
+    with action_errors(call.hass, entry, refused_key="pickup_refused"):
+        try:
+            await entry.runtime_data.client.pickup_queue_caller(queue_id, call_guid)
+        except NgucNotFoundError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="caller_gone",
+                translation_placeholders={"caller": number, "queue": queue_name},
+            ) from err
 
 
 def _target_queue(call: ServiceCall) -> tuple[NgucConfigEntry, str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+import logging
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -18,14 +21,39 @@ from custom_components.weblink_nguc.api import (
     QueueMember,
     User,
     UserStatus,
+    models,
 )
 from custom_components.weblink_nguc.api.models import (
     EVENT_MODELS,
+    LastWins,
     as_int,
+    as_ranged,
     as_str,
+    item_id,
     parse_event,
 )
+from custom_components.weblink_nguc.api.ratelimit import RateLimitedLog
 from tests.simulator import demo_company
+
+MODELS_LOGGER = models.__name__
+
+
+@pytest.fixture(autouse=True)
+def fresh_range_warnings() -> Generator[None]:
+    """Figures out of range are warned of afresh in each test (the limit is per process)."""
+    fresh = RateLimitedLog(logging.getLogger(MODELS_LOGGER))
+    with patch.object(models, "out_of_range_log", fresh, create=True):
+        yield
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warning lines of the models' logger."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == MODELS_LOGGER and record.levelno == logging.WARNING
+    ]
+
 
 # --- scalar helpers -------------------------------------------------------------
 
@@ -163,16 +191,21 @@ def test_user_status_unknown_bits_are_kept() -> None:
     status = UserStatus.from_api({"pbx_user_id": "1", "status": "33"})
     assert int(status.status) == 33
     assert LineState.IN_USE in status.status
+    assert int(UserStatus.from_api({"pbx_user_id": "1", "status": 0xFFFF}).status)
 
 
-@pytest.mark.parametrize("wire", [None, False, "", "abc", "-1", {}])
+@pytest.mark.parametrize(
+    "wire", [None, False, "", "abc", "-1", {}, "65536", "99999999999", 10**30]
+)
 def test_user_status_unreadable_is_unusable(wire: Any) -> None:
     """Neither idle nor offline: an unreadable status is no status at all."""
     with pytest.raises(ValueError, match="unreadable status"):
         UserStatus.from_api({"pbx_user_id": "1", "status": wire})
 
 
-@pytest.mark.parametrize("wire", [None, False, "", "maybe", []])
+@pytest.mark.parametrize(
+    "wire", [None, False, "", "maybe", [], "-1", "65536", "99999999999"]
+)
 def test_device_status_unreadable_is_unusable(wire: Any) -> None:
     with pytest.raises(ValueError, match="unreadable status"):
         DeviceStatus.from_api({"pbx_device_id": "9001", "status": wire})
@@ -758,3 +791,241 @@ EVENT_TYPES: dict[str, type] = {
     "Cdr": Cdr,
     "QueueCdr": QueueCdr,
 }
+
+
+# --- figures out of any sane range (issue 14) --------------------------------------
+
+DAY = 86_400
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0),
+        ("86400", DAY),
+        (DAY, DAY),
+        ("12.7", 12),
+        (None, None),
+        (False, None),
+        ("", None),
+        ("abc", None),
+        ("nan", None),
+    ],
+)
+def test_as_ranged_in_range_or_absent_says_nothing(
+    caplog: pytest.LogCaptureFixture, value: Any, expected: int | None
+) -> None:
+    assert as_ranged(value, DAY, "wait", "queue 501") == expected
+    assert not warnings(caplog)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "86401",
+        "99999999999",
+        99999999999,
+        "-1",
+        -1,
+        "1e999",
+        float("inf"),
+        float("-inf"),
+        "9" * 5000,  # beyond Python's int-from-text limit
+        10**5000,  # too long to write out
+        2**63,
+    ],
+    ids=[
+        "day+1",
+        "99999999999 text",
+        "99999999999",
+        "-1 text",
+        "-1",
+        "1e999",
+        "inf",
+        "-inf",
+        "5000 digits",
+        "10**5000",
+        "2**63",
+    ],
+)
+def test_as_ranged_out_of_range_is_unknown_with_a_warning(
+    caplog: pytest.LogCaptureFixture, value: Any
+) -> None:
+    assert as_ranged(value, DAY, "wait", "queue 501") is None
+    [line] = warnings(caplog)
+    assert "wait of queue 501" in line
+    assert "0 to 86400" in line
+    assert len(line) < 200  # a huge number is not written out
+
+
+def test_as_ranged_warns_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    for _ in range(5):
+        assert as_ranged("99999999999", DAY, "wait", "queue 501") is None
+        assert as_ranged("-5", 100, "service_level", "queue 502") is None
+    assert len(warnings(caplog)) == 1
+
+
+QUEUE_RANGES: dict[str, int] = {
+    "waiting": 1_000_000,
+    "member_available": 1_000_000,
+    "member_total": 1_000_000,
+    "wait_longest": DAY,
+    "wait_avg": DAY,
+    "service_level": 100,
+    "service_level_time": DAY,
+    "completed": 1_000_000,
+    "abandoned": 1_000_000,
+    "total": 1_000_000,
+    "talktime": 10**9,
+    "holdtime": 10**9,
+}
+
+
+@pytest.mark.parametrize(("field", "high"), list(QUEUE_RANGES.items()))
+def test_queue_figures_out_of_range_are_unknown(
+    caplog: pytest.LogCaptureFixture, field: str, high: int
+) -> None:
+    """Each queue figure: 0 and its highest sane value kept; beyond either, unknown."""
+
+    def parsed(value: str) -> int | None:
+        queue = Queue.from_api({"queue": {"id": "501", field: value}})
+        figure: int | None = getattr(queue, field)
+        return figure
+
+    assert parsed("0") == 0
+    assert parsed(str(high)) == high
+    assert not warnings(caplog)
+    assert parsed(str(high + 1)) is None
+    assert parsed("-1") is None
+    assert parsed("99999999999") is None
+    [line] = warnings(caplog)
+    assert f"{field} of queue 501" in line
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "high"),
+    [
+        ("callers", "wait", DAY),
+        ("callers", "position", 1_000_000),
+        ("members", "avg_call_length", DAY),
+    ],
+)
+def test_queue_caller_and_member_figures_out_of_range_are_unknown(
+    caplog: pytest.LogCaptureFixture, item: str, field: str, high: int
+) -> None:
+    """A caller or agent with a figure out of range is kept, that figure unknown."""
+    ok = Queue.from_api({"queue": {"id": "501"}, item: [{field: str(high)}]})
+    assert getattr(getattr(ok, item)[0], field) == high
+    assert not warnings(caplog)
+    bad = Queue.from_api(
+        {"queue": {"id": "501"}, item: [{field: "99999999999", "call_guid": "1.2"}]}
+    )
+    [entry] = getattr(bad, item)
+    assert getattr(entry, field) is None
+    assert entry.call_guid == "1.2"  # the rest of it is kept
+    [line] = warnings(caplog)
+    assert f"{item}[].{field} of queue 501" in line
+
+
+def test_caller_and_member_parsed_alone_say_where_vaguely(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert QueueCaller.from_api({"wait": "-1"}).wait is None
+    assert QueueMember.from_api({"avg_call_length": "-1"}).avg_call_length is None
+    assert "of a queue" in warnings(caplog)[0]
+
+
+def test_queue_with_every_figure_out_of_range_logs_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = Queue.from_api(
+        {
+            "queue": {"id": "501"} | dict.fromkeys(QUEUE_RANGES, "99999999999"),
+            "members": [{"avg_call_length": "-1"}],
+            "callers": [{"wait": "99999999999", "position": "-1"}],
+        }
+    )
+    assert all(getattr(queue, field) is None for field in QUEUE_RANGES)
+    assert queue.callers[0].wait is None
+    assert len(warnings(caplog)) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "attribute", "high"),
+    [
+        ("Cdr", "billsec", "billsec", 7 * DAY),
+        ("QueueCdr", "wait_time", "wait_time", DAY),
+        ("QueueCdr", "talk_time", "talk_time", 7 * DAY),
+    ],
+)
+def test_call_record_durations_out_of_range_are_unknown(
+    caplog: pytest.LogCaptureFixture, name: str, field: str, attribute: str, high: int
+) -> None:
+    """A call record with an absurd duration is still the record of a call."""
+    good = parse_event(name, DOCUMENTED[name] | {field: str(high)})
+    assert getattr(good, attribute) == high
+    assert not warnings(caplog)
+    for value in ("99999999999", "-1"):
+        record = parse_event(name, DOCUMENTED[name] | {field: value})
+        assert isinstance(record, (Cdr, QueueCdr))
+        assert getattr(record, attribute) is None
+        assert record.call_guid == "1.2"
+    [line] = warnings(caplog)
+    assert "1.2" in line
+
+
+def test_call_record_without_ids_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    payload = DOCUMENTED["Cdr"] | {"id": None, "call_guid": None, "billsec": "-1"}
+    assert Cdr.from_api(payload).billsec is None
+    assert "call record (no id)" in warnings(caplog)[0]
+
+
+# --- duplicate ids in one list (issue 14) --------------------------------------------
+
+
+def test_last_wins_keeps_the_last_of_each_id(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger=MODELS_LOGGER)
+    old = User("1", "Old name", "201", None)
+    new = User("1", "Anna", "201", None)
+    other = User("2", "Erik", "202", None)
+    last_wins = LastWins()
+    assert last_wins("/company/user", [old, other, new]) == [new, other]
+    [line] = warnings(caplog)
+    assert "/company/user" in line
+    assert "1" in line
+
+    # The same list again: logged at debug level only; another list: warned.
+    assert last_wins("/company/user", [old, new]) == [new]
+    assert len(warnings(caplog)) == 1
+    statuses = [
+        UserStatus("1", LineState.RINGING, None),
+        UserStatus("1", LineState.IDLE, None),
+    ]
+    assert last_wins("/company/user/status", statuses) == [statuses[1]]
+    assert len(warnings(caplog)) == 2
+
+
+def test_last_wins_leaves_a_list_without_duplicates_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    users = [User("1", "Anna", None, None), User("2", "Erik", None, None)]
+    assert LastWins()("/company/user", users) is users
+    assert not caplog.records
+
+
+def test_item_id_of_each_kind_of_list() -> None:
+    assert item_id(User("1", None, None, None)) == "1"
+    assert item_id(UserStatus("86480", LineState.IDLE, None)) == "86480"
+    assert item_id(Device("9001", "86480", None, None, True)) == "9001"
+    assert item_id(Queue.from_api({"queue": {"id": "501"}})) == "501"
+
+
+@pytest.mark.parametrize("wire", ["-1", "65536", "99999999999"])
+def test_listed_phone_with_status_out_of_range_is_of_unknown_registration(
+    caplog: pytest.LogCaptureFixture, wire: str
+) -> None:
+    device = Device.from_api({"id": "9001", "pbx_user_id": "1", "status": wire})
+    assert device.registered is None
+    assert device.user_id == "1"
+    [line] = warnings(caplog)
+    assert "status of phone 9001" in line

@@ -54,6 +54,10 @@ class Timings:
     resync_debounce: float | None = None
     #: The periodic full read.
     resync_interval: float | None = None
+    #: A list that lost most of what we hold is read again after this long.
+    shrink_recheck_delay: float | None = None
+    #: A list failing this long raises its repair issue.
+    failing_issue_after: float | None = None
 
     def but(self, **changes: float | None) -> Timings:
         """Return these timings with ``changes``."""
@@ -89,6 +93,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "const.UNKNOWN_ITEM_RESYNC_DELAY",
         "coordinator.UNKNOWN_ITEM_RESYNC_DELAY",
         "sync.UNKNOWN_ITEM_RESYNC_DELAY",
+        "unknown.UNKNOWN_ITEM_RESYNC_DELAY",
     ),
     "resync_debounce": (
         "const.RESYNC_DEBOUNCE",
@@ -100,6 +105,8 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "coordinator.RESYNC_INTERVAL",
         "sync.RESYNC_INTERVAL",
     ),
+    "shrink_recheck_delay": ("sync.SHRINK_RECHECK_DELAY",),
+    "failing_issue_after": ("reader.FAILING_ISSUE_AFTER", "sync.FAILING_ISSUE_AFTER"),
 }
 _OPTIONAL = frozenset({"resync_debounce"})
 
@@ -172,6 +179,7 @@ FAULT_MATRIX = TESTS.but(
     resync_retry_cap=0.5,
     resync_debounce=0.3,
     unknown_item_delay=0.3,
+    shrink_recheck_delay=0.3,
 )
 
 #: The soak: an hour of faults in minutes.
@@ -189,6 +197,7 @@ SOAK = Timings(
     stream_grace=3.0,
     unknown_item_delay=0.5,
     resync_interval=10.0,
+    shrink_recheck_delay=0.5,
 )
 #: How many times faster than a real day the soak's waits run (backoff cap 300 s -> 2 s).
 SOAK_COMPRESSION = 150.0

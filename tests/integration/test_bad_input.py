@@ -1,4 +1,4 @@
-"""Bad input (issue 6): no crash, one rate-limited log line, the valid rest applied, nothing lost.
+"""Bad input (issues 6, 14): no crash, one rate-limited log line, the valid rest applied, nothing lost.
 
 Frames and payloads come over the real websocket from the simulator; REST
 answers from its HTTP server; config flow input through the real flow. Each
@@ -8,22 +8,38 @@ case sends its bad input three times: the log line is rate limited.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 import json
 import logging
 from pathlib import Path
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import AsyncMock, PropertyMock, patch
 
+from homeassistant.components.sensor import ATTR_LAST_RESET
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    EVENT_STATE_CHANGED,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    Platform,
+)
+from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.json import json_bytes
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    mock_restore_cache_with_extra_data,
+)
 
 import custom_components.weblink_nguc
+from custom_components.weblink_nguc.api import Queue, QueueCaller as CallerModel, models
+from custom_components.weblink_nguc.api.ratelimit import RateLimitedLog
 from custom_components.weblink_nguc.const import (
     CONF_API_URL,
     CONF_COMPANY,
@@ -31,15 +47,26 @@ from custom_components.weblink_nguc.const import (
     DOMAIN,
     EVENT_NGUC,
 )
-from tests.simulator import Simulator, demo_company
+from custom_components.weblink_nguc.data import device_key, queue_key, user_key
+from custom_components.weblink_nguc.sensor import waiting_since
+from tests.simulator import QueueCaller, Simulator, demo_company
 
-from .convergence import ours, tracebacks, wait_converged, wait_until
+from .conftest import entity_id_of
+from .convergence import (
+    QUEUE_FIGURES,
+    ours,
+    tracebacks,
+    wait_converged,
+    wait_until,
+)
 
 USERS = "/company/user"
 STATUSES = "/company/user/status"
 PHONES = "/company/device"
 QUEUES = "/company/queue"
 TIMES = 3  # each bad input is sent this often: logged once
+ERIK, LARS = "86481", "86483"
+SUPPORT = "501"
 
 # The valid event that shares a frame with the bad one: Erik's line rings.
 GOOD = ("UserStatus", {"pbx_user_id": "86481", "status": "8", "status_text": "Ringing"})
@@ -73,9 +100,17 @@ def frame(*elements: Any) -> str:
 def short_recovery() -> Generator[None]:
     """Retry a failed read within tenths of a second."""
     with (
-        patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_BASE", 0.05),
-        patch("custom_components.weblink_nguc.coordinator.RESYNC_RETRY_CAP", 0.5),
+        patch("custom_components.weblink_nguc.sync.RESYNC_RETRY_BASE", 0.05),
+        patch("custom_components.weblink_nguc.sync.RESYNC_RETRY_CAP", 0.5),
     ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_range_warnings() -> Generator[None]:
+    """Figures out of range are warned of afresh in each test (the limit is per process)."""
+    fresh = RateLimitedLog(logging.getLogger(models.__name__))
+    with patch.object(models, "out_of_range_log", fresh, create=True):
         yield
 
 
@@ -314,6 +349,13 @@ ODD_PAYLOADS: list[tuple[str, str, dict[str, Any]]] = [
         {"id": None, "direction": ["IN"], "billsec": "long", "dst_pbx_user_id": 86481},
     ),
     (
+        # orjson refuses the surrogate: the standard library decodes the frame,
+        # and keeps an integer that orjson (the recorder's) cannot write.
+        "huge_number_beside_lone_surrogate",
+        "Cdr",
+        {"call_guid": "1.7", "src": "07\ud800", "billsec": 10**30, "x": -(10**25)},
+    ),
+    (
         "queue_cdr_wrong_types",
         "QueueCdr",
         {"call_guid": 5, "ast_queue_id": ["501"], "disposition": {}, "wait_time": "x"},
@@ -510,20 +552,37 @@ async def test_rest_duplicate_ids(
     mock_config_entry: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Lists naming an item twice: one device and one set of entities each, no error."""
+    """Lists naming an item twice: the last of each is shown; one warning line a list.
+
+    One device and one set of entities each, no error; the same lists at the
+    next read are not warned of again.
+    """
+    caplog.set_level(logging.INFO, logger="custom_components.weblink_nguc")
     company = simulator.company
     simulator.heartbeat_interval = 1.0
-    simulator.override_path(USERS, company.rest_users() + company.rest_users()[:2])
+    stale_users = [user | {"name": "Old name"} for user in company.rest_users()[:2]]
+    stale_status = {"pbx_user_id": ERIK, "status": "8", "status_text": "Ringing"}
+    stale_queue = company.rest_queues()[0]
+    stale_queue["queue"] = stale_queue["queue"] | {"completed": "0", "name": "Old"}
+    simulator.override_path(USERS, stale_users + company.rest_users())
     simulator.override_path(PHONES, company.rest_devices() * 2)
-    simulator.override_path(STATUSES, company.rest_statuses() * 2)
-    simulator.override_path(QUEUES, company.rest_queues() + company.rest_queues()[:1])
+    simulator.override_path(STATUSES, [stale_status, *company.rest_statuses()])
+    simulator.override_path(QUEUES, [stale_queue, *company.rest_queues()])
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     await wait_converged(hass, mock_config_entry, simulator)
+    doubled = [line for line in warnings_since(caplog, 0) if "more than once" in line]
+    assert sorted(line.split()[1] for line in doubled) == sorted(
+        [USERS, PHONES, STATUSES, QUEUES]
+    ), doubled
+
     await resync(simulator)
     await wait_converged(hass, mock_config_entry, simulator)
     assert not errors_in(caplog)
+    assert [
+        line for line in warnings_since(caplog, 0) if "more than once" in line
+    ] == doubled
 
 
 # --- config flow --------------------------------------------------------------------------
@@ -669,3 +728,431 @@ async def test_flow_non_ascii_company(
         assert result["data"][CONF_COMPANY] == "åkerö café"
     finally:
         await sim.stop()
+
+
+# --- numbers out of any sane range (issue 14) ---------------------------------------------
+
+HUGE = "99999999999"  # a wait of some 3,000 years
+CALLER_GUID = "1725958989.77"
+
+
+@pytest.fixture
+def enable_all_entities() -> Generator[None]:
+    """Create every entity enabled, the disabled-by-default ones too."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+async def entry_all_enabled(
+    enable_all_entities: None, entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The demo entry with every entity enabled."""
+    return entry
+
+
+def state_of(hass: HomeAssistant, platform: Platform, item_key: str, key: str) -> State:
+    """Return the state of one of our entities, which must exist."""
+    entity_id = entity_id_of(hass, platform, item_key, key)
+    assert entity_id is not None, f"no {platform} {key} of {item_key}: never added"
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state
+
+
+async def then_applied(hass: HomeAssistant, simulator: Simulator) -> None:
+    """Send a valid event after what was sent, and wait until it is shown.
+
+    Events are applied in order: whatever was sent before is applied by then.
+    """
+    await simulator.set_user_status(LARS, 1)
+    await wait_until(
+        lambda: (
+            state_of(hass, Platform.SENSOR, user_key(LARS), "line_status").state
+            == "in_use"
+        )
+    )
+    await hass.async_block_till_done()
+
+
+def out_of_range_lines(caplog: pytest.LogCaptureFixture, start: int) -> list[str]:
+    """Our warning lines since ``start`` that speak of a figure out of range."""
+    return [line for line in warnings_since(caplog, start) if "out of any sane" in line]
+
+
+def support_snapshot(simulator: Simulator, **queue: Any) -> dict[str, Any]:
+    """The Support queue's snapshot as NGUC holds it, with ``queue`` fields changed."""
+    payload = simulator.company.queues[SUPPORT].to_wire()
+    payload["queue"].update(queue)
+    return payload
+
+
+# Queue figures out of range: (field of the snapshot, value, the sensor showing it).
+FIGURES_OUT_OF_RANGE: list[tuple[str, str, str]] = [
+    (field, value, sensor)
+    for sensor, field in QUEUE_FIGURES.items()
+    for value in (HUGE, "-1")
+] + [("service_level", "101", "service_level")]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "sensor"),
+    FIGURES_OUT_OF_RANGE,
+    ids=[f"{field}={value}" for field, value, _ in FIGURES_OUT_OF_RANGE],
+)
+async def test_queue_figure_out_of_range(
+    hass: HomeAssistant,
+    *,
+    entry_all_enabled: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    field: str,
+    value: str,
+    sensor: str,
+) -> None:
+    """A figure out of range shows as unknown, never as sent; one warning line; no error."""
+    entry = entry_all_enabled
+    start = len(caplog.records)
+    for _ in range(TIMES):
+        await simulator.push_event(
+            "Queue", support_snapshot(simulator, **{field: value}), apply=False
+        )
+    await then_applied(hass, simulator)
+    state = state_of(hass, Platform.SENSOR, queue_key(SUPPORT), sensor)
+    assert state.state == STATE_UNKNOWN
+    # The other figures of the snapshot are still shown.
+    assert state_of(hass, Platform.SENSOR, queue_key(SUPPORT), "completed_today")
+    assert len(out_of_range_lines(caplog, start)) == 1, warnings_since(caplog, start)
+    assert not errors_in(caplog)
+
+    await simulator.push_queue(simulator.company.queues[SUPPORT])
+    await wait_converged(hass, entry, simulator)
+
+
+def support_with_caller(simulator: Simulator, wait: str) -> dict[str, Any]:
+    """The Support queue's snapshot with one caller, who has waited ``wait`` s."""
+    payload = support_snapshot(simulator, waiting="1")
+    payload["callers"] = [
+        {
+            "call_guid": CALLER_GUID,
+            "pbx_queue_id": SUPPORT,
+            "callerid": "0701234567",
+            "wait": wait,
+            "position": "1",
+        }
+    ]
+    return payload
+
+
+async def test_caller_wait_out_of_range_at_setup(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A caller's wait of 99999999999 in the first read: 'Longest waiting since' exists, unknown."""
+    caplog.set_level(logging.INFO, logger="custom_components.weblink_nguc")
+    simulator.heartbeat_interval = 1.0
+    support = simulator.company.queues[SUPPORT]
+    support.waiting = 1
+    support.callers = [QueueCaller(CALLER_GUID, SUPPORT, "0701234567", wait=30)]
+    queues = simulator.company.rest_queues()
+    queues[0] = support_with_caller(simulator, HUGE)
+    assert queues[0]["queue"]["id"] == SUPPORT
+    simulator.override_path(QUEUES, queues)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_converged(hass, mock_config_entry, simulator)
+
+    since = state_of(hass, Platform.SENSOR, queue_key(SUPPORT), "longest_waiting_since")
+    assert since.state == STATE_UNKNOWN
+    wait = state_of(hass, Platform.SENSOR, queue_key(SUPPORT), "current_longest_wait")
+    assert wait.state == STATE_UNKNOWN
+    waiting = state_of(hass, Platform.SENSOR, queue_key(SUPPORT), "waiting")
+    assert waiting.attributes["callers"] == [
+        {"position": 1, "number": "0701234567", "wait": None}
+    ]
+    assert not errors_in(caplog)
+    assert len(out_of_range_lines(caplog, 0)) == 1
+
+    # The next snapshot with a sane wait is shown.
+    simulator.clear_path(QUEUES)
+    await simulator.push_event(
+        "Queue", support_with_caller(simulator, "30"), apply=False
+    )
+    await then_applied(hass, simulator)
+    since = state_of(hass, Platform.SENSOR, queue_key(SUPPORT), "longest_waiting_since")
+    shown = dt_util.parse_datetime(since.state)
+    assert shown is not None
+    assert abs((dt_util.utcnow() - shown).total_seconds() - 30) < 5
+
+
+@pytest.mark.parametrize(
+    "wait",
+    [HUGE, "-30", "1e999", "9" * 5000],
+    ids=["99999999999", "negative", "1e999", "5000_digits"],
+)
+async def test_caller_wait_out_of_range_at_runtime(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    wait: str,
+) -> None:
+    """A caller's wait out of range in a snapshot: the waiting sensors are unknown, not broken."""
+    start = len(caplog.records)
+    for _ in range(TIMES):
+        await simulator.push_event(
+            "Queue", support_with_caller(simulator, wait), apply=False
+        )
+    await then_applied(hass, simulator)
+    for key in ("longest_waiting_since", "current_longest_wait"):
+        assert state_of(hass, Platform.SENSOR, queue_key(SUPPORT), key).state == (
+            STATE_UNKNOWN
+        )
+    waiting = state_of(hass, Platform.SENSOR, queue_key(SUPPORT), "waiting")
+    assert waiting.state == "1"
+    assert not errors_in(caplog)
+    assert len(out_of_range_lines(caplog, start)) == 1, warnings_since(caplog, start)
+
+    await simulator.push_queue(simulator.company.queues[SUPPORT])
+    await wait_converged(hass, entry, simulator)
+
+
+async def test_member_and_caller_figures_out_of_range(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A caller's place in line and an agent's average call out of range: unknown, one line."""
+    start = len(caplog.records)
+    payload = support_with_caller(simulator, "30")
+    payload["callers"][0]["position"] = HUGE
+    payload["members"][0]["avg_call_length"] = "-1"
+    for _ in range(TIMES):
+        await simulator.push_event("Queue", payload, apply=False)
+    await then_applied(hass, simulator)
+    waiting = state_of(hass, Platform.SENSOR, queue_key(SUPPORT), "waiting")
+    # The place in line falls back on the order NGUC lists the callers in.
+    assert waiting.attributes["callers"] == [
+        {"position": 1, "number": "0701234567", "wait": 30}
+    ]
+    model = entry.runtime_data.data.queues[SUPPORT]
+    assert model.members[0].avg_call_length is None
+    assert not errors_in(caplog)
+    assert len(out_of_range_lines(caplog, start)) == 1, warnings_since(caplog, start)
+
+
+async def test_line_status_out_of_range(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A line status of 99999999999 is no status: Erik's free line is not shown offline."""
+    start = len(caplog.records)
+    for _ in range(TIMES):
+        await simulator.push_event(
+            "UserStatus", {"pbx_user_id": ERIK, "status": HUGE}, apply=False
+        )
+    await then_applied(hass, simulator)
+    line = state_of(hass, Platform.SENSOR, user_key(ERIK), "line_status")
+    assert line.state == "idle"
+    assert not errors_in(caplog)
+    assert len(warnings_since(caplog, start)) == 1, warnings_since(caplog, start)
+
+
+async def test_phone_status_out_of_range(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A phone status of 99999999999 is no status: an unregistered phone stays so."""
+    phone = "9005"  # Anna's softphone, not running
+    assert simulator.company.devices[phone].status == 0
+    start = len(caplog.records)
+    payload = {"pbx_device_id": phone, "pbx_user_id": "86480", "status": HUGE}
+    for _ in range(TIMES):
+        await simulator.push_event("DeviceStatus", payload, apply=False)
+    await then_applied(hass, simulator)
+    registered = state_of(hass, Platform.BINARY_SENSOR, device_key(phone), "registered")
+    assert registered.state == "off"
+    assert not errors_in(caplog)
+    assert len(warnings_since(caplog, start)) == 1, warnings_since(caplog, start)
+
+
+# --- call records (issue 14) --------------------------------------------------------------
+
+
+def missed_call_without_ids(calldate: str, caller: str) -> dict[str, Any]:
+    """A missed call of Erik's whose record has neither id nor call_guid."""
+    return {
+        "id": None,
+        "call_guid": None,
+        "calldate": calldate,
+        "direction": "IN",
+        "src": caller,
+        "dst": "102",
+        "src_pbx_user_id": None,
+        "dst_pbx_user_id": ERIK,
+        "billsec": "0",
+        "disposition": "NO ANSWER",
+        "pbx_recording_id": False,
+    }
+
+
+async def test_missed_calls_without_ids_each_count(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three missed calls whose records have no id nor call_guid count as three.
+
+    The same record sent again is the same call: it counts once.
+    """
+    calls = [
+        missed_call_without_ids("2026-12-07 09:03:09", "0701234567"),
+        missed_call_without_ids("2026-12-07 09:05:41", "0701234567"),
+        missed_call_without_ids("2026-12-07 09:05:41", "0739876543"),
+    ]
+    for record in calls:
+        await simulator.push_event("Cdr", record)
+    await simulator.push_events([("Cdr", calls[0]), ("Cdr", calls[1])])
+    await then_applied(hass, simulator)
+    missed = state_of(hass, Platform.SENSOR, user_key(ERIK), "missed_calls_today")
+    assert missed.state == "3"
+    last = state_of(hass, Platform.SENSOR, user_key(ERIK), "last_missed_call")
+    assert last.attributes["caller"] == "0739876543"
+    assert not errors_in(caplog)
+
+
+async def test_queue_calls_without_ids_each_fire(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Queue call records without any id: each different one fires, a repeat does not."""
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    entity_id = state_of(
+        hass, Platform.EVENT, queue_key(SUPPORT), "queue_call"
+    ).entity_id
+
+    def step(calldate: str, caller: str) -> dict[str, Any]:
+        return {
+            "ast_queue_id": SUPPORT,
+            "calldate": calldate,
+            "callerid": caller,
+            "disposition": "NOANSWERED",
+            "wait_time": "40",
+            "talk_time": "0",
+        }
+
+    steps = [
+        step("2026-12-07T08:03:09+00:00", "0701234567"),
+        step("2026-12-07T08:04:10+00:00", "0701234567"),
+        step("2026-12-07T08:04:10+00:00", "0739876543"),
+    ]
+    for record in [*steps, steps[0]]:
+        await simulator.push_event("QueueCdr", record)
+    await then_applied(hass, simulator)
+    fired = [
+        event.data["new_state"].attributes["caller"]
+        for event in changes
+        if event.data["entity_id"] == entity_id
+        and event.data["new_state"].state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
+    ]
+    assert fired == ["0701234567", "0701234567", "0739876543"]
+    assert not errors_in(caplog)
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "attribute"),
+    [("Cdr", "billsec", "duration"), ("QueueCdr", "wait_time", "wait_time")],
+)
+async def test_call_record_duration_out_of_range(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    field: str,
+    attribute: str,
+) -> None:
+    """A call record's duration out of range: the call event fires, its duration unknown."""
+    start = len(caplog.records)
+    if name == "Cdr":
+        record = missed_call_without_ids("2026-12-07 09:03:09", "0701234567")
+        record |= {"call_guid": "1725958989.88", "disposition": "ANSWER"}
+        item, key = user_key(ERIK), "call"
+    else:
+        record = {
+            "call_guid": "1725958989.89",
+            "ast_queue_id": SUPPORT,
+            "callerid": "0701234567",
+            "disposition": "NOANSWERED",
+            "talk_time": "0",
+        }
+        item, key = queue_key(SUPPORT), "queue_call"
+    record[field] = HUGE
+    for _ in range(TIMES):
+        await simulator.push_event(name, record)
+    await then_applied(hass, simulator)
+    event = state_of(hass, Platform.EVENT, item, key)
+    assert event.state != STATE_UNKNOWN  # it fired
+    assert event.attributes[attribute] is None
+    assert not errors_in(caplog)
+    assert len(out_of_range_lines(caplog, start)) == 1, warnings_since(caplog, start)
+
+
+@pytest.mark.parametrize("stored", ["Infinity", "-Infinity", "NaN", "sNaN"])
+async def test_missed_calls_restored_from_a_damaged_file(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    stored: str,
+) -> None:
+    """A restored count that is no number: the sensor is added all the same, at 0."""
+    entity_id = "sensor.erik_johansson_missed_calls_today"
+    value = {"__type": "<class 'decimal.Decimal'>", "decimal_str": stored}
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(entity_id, "3", {ATTR_LAST_RESET: dt_util.now().isoformat()}),
+                {
+                    "native_value": value,
+                    "native_unit_of_measurement": None,
+                    "attributes": {ATTR_LAST_RESET: dt_util.now().isoformat()},
+                },
+            )
+        ],
+    )
+    simulator.heartbeat_interval = 1.0
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_converged(hass, mock_config_entry, simulator)
+    missed = state_of(hass, Platform.SENSOR, user_key(ERIK), "missed_calls_today")
+    assert missed.entity_id == entity_id
+    assert missed.state == "0"
+    assert not errors_in(caplog)
+
+
+@pytest.mark.parametrize("wait", [10**12, 2**63 - 1])
+def test_waiting_since_of_a_wait_beyond_any_date(wait: int) -> None:
+    """A wait that slips past the parser (a model made elsewhere) is unknown, not an error."""
+    queue = Queue.from_api({"queue": {"id": SUPPORT}})
+    queue = replace(queue, callers=(CallerModel("1.2", "070", wait, 1),))
+    assert waiting_since(queue, dt_util.utcnow(), None) is None

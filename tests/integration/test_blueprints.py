@@ -20,6 +20,11 @@ from homeassistant.components.automation.config import (
 )
 from homeassistant.components.blueprint import Blueprint, BlueprintInputs
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util, yaml as yaml_util
 import pytest
@@ -281,3 +286,69 @@ async def test_blueprints_and_examples_run_once(
     await simulator.set_user_status(ANNA, 0)
     await wait_for(hass, lambda: lamp(hass) == {"state": "on", **LAMP_BEFORE})
     assert runs[busy_light] == before[busy_light] + 1
+
+
+def _matches(
+    hass: HomeAssistant, entry: er.RegistryEntry, entity_filter: dict[str, Any]
+) -> bool:
+    """Whether an entity passes one filter of an entity selector, as the UI applies it."""
+    if (
+        "integration" in entity_filter
+        and entry.platform != entity_filter["integration"]
+    ):
+        return False
+    domains = entity_filter.get("domain")
+    if domains is not None and entry.domain not in cv.ensure_list(domains):
+        return False
+    if (device_filter := entity_filter.get("device")) is not None:
+        device = dr.async_get(hass).async_get(entry.device_id or "")
+        if device is None:
+            return False
+        for key, wanted in device_filter.items():
+            if key == "integration":
+                continue
+            if getattr(device, key) != wanted:
+                return False
+    return True
+
+
+async def test_missed_call_offers_users_calls_only(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The missed-call blueprint offers users' call entities, not queues'.
+
+    A queue's call entity never fires ``missed``; picking one would make an
+    automation that never runs.
+    """
+    data = yaml_util.load_yaml_dict(BLUEPRINTS / "missed_call.yaml")
+    selector = data["blueprint"]["input"]["call_entities"]["selector"]["entity"]
+    filters = selector["filter"]
+    offered = {
+        entry.entity_id
+        for entry in er.async_entries_for_config_entry(
+            er.async_get(hass), init_integration.entry_id
+        )
+        if any(_matches(hass, entry, f) for f in filters)
+    }
+    assert offered == {
+        "event.anna_lindqvist_call",
+        "event.erik_johansson_call",
+        "event.maja_karlsson_call",
+        "event.lars_oberg_call",
+    }
+
+
+async def test_missed_call_names_a_colleague(
+    hass: HomeAssistant, simulator: Simulator, automations: Counter[str]
+) -> None:
+    """A colleague's missed call is notified with the colleague's name."""
+    # Erik (extension 102) calls Anna, who does not answer.
+    missed = simulator.company.cdr(ANNA, remote="102", disposition="NO ANSWER")
+    missed["src_pbx_user_id"] = "86481"
+    await simulator.push_event("Cdr", missed)
+    examples = len(readme_automations())
+    await wait_for(hass, lambda: len(notifications(hass)) == 1 + examples)
+    for notification in notifications(hass):
+        assert notification["message"] == (
+            "Anna Lindqvist missed a call from Erik Johansson."
+        )

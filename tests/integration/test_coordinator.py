@@ -45,7 +45,8 @@ ERIK_DESK = "binary_sensor.erik_bordstelefon_registered"
 SUPPORT_AVERAGE_WAIT = "sensor.support_average_wait"
 STREAM = "binary_sensor.demo_anna_lindqvist_event_stream"
 LIST_PATHS = (c.PATH_USERS, c.PATH_USER_STATUSES, c.PATH_DEVICES, c.PATH_QUEUES)
-COORDINATOR = "custom_components.weblink_nguc.coordinator"
+SYNC = "custom_components.weblink_nguc.sync"
+UNKNOWN = "custom_components.weblink_nguc.unknown"
 
 
 def device(
@@ -206,7 +207,7 @@ async def test_missing_list_at_first_setup_leaves_part_empty(
 
     # Phones named by events are not read about while their list is missing.
     requests = len(simulator.requests)
-    with patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 0.01):
+    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.01):
         await simulator.set_device_registered("9001", False)
         await asyncio.sleep(0.2)
     await hass.async_block_till_done()
@@ -236,13 +237,15 @@ async def test_failed_list_keeps_devices_and_is_retried(
     init_integration: MockConfigEntry,
     simulator: Simulator,
 ) -> None:
-    """A list answering 500 or 429 fails the read, retried with backoff; nothing goes."""
+    """A list answering 500 or 429 is retried on its own with backoff; nothing goes."""
     simulator.fail_path(c.PATH_USERS, 500, count=2)
     simulator.fail_path(c.PATH_QUEUES, 429, count=1, retry_after=0)
     simulator.company.statuses["86481"] = 1
-    with patch(f"{COORDINATOR}.RESYNC_RETRY_BASE", 0.05):
+    with patch(f"{SYNC}.RESYNC_RETRY_BASE", 0.05):
         await reconnect(hass, init_integration, simulator)
-    assert requests_to(simulator, c.PATH_USERS) >= 4  # setup, 2 failures, success
+        # setup, 2 failures, success
+        await simulator.wait_for_requests(c.PATH_USERS, 4)
+        await simulator.wait_for_requests(c.PATH_QUEUES, 3)
     assert hass.states.get(ERIK_LINE).state == "in_use"
     assert device(hass, init_integration, "user_86483") is not None
     assert issue(hass, init_integration, "missing_endpoint_users") is None
@@ -308,7 +311,7 @@ async def test_user_appears_by_event(
     """An event about a user we do not know reads the state again, once, soon."""
     connections = simulator.connection_count
     reads = requests_to(simulator, c.PATH_USERS)
-    with patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 0.1):
+    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.1):
         await simulator.add_user_by_event(
             User("86490", "Nils Holm", "110", "nils@demo.example"),
             status=1,
@@ -339,7 +342,7 @@ async def test_user_listed_late_is_asked_about_again(
 ) -> None:
     """A user whose first event comes before NGUC lists them is read about again later."""
     reads = requests_to(simulator, c.PATH_USERS)
-    with patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 0.05):
+    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.05):
         # Not in NGUC's lists yet: only the event.
         await simulator.push_event(
             "UserStatus",
@@ -367,8 +370,8 @@ async def test_unknown_user_asked_about_a_few_times_only(
     reads = requests_to(simulator, c.PATH_USERS)
     seen = events_received(init_integration)
     with (
-        patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 0.01),
-        patch(f"{COORDINATOR}.UNKNOWN_ITEM_READS", 2),
+        patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.01),
+        patch(f"{UNKNOWN}.UNKNOWN_ITEM_READS", 2),
     ):
         for status in range(6):
             await simulator.push_event(
@@ -392,7 +395,7 @@ async def test_new_user_not_held_up_by_one_never_listed(
 ) -> None:
     """A user NGUC never lists is asked about less and less often; a new one, soon."""
     reads = requests_to(simulator, c.PATH_USERS)
-    with patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 0.2):
+    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.2):
         ghost = {"pbx_user_id": "99999", "status": "0", "status_text": "Idle"}
         await simulator.push_event("UserStatus", ghost, apply=False)
         # Read after 0.2 s, then 0.8 s; the next would be 3.2 s later.
@@ -412,7 +415,7 @@ async def test_hourly_resync_follows_renames_and_removals(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> None:
     """On a healthy stream the state is read again hourly: names follow, the gone go."""
-    with patch(f"{COORDINATOR}.RESYNC_INTERVAL", 0.2):
+    with patch(f"{SYNC}.RESYNC_INTERVAL", 0.2):
         await setup(hass, mock_config_entry)
         connections = simulator.connection_count
         me_reads = requests_to(simulator, c.PATH_ME)
@@ -454,7 +457,7 @@ async def test_events_held_during_a_read_are_bounded(
     coordinator = init_integration.runtime_data
     reads = requests_to(simulator, c.PATH_USERS)
     simulator.hang_path(c.PATH_USERS, 0.5, count=1)
-    with patch(f"{COORDINATOR}.HELD_EVENTS_MAX", 2):
+    with patch(f"{SYNC}.HELD_EVENTS_MAX", 2):
         await simulator.drop_connections()
         await simulator.wait_for_requests(c.PATH_USERS, reads + 1)
         assert not coordinator.in_sync
@@ -502,7 +505,7 @@ async def test_a_read_also_answers_for_unknown_items(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
 ) -> None:
     """A reconnect's read serves an unknown user named before it: no read of its own."""
-    with patch(f"{COORDINATOR}.UNKNOWN_ITEM_RESYNC_DELAY", 60):
+    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 60):
         await simulator.add_user_by_event(
             User("86490", "Nils Holm", "110", "nils@demo.example")
         )
@@ -517,8 +520,8 @@ async def test_reads_do_not_pile_up(
 ) -> None:
     """A read asked for while one is under way follows it, once."""
     with (
-        patch(f"{COORDINATOR}.RESYNC_INTERVAL", 0.05),
-        patch(f"{COORDINATOR}.RESYNC_RETRY_BASE", 0.05),
+        patch(f"{SYNC}.RESYNC_INTERVAL", 0.05),
+        patch(f"{SYNC}.RESYNC_RETRY_BASE", 0.05),
     ):
         await setup(hass, mock_config_entry)
         reads = requests_to(simulator, c.PATH_USERS)
@@ -577,9 +580,10 @@ async def test_setup_reads_once_and_writes_each_entity_once(
         )
         if entity.disabled_by is None
     ]
-    # Enabled: per user 6, per phone 1, per queue 13 (and 2 disabled), the
-    # account's event stream (and its last event, disabled).
-    assert len(entity_ids) == 4 * 6 + 5 * 1 + 2 * 13 + 1
+    # Enabled: per user 7, per phone 1, per queue 14 (and 2 disabled), the
+    # account's event stream (and its last event, disabled). Users and queues
+    # have their calls to return among them.
+    assert len(entity_ids) == 4 * 7 + 5 * 1 + 2 * 14 + 1
     writes = {entity_id: state_writes.counts[entity_id] for entity_id in entity_ids}
     # The event stream's sensor is written off, then on once connected.
     assert writes.pop(STREAM) == 2
@@ -696,10 +700,11 @@ async def test_new_queue_builds_only_its_entities(
             hass,
             lambda: (
                 len(entities_of(hass, init_integration, "queue_503"))
-                == len(QUEUE_SENSORS) + 2
+                == len(QUEUE_SENSORS) + 3
             ),
         )
-    # Its sensors, its longest-waiting-since sensor and its call event.
+    # Its sensors, its longest-waiting-since sensor and its call event (and
+    # its calls to return, not counted here).
     assert sorted(built) == ["event"] + ["sensor"] * (len(QUEUE_SENSORS) + 1)
     # Its device, also once per entity (Home Assistant links each one to it):
     # no other device is touched.
@@ -753,3 +758,34 @@ async def test_removed_store_with_the_entry(
     assert await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
+
+
+# --- Call records, for the features that keep them ------------------------------------
+
+
+async def test_record_listener_hears_each_call_record_once(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Every new call record of any user or queue, once however often it comes."""
+    coordinator = init_integration.runtime_data
+    records: list[Any] = []
+    remove = coordinator.async_add_record_listener(records.append)
+    seen = events_received(init_integration)
+    cdr = await simulator.finish_call("86481", disposition="NO ANSWER")
+    await simulator.push_event("Cdr", cdr)  # the same record again
+    await simulator.push_event(
+        "QueueCdr",
+        simulator.company.queue_cdr(
+            "501",
+            call_guid="1725958989.91",
+            callerid="0701234567",
+            disposition="ANSWERED",
+        ),
+    )
+    await simulator.set_user_status("86480", 1)  # not a call record
+    await events_handled(hass, seen, 4)
+    assert [type(record).__name__ for record in records] == ["Cdr", "QueueCdr"]
+    remove()
+    await simulator.finish_call("86482", disposition="NO ANSWER")
+    await events_handled(hass, seen, 5)
+    assert len(records) == 2

@@ -21,6 +21,8 @@ from custom_components.weblink_nguc.data import (
     Changes,
     Membership,
     NgucData,
+)
+from custom_components.weblink_nguc.store import (
     devices_from_identities,
     identities,
     queues_from_identities,

@@ -853,12 +853,11 @@ async def test_15_user_removed_while_home_assistant_stopped(
 
 
 # --- 16-18: issue 14 -------------------------------------------------------------------
-# Rows for the faults issue 14 adds. They fail with the code of this branch;
-# the markers go when the fixes of the "core" (rows 16, 17) and "api" (row
-# 18) branches are merged, and strict xfail says so by failing then.
+# Rows for the faults issue 14 adds. A row marked xfail fails with the code
+# of this branch; its marker goes when the fix is merged (strict xfail says
+# so by failing then).
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 §1: core's state sync")
 async def test_16_empty_list_once(
     hass: HomeAssistant,
     *,
@@ -884,7 +883,6 @@ async def test_16_empty_list_once(
     await settled(hass, entry, simulator, log)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 §1: core's state sync")
 async def test_17_list_refused(
     hass: HomeAssistant,
     *,
@@ -900,7 +898,9 @@ async def test_17_list_refused(
     """
     entry = await start(hass, mock_config_entry, simulator)
     before = simulator.authenticated_count
-    simulator.company.set_status("86481", 1)  # unseen: only a read shows it
+    # Unseen: only a read of the phones shows it (a status would change the
+    # queues' available agents, which only the refused list shows).
+    simulator.company.devices["9001"].status = 0
     faults.refuse_list(QUEUES)
     await faults.force_read()
     await reconnected(simulator, before)

@@ -26,6 +26,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.weblink_nguc.api.models import User
+from custom_components.weblink_nguc.calls import Names
 from custom_components.weblink_nguc.const import DOMAIN, EVENT_NGUC
 from custom_components.weblink_nguc.logbook import describe
 from tests.simulator import Simulator
@@ -176,6 +178,119 @@ async def test_logbook_leaves_states_to_home_assistant(
         "queue call from 0709876543 abandoned",
         UNDOCUMENTED["message"],
     ]
+
+
+@pytest.mark.usefixtures("logbook")
+async def test_logbook_names_colleagues(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """A colleague's call reads with the colleague's name, not only the extension."""
+    start = dt_util.utcnow()
+    fired = async_capture_events(hass, EVENT_NGUC)
+    # Erik (extension 102) calls Anna, who does not answer.
+    missed = simulator.company.cdr("86480", remote="102", disposition="NO ANSWER")
+    missed["src_pbx_user_id"] = "86481"
+    await simulator.push_event("Cdr", missed)
+    # Anna calls Erik's extension back.
+    back = simulator.company.cdr("86480", direction="OUT", remote="102", billsec=30)
+    back["dst_pbx_user_id"] = "86481"
+    await simulator.push_event("Cdr", back)
+    await wait_for(hass, lambda: len(fired) == 2)
+    shown = await _logbook(hass, hass_ws_client, start)
+    assert [entry["message"] for entry in shown] == [
+        "missed a call from Erik Johansson (102)",
+        "called Erik Johansson (102) (30 s)",
+    ]
+
+
+@pytest.mark.usefixtures("logbook")
+async def test_call_entity_activity(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """A call's lines on its Call entity: ours, and Home Assistant's own.
+
+    Home Assistant writes a line for every state change of an event entity
+    and offers an integration no way to leave it out (only measurements are
+    left out): the README says so. Should that change, this test tells.
+    """
+    anna_call = entity_id_of(hass, Platform.EVENT, "user_86480", "call")
+    assert anna_call is not None
+    start = dt_util.utcnow()
+    fired = async_capture_events(hass, EVENT_NGUC)
+    await simulator.finish_call("86480", remote="0701234567", billsec=42)
+    await wait_for(hass, lambda: len(fired) == 1)
+    await async_wait_recording_done(hass)
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "logbook/get_events",
+            "start_time": start.isoformat(),
+            "entity_ids": [anna_call],
+        }
+    )
+    answer = await client.receive_json()
+    assert answer["success"], answer
+    lines = sorted(
+        (entry.get("domain") or "state", entry.get("message") or entry.get("state"))
+        for entry in answer["result"]
+    )
+    state = hass.states.get(anna_call)
+    assert state is not None
+    assert lines == sorted(
+        [
+            (DOMAIN, "answered a call from 0701234567 (42 s)"),
+            ("state", state.state),
+        ]
+    )
+
+
+@pytest.mark.usefixtures("logbook")
+async def test_queue_activity_leaves_figures_out(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A queue's Activity: its calls and since when the first caller waits, no figures.
+
+    The figures (waiting callers, waits, agents) are measurements, which Home
+    Assistant leaves out; *Longest waiting since* is a time, which it shows.
+    """
+    support = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"{ENTRY_UNIQUE_ID}_queue_501"), init_integration.entry_id
+    )
+    assert support is not None
+    start = dt_util.utcnow()
+    await simulator.add_caller("501", "0709876543", wait=5)
+    waiting = "sensor.support_waiting_callers"
+    await wait_for(hass, lambda: hass.states.is_state(waiting, "1"))
+    await async_wait_recording_done(hass)
+    # As the device page's Activity card asks: the device and its entities.
+    entity_ids = [
+        entry.entity_id
+        for entry in er.async_entries_for_device(er.async_get(hass), support.id)
+    ]
+    assert waiting in entity_ids
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "logbook/get_events",
+            "start_time": start.isoformat(),
+            "device_ids": [support.id],
+            "entity_ids": entity_ids,
+        }
+    )
+    answer = await client.receive_json()
+    assert answer["success"], answer
+    shown = {entry.get("entity_id") for entry in answer["result"]}
+    assert shown == {"sensor.support_longest_waiting_since"}
 
 
 @pytest.mark.usefixtures("logbook")
@@ -338,3 +453,49 @@ async def test_logbook_call_entity_disabled(
 def test_describe(name: Any, payload: Any, message: str, icon: str) -> None:
     """Each call record reads as a short sentence with its icon; nothing crashes."""
     assert describe(name, payload) == (message, icon)
+
+
+ERIK = Names({"86481": User("86481", "Erik Johansson", "102", None)})
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "message"),
+    [
+        # By the user id NGUC gives.
+        (
+            "Cdr",
+            {
+                "direction": "IN",
+                "src": "102",
+                "src_pbx_user_id": "86481",
+                "disposition": "NO ANSWER",
+            },
+            "missed a call from Erik Johansson (102)",
+        ),
+        # By the extension alone.
+        (
+            "Cdr",
+            {"direction": "IN", "src": "102", "disposition": "ANSWER", "billsec": 5},
+            "answered a call from Erik Johansson (102) (5 s)",
+        ),
+        (
+            "Cdr",
+            {"direction": "OUT", "dst_pbx_user_id": "86481", "disposition": "BUSY"},
+            "called Erik Johansson (busy)",
+        ),
+        (
+            "QueueCdr",
+            {"callerid": "102", "disposition": "NOANSWERED", "reason": "ABANDON"},
+            "queue call from Erik Johansson (102) abandoned",
+        ),
+        # An outside number stays a number.
+        (
+            "Cdr",
+            {"direction": "IN", "src": "0701234567", "disposition": "NO ANSWER"},
+            "missed a call from 0701234567",
+        ),
+    ],
+)
+def test_describe_names_colleagues(name: str, payload: Any, message: str) -> None:
+    """A colleague is named, with the number; others read as their number."""
+    assert describe(name, payload, ERIK)[0] == message

@@ -8,6 +8,8 @@ once. A user's queues are kept queue by queue.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import itertools
+from unittest.mock import patch
 
 from homeassistant.const import (
     CONF_PASSWORD,
@@ -16,7 +18,7 @@ from homeassistant.const import (
     Platform,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -27,7 +29,7 @@ from custom_components.weblink_nguc.const import (
     CONF_USER_ID,
     DOMAIN,
 )
-from custom_components.weblink_nguc.coordinator import NOTIFY_AT_ONCE
+from custom_components.weblink_nguc.listeners import NOTIFY_AT_ONCE
 from tests.simulator import Simulator
 from tests.simulator.model import QueueMember
 from tests.simulator.scale import SCALE_COMPANY_ID, scale_company
@@ -52,6 +54,11 @@ async def simulator(socket_enabled: None) -> AsyncGenerator[Simulator]:
 @pytest.fixture
 async def entry(hass: HomeAssistant, simulator: Simulator) -> MockConfigEntry:
     """Set up the integration for that company, in sync."""
+    return await _setup(hass, simulator)
+
+
+async def _setup(hass: HomeAssistant, simulator: Simulator) -> MockConfigEntry:
+    """Set up the integration for the simulator's company; wait until in sync."""
     company = simulator.company
     account = next(iter(company.accounts.values()))
     entry = MockConfigEntry(
@@ -128,6 +135,8 @@ async def test_an_outage_reaches_every_entity_and_its_end_too(
         )
         if registry_entry.disabled_by is None
         and not registry_entry.unique_id.endswith("_event_stream")
+        # The calls to return are Home Assistant's own lists: usable offline.
+        and registry_entry.domain != "todo"
     ]
     assert len(entity_ids) > NOTIFY_AT_ONCE
 
@@ -180,3 +189,40 @@ async def test_queue_members_change_reaches_only_their_users(
     assert state_writes.counts[queues[leaving]] == 1
     assert state_writes.counts[queues[joining]] == 1
     assert queues[staying] not in state_writes.counts
+
+
+async def test_devices_and_entities_are_made_a_slice_at_a_time(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    """A company's devices and entities are made a few at a time between loop turns.
+
+    So that no single turn of the event loop makes them all (issue 14 §4):
+    each turn is seen by a callback that counts the devices and entities.
+    """
+    registry = dr.async_get(hass)
+    entities = er.async_get(hass)
+    seen: list[tuple[int, int]] = []
+    watching = True
+
+    def watch() -> None:
+        seen.append((len(registry.devices), len(entities.entities)))
+        if watching:
+            hass.loop.call_soon(watch)
+
+    hass.loop.call_soon(watch)
+    with (
+        patch("custom_components.weblink_nguc.listeners.ADD_AT_ONCE", 4),
+        patch("custom_components.weblink_nguc.listeners.ADD_CHUNK_MAX", 4),
+    ):
+        entry = await _setup(hass, simulator)
+        await hass.async_block_till_done()
+    watching = False
+    devices = [count for count, _ in seen]
+    made = [count for _, count in seen]
+    # Every item's device and entities, in the end.
+    assert len(dr.async_entries_for_config_entry(registry, entry.entry_id)) == (
+        1 + 2 * USERS + QUEUES
+    )
+    # At most four items (a user has 9 entities, a queue 16) a turn.
+    assert max(b - a for a, b in itertools.pairwise(devices)) <= 4
+    assert max(b - a for a, b in itertools.pairwise(made)) <= 4 * 16

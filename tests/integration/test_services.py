@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
+from homeassistant.components import todo
+from homeassistant.components.todo import DOMAIN as TODO_DOMAIN
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -215,17 +219,28 @@ async def test_account_not_loaded(
 async def test_action_is_described(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """services.yaml parses: a queue target and the two optional fields."""
-    descriptions = await async_get_all_descriptions(hass)
+    """services.yaml parses: a target of our entities and the two optional fields.
+
+    The target filters entities only (hassfest refuses a device filter); the
+    device picker offers the devices that have such an entity, and a device
+    still works as a target (the tests above target devices).
+    """
+    # The todo component's actions name base components by their features;
+    # importing all of them needs packages the test environment lacks.
+    with patch(
+        "homeassistant.helpers.service._base_components",
+        return_value={TODO_DOMAIN: todo},
+    ):
+        descriptions = await async_get_all_descriptions(hass)
     action = descriptions[DOMAIN][SERVICE_PICKUP_QUEUE_CALLER]
-    assert action["target"]["device"] == [{"integration": DOMAIN}]
+    assert action["target"] == {"entity": [{"integration": DOMAIN}]}
     assert set(action["fields"]) == {"caller", "position"}
 
 
 async def test_credentials_rejected(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
 ) -> None:
-    """A 401 that renewing the token does not cure is reported, not retried."""
+    """A 401 that renewing the token does not cure is reported, and asks to sign in."""
     await callers_waiting(hass, init_integration, simulator, "0701111111")
     simulator.fail_rest(401)
     try:
@@ -237,3 +252,6 @@ async def test_credentials_rejected(
         simulator.clear_faults()
     assert err.translation_key == "invalid_auth"
     assert simulator.pickups == []
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]

@@ -49,6 +49,18 @@ class _Demo:
     async def pause(self, low: float = 0.5, high: float = 1.5) -> None:
         await asyncio.sleep(self.interval * self.rng.uniform(low, high))
 
+    @staticmethod
+    def now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def seconds_since(self, start: float) -> int:
+        """Whole seconds of the clock since ``start``: a call lasts what it took.
+
+        Unlike queue waits, talk is not sped up: Home Assistant shows a call's
+        length beside the time it ended, and it must fit the clock.
+        """
+        return round(self.now() - start)
+
     def number(self) -> str:
         return f"07{self.rng.choice('0236')}{self.rng.randint(1_000_000, 9_999_999)}"
 
@@ -132,9 +144,10 @@ class _Demo:
             await self.pause()
             if self.rng.random() < 0.7:
                 await self.status(user_id, IN_USE)
+                answered = self.now()
                 await self.pause(1, 3)
                 await self.status(user_id, IDLE)
-                billsec = self.rng.randint(15, 420)
+                billsec = self.seconds_since(answered)
                 await self.sim.finish_call(
                     user_id, remote=remote, billsec=billsec, call_guid=guid
                 )
@@ -152,12 +165,13 @@ class _Demo:
             return
         try:
             await self.status(user_id, IN_USE)
+            dialled = self.now()
             await self.pause(1, 3)
             await self.status(user_id, IDLE)
             disposition = self.rng.choices(["ANSWER", "NO ANSWER", "BUSY"], [8, 1, 1])[
                 0
             ]
-            billsec = self.rng.randint(10, 600) if disposition == "ANSWER" else 0
+            billsec = self.seconds_since(dialled) if disposition == "ANSWER" else 0
             await self.sim.finish_call(
                 user_id,
                 direction="OUT",
@@ -185,8 +199,9 @@ class _Demo:
             billsec = 0
             if answered:
                 await self.status(callee, IN_USE)
+                talking = self.now()
                 await self.pause(1, 3)
-                billsec = self.rng.randint(20, 300)
+                billsec = self.seconds_since(talking)
             await self.status(callee, IDLE)
             await self.status(caller, IDLE)
             disposition = "ANSWER" if answered else "NO ANSWER"
@@ -224,6 +239,7 @@ class _Demo:
             return
         try:
             await self.status(user_id, IN_USE)
+            talking = self.now()
             await self.pause()
             await self.status(user_id, IN_USE_RINGING)
             await self.pause()
@@ -237,7 +253,7 @@ class _Demo:
                 user_id,
                 direction="OUT",
                 remote=self.number(),
-                billsec=self.rng.randint(60, 400),
+                billsec=self.seconds_since(talking),
             )
         finally:
             self.busy_users.discard(user_id)
@@ -353,6 +369,7 @@ class _Demo:
             )
 
         await self.status(agent, IN_USE)
+        talking = self.now()
         await self.change_queue(queue_id, answer)
         await self.queue_cdr(
             queue_id,
@@ -364,13 +381,20 @@ class _Demo:
             reason="CONNECT",
         )
         await self.pause(1, 3)
-        await self.hang_up(queue_id, guid, callerid, agent, waited)
+        await self.hang_up(queue_id, guid, callerid, agent, waited, talking=talking)
 
     async def hang_up(
-        self, queue_id: str, guid: str, callerid: str, agent: str, waited: int
+        self,
+        queue_id: str,
+        guid: str,
+        callerid: str,
+        agent: str,
+        waited: int,
+        *,
+        talking: float,
     ) -> None:
-        """An agent ends a queue call: idle again, the call in the records."""
-        talk = self.rng.randint(30, 480)
+        """An agent ends a queue call (talking since ``talking``): idle, in the records."""
+        talk = self.seconds_since(talking)
 
         def end(queue: Queue) -> None:
             for member in queue.members:
@@ -399,11 +423,14 @@ class _Demo:
         """A caller picked up over the API: the user talks, then hangs up."""
         callerid = self.callerids.get(guid) or self.number()
         waited = self.wait_of(guid)
+        talking = self.now()
         self.busy_users.add(user_id)
         try:
             await self.pause(1, 3)
             if queue_id in self.company.queues:
-                await self.hang_up(queue_id, guid, callerid, user_id, waited)
+                await self.hang_up(
+                    queue_id, guid, callerid, user_id, waited, talking=talking
+                )
         finally:
             self.busy_users.discard(user_id)
             self.forget(guid)

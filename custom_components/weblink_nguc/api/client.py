@@ -21,7 +21,7 @@ from .events import (
 )
 from .exceptions import NgucAuthError, NgucResponseError
 from .http import TRANSPORT_ERRORS, raise_for_status, read_json, transport_error
-from .models import Device, Me, Queue, User, UserStatus
+from .models import Device, LastWins, ListItem, Me, Queue, User, UserStatus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class NgucClient:
             tokens=tokens,
             on_tokens=on_tokens,
         )
+        self._last_wins = LastWins()
 
     async def login(self, tfa: str = "") -> TokenSet:
         """Log in with the password (and the two-factor code, if any)."""
@@ -123,8 +124,11 @@ class NgucClient:
             raise NgucResponseError(f"GET {path}: expected a list")
         return data
 
-    async def _get_items[T](self, path: str, parse: Callable[[Any], T]) -> list[T]:
-        return await _parse_all(path, await self._get_list(path), parse)
+    async def _get_items[T: ListItem](
+        self, path: str, parse: Callable[[Any], T]
+    ) -> list[T]:
+        items = await _parse_all(path, await self._get_list(path), parse)
+        return self._last_wins(path, items)
 
     async def get_me(self) -> Me:
         """Return the logged-in user."""

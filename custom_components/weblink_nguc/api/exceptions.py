@@ -32,6 +32,11 @@ class NgucTwoFactorError(NgucAuthError):
 class NgucResponseError(NgucError):
     """NGUC answered with something this client cannot read."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        """Keep the HTTP status of the answer, when it was an error status."""
+        super().__init__(message)
+        self.status = status
+
 
 class NgucNotFoundError(NgucResponseError):
     """NGUC has no such endpoint or item (HTTP 404)."""

@@ -76,9 +76,9 @@ def raise_for_status(response: aiohttp.ClientResponse, what: str) -> None:
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         raise NgucConnectionError(f"{what}: server error ({status})")
     if status == HTTPStatus.NOT_FOUND:
-        raise NgucNotFoundError(f"{what}: not found (404)")
+        raise NgucNotFoundError(f"{what}: not found (404)", status)
     if status >= HTTPStatus.BAD_REQUEST:
-        raise NgucResponseError(f"{what}: unexpected answer ({status})")
+        raise NgucResponseError(f"{what}: unexpected answer ({status})", status)
 
 
 def transport_error(what: str, err: BaseException) -> NgucConnectionError:

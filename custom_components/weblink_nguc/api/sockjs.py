@@ -8,13 +8,15 @@ JSON is decoded with ``orjson`` when it is installed (Home Assistant ships
 it). ``orjson`` refuses lone UTF-16 surrogates, which JSON allows as escapes;
 that text, and all text when ``orjson`` is missing (this package does not
 require it), goes to the standard library instead, and the surrogates are
-replaced, since they can be neither logged nor stored.
+replaced, since they can be neither logged nor stored (and integers too
+large to store become floats, as ``orjson`` has them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 import json
+import math
 import random
 import string
 from typing import Any, Literal
@@ -26,6 +28,9 @@ except ImportError:  # pragma: no cover - orjson comes with Home Assistant
 
 _SESSION_ALPHABET = string.ascii_lowercase + string.digits
 _SESSION_LENGTH = 20
+# The integers orjson keeps as such; it decodes larger ones as floats.
+_INT64_MIN = -(2**63)
+_UINT64_MAX = 2**64 - 1
 
 
 class SockJsFrameError(ValueError):
@@ -129,9 +134,18 @@ def decode_element(element: Any) -> tuple[str, dict[str, Any]]:
 
 
 def clean_text(value: Any) -> Any:
-    """Replace lone UTF-16 surrogates, which cannot be logged or stored."""
+    """Replace lone UTF-16 surrogates, which cannot be logged or stored.
+
+    Integers beyond 64 bits cannot be stored either (the recorder writes
+    with ``orjson``): they become floats, as ``orjson`` decodes them.
+    """
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if type(value) is int and not _INT64_MIN <= value <= _UINT64_MAX:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, list):
         return [clean_text(item) for item in value]
     if isinstance(value, dict):

@@ -1,0 +1,175 @@
+"""The caller_waiting trigger end to end, in a real Home Assistant.
+
+"An automation created through the automation editor's API with the
+weblink_nguc.caller_waiting trigger runs exactly once for a caller who waits
+past its threshold", and not for a caller who leaves before it. Home
+Assistant is the ``hass`` of ``.venv-hass`` (the release users run) beside
+the simulator's demo company, used only through its HTTP and websocket APIs;
+the clock is the real one, so the threshold is a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+import time
+
+import pytest
+
+from tests.e2e.real_hass import CONFIGURATION, HASS_BIN, RealHass, running
+from tests.simulator import QueueCaller, Simulator
+
+pytestmark = [
+    pytest.mark.skipif(
+        not HASS_BIN.exists(),
+        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
+    ),
+    pytest.mark.usefixtures("socket_enabled"),
+    pytest.mark.timeout(300),
+]
+
+DOMAIN = "weblink_nguc"
+SUPPORT = "501"  # the demo company's Support queue
+# National numbers: a template would read "+4670..." as a number.
+FIRST, LEAVES = "0701111111", "0702222222"
+THRESHOLD = 3  # seconds
+RAN = "caller_waiting_ran"
+
+
+async def until[T](
+    check: Callable[[], Awaitable[T]], what: str, timeout: float = 30.0
+) -> T:
+    """Poll ``check`` until it returns something true; return it."""
+    deadline = time.monotonic() + timeout
+    while not (result := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} within {timeout} s")
+        await asyncio.sleep(0.1)
+    return result
+
+
+# The simulator (set up first) stops last, after Home Assistant: no warning
+# of a lost connection is expected.
+@pytest.fixture
+async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
+    """A running, onboarded Home Assistant that loads the automation editor's file."""
+    real = RealHass(
+        tmp_path / "config",
+        configuration=CONFIGURATION + "automation: !include automations.yaml\n",
+        files={"automations.yaml": "[]\n"},
+    )
+    async with running(real, timeout=180) as started:
+        yield started
+
+
+async def add_integration(hass: RealHass, simulator: Simulator) -> str:
+    """Add the demo account as the frontend does; return the Support queue's device id."""
+    flow = await hass.request(
+        "POST",
+        "/api/config/config_entries/flow",
+        json_body={"handler": DOMAIN, "show_advanced_options": False},
+    )
+    result = await hass.request(
+        "POST",
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        json_body={
+            "company": "demo",
+            "username": "demo",
+            "password": "demo",
+            "advanced": {
+                "api_url": simulator.api_url,
+                "events_url": simulator.events_url,
+            },
+        },
+    )
+    assert result["type"] == "create_entry", result
+
+    async def support() -> str | None:
+        devices = await hass.ws_command("config/device_registry/list")
+        return next(
+            (
+                device["id"]
+                for device in devices
+                if device["name"] == "Support" and device["model"] == "Call queue"
+            ),
+            None,
+        )
+
+    return await until(support, "the Support queue's device")
+
+
+async def test_caller_waiting_in_real_home_assistant(
+    simulator: Simulator, hass: RealHass
+) -> None:
+    """Once for a caller who waits past the threshold; never for one who left."""
+    support = await add_integration(hass, simulator)
+
+    # Translated, as the automation editor shows it.
+    texts = await hass.ws_command(
+        "frontend/get_translations",
+        language="sv",
+        category="triggers",
+        integration=[DOMAIN],
+    )
+    name = f"component.{DOMAIN}.triggers.caller_waiting.name"
+    assert texts["resources"][name] == "Uppringare väntar för länge"
+
+    # Saved as the automation editor saves it.
+    await hass.request(
+        "POST",
+        "/api/config/automation/config/long_wait",
+        json_body={
+            "alias": "Caller waiting too long in Support",
+            "description": "",
+            "triggers": [
+                {
+                    "trigger": f"{DOMAIN}.caller_waiting",
+                    "options": {"device_id": [support], "seconds": THRESHOLD},
+                }
+            ],
+            "conditions": [],
+            "actions": [
+                {
+                    "event": RAN,
+                    "event_data": {
+                        "queue": "{{ trigger.queue }}",
+                        "caller": "{{ trigger.caller }}",
+                        "wait": "{{ trigger.wait }}",
+                        "device_id": "{{ trigger.device_id }}",
+                    },
+                }
+            ],
+            "mode": "parallel",
+        },
+    )
+
+    async def loaded() -> bool:
+        states = await hass.request("GET", "/api/states")
+        return any(
+            state["attributes"].get("id") == "long_wait" and state["state"] == "on"
+            for state in states
+        )
+
+    await until(loaded, "the automation loaded and on")
+
+    async with hass.subscribe(RAN) as runs:
+        first = await simulator.add_caller(SUPPORT, FIRST)
+        added = time.monotonic()
+        leaves = await simulator.add_caller(SUPPORT, LEAVES)
+        await simulator.remove_caller(SUPPORT, leaves, answered=False)
+
+        async def ran() -> bool:
+            return bool(runs)
+
+        await until(ran, "the automation's run", timeout=THRESHOLD + 20)
+        assert time.monotonic() - added >= THRESHOLD - 0.5, "ran too early"
+        # Later snapshots still list the caller: no second run for them.
+        await simulator.update_queue(
+            SUPPORT,
+            callers=[QueueCaller(first, SUPPORT, FIRST, wait=THRESHOLD + 5)],
+        )
+        await asyncio.sleep(THRESHOLD + 2)
+    assert [run["data"] for run in runs] == [
+        {"queue": "Support", "caller": FIRST, "wait": THRESHOLD, "device_id": support}
+    ]
