@@ -421,8 +421,22 @@ class Soak:
         await self.faults.tokens_revoked()  # the next token comes with that answer
 
     async def empty_list_once(self) -> None:
-        """One list answers 200 [] once, at a resync: nothing is deleted (see `_device_removed`)."""
-        self.faults.empty_list_once(self.rng.choice((USERS, PHONES, QUEUES)))
+        """One list answers 200 [] once, at a resync: nothing is deleted (see `_device_removed`).
+
+        Only a list of more than two items: an empty answer for one or two is
+        as believable as one or two leaving, which is believed at once (issue
+        14 §1).
+        """
+        company = self.sim.company
+        sizes = {
+            USERS: len(company.users),
+            PHONES: len(company.devices),
+            QUEUES: len(company.queues),
+        }
+        lists = [path for path, size in sizes.items() if size > 2]
+        if not lists:
+            return
+        self.faults.empty_list_once(self.rng.choice(lists))
         await self.faults.force_read()
         await asyncio.sleep(1.0)  # the read is over; its verdict is in the registry
 
