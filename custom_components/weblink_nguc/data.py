@@ -23,6 +23,11 @@ KIND_QUEUE = "queue"
 KINDS = (KIND_USER, KIND_DEVICE, KIND_QUEUE)
 
 
+def callers_known(queue: Queue) -> bool:
+    """Return whether a queue's waiting callers are known: listed, or truly none."""
+    return bool(queue.callers) or queue.waiting == 0
+
+
 def user_key(user_id: str) -> str:
     """Return the key of a user (their line, their device)."""
     return f"user_{user_id}"

@@ -24,6 +24,7 @@ from homeassistant.helpers import entity_registry as er
 from .api import contract as c
 from .const import CONF_TOKEN
 from .coordinator import NgucConfigEntry
+from .follow import CONF_QUEUES, CONF_USERS
 from .followup import followup_counts
 
 # Redacted wherever they appear: in the entry, the state and the raw events.
@@ -115,6 +116,15 @@ async def async_get_config_entry_diagnostics(
             },
         },
         "missing_endpoints": coordinator.reader.missing_endpoints,
+        "failing_lists": coordinator.reader.failing_lists,
+        "following": {
+            "users": "all"
+            if (users := entry.options.get(CONF_USERS)) is None
+            else len(users),
+            "queues": "all"
+            if (queues := entry.options.get(CONF_QUEUES)) is None
+            else len(queues),
+        },
         "stream": {
             "connected": coordinator.stream.connected,
             "in_sync": coordinator.in_sync,

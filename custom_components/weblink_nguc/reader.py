@@ -220,6 +220,11 @@ class NgucReader:
         """Return the list endpoints that answered 404 at the last read."""
         return sorted(self._missing.values())
 
+    @property
+    def failing_lists(self) -> dict[str, int]:
+        """Return the lists that fail to answer, with how many reads in a row."""
+        return {PATHS[part]: failing.reads for part, failing in self._failing.items()}
+
     def kind_answers(self, kind: str) -> bool:
         """Return whether the list of items of ``kind`` answered at the last read."""
         return PART_OF_KIND.get(kind) in self.answered

@@ -39,7 +39,7 @@ from .coordinator import (
     NgucConfigEntry,
     NgucCoordinator,
 )
-from .data import Membership, members_known
+from .data import Membership, callers_known, members_known
 from .entity import (
     QUEUE,
     USER_LINE,
@@ -107,11 +107,6 @@ def agents_paused(queue: Queue) -> int | None:
     if not members_known(queue) or any(m.paused is None for m in queue.members):
         return None
     return sum(bool(member.paused) for member in queue.members)
-
-
-def callers_known(queue: Queue) -> bool:
-    """Return whether a queue's waiting callers are known: listed, or truly none."""
-    return bool(queue.callers) or queue.waiting == 0
 
 
 def current_longest_wait(queue: Queue) -> int | None:

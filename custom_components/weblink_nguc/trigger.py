@@ -39,7 +39,7 @@ import probatio as vol
 from .api import Queue, QueueCaller
 from .const import DOMAIN, LOGGER
 from .coordinator import NgucConfigEntry, NgucCoordinator, queue_key
-from .sensor import callers_known
+from .data import callers_known
 
 CALLER_WAITING = "caller_waiting"
 CONF_SECONDS = "seconds"

@@ -127,10 +127,15 @@ class NgucSockJsServer:
         reject_ws_auth: bool = False,
         enforce_token_expiry: bool = False,
         expires_in: Any = FROM_LIFETIME,
+        connection_lifetime: float | None = None,
     ) -> None:
         """Configure a stopped server (call :meth:`start`).
 
         ``expires_in`` is what token answers say, whatever the real lifetime.
+        ``connection_lifetime`` closes each session that many seconds after it
+        opened (``c[1001,"Connection lifetime"]``), as a server or proxy with
+        a connection lifetime does. (Cutting the TCP connection instead makes
+        PyPI sockjs raise on its next ping, in a task nobody awaits.)
         """
         self.token_lifetime = token_lifetime
         self.expires_in = expires_in
@@ -140,6 +145,9 @@ class NgucSockJsServer:
         self.script = script
         self.reject_ws_auth = reject_ws_auth
         self.enforce_token_expiry = enforce_token_expiry
+        self.connection_lifetime = connection_lifetime
+        #: Sessions closed by ``connection_lifetime``.
+        self.cut = 0
         #: Answer this many of the next token requests with 503.
         self.oauth_failures = 0
         #: Close this many of the next connections with ``c[3000,"Go away!"]``
@@ -290,6 +298,12 @@ class NgucSockJsServer:
         """Return True for an access token issued here and not yet expired."""
         return time.monotonic() < self._access.get(token, 0.0)
 
+    async def _cut_after(self, conn: Connection, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if not conn.closed:
+            self.cut += 1
+            conn.close(1001, "Connection lifetime")
+
     # --- OAuth and REST ---------------------------------------------------------
 
     async def _oauth(self, request: web.Request) -> web.Response:
@@ -394,6 +408,12 @@ class NgucSockJsServer:
             conn = Connection(len(self.connections) + 1, session, self)
             self.connections.append(conn)
             self._by_session[session.id] = conn
+            if self.connection_lifetime is not None:
+                task = asyncio.create_task(
+                    self._cut_after(conn, self.connection_lifetime)
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._script_done)
             return
         conn = self._by_session[session.id]
         if msg.type is not sockjs.MsgType.MESSAGE:

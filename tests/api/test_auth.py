@@ -15,6 +15,7 @@ from aiohttp import web
 import pytest
 
 from custom_components.weblink_nguc.api import (
+    AuthTimings,
     NgucAuth,
     NgucAuthError,
     NgucClient,
@@ -36,6 +37,8 @@ from tests.simulator import Simulator, demo_company
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 SECRET_PASSWORD = "hunter2-Very-Secret"
+# A failed renewal is retried after hundredths of a second, not seconds.
+FAST_RETRY = AuthTimings(retry_min=0.01, retry_base=0.02, retry_cap=0.05)
 
 
 @pytest.fixture
@@ -230,13 +233,10 @@ async def test_login_network_error(
 
 
 async def test_login_timeout(
-    simulator: Simulator,
-    session: aiohttp.ClientSession,
-    monkeypatch: pytest.MonkeyPatch,
+    simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
-    monkeypatch.setattr("custom_components.weblink_nguc.api.auth.REQUEST_TIMEOUT", 0.05)
     simulator.rest_delay = 0.5
-    auth = make_auth(session, simulator)
+    auth = make_auth(session, simulator, timings=AuthTimings(login_timeout=0.05))
     with pytest.raises(NgucConnectionError, match="timed out"):
         await auth.login()
 
@@ -353,8 +353,9 @@ async def test_messages_never_hold_secrets(
     auth = make_auth(session, simulator, password=SECRET_PASSWORD)
     errors: list[NgucError] = []
     tokens = await make_auth(session, simulator).login()
-    good = make_auth(session, simulator, password=None, tokens=tokens)
     for status in (400, 401, 402, 404, 429, 500):
+        # Expired: no token to fall back on, so the renewal's error is raised.
+        good = make_auth(session, simulator, password=None, tokens=due(tokens))
         simulator.fail_rest(status, count=1, retry_after=1)
         with pytest.raises(NgucError) as info:
             await auth.login("123456")
@@ -545,12 +546,11 @@ async def test_refresh_unreadable_without_password_is_retried(
     assert not isinstance(info.value, NgucAuthError)
 
 
-@pytest.mark.usefixtures("fast_token_retry")
 async def test_refresh_network_error_is_not_an_auth_error(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
     tokens = await make_auth(session, simulator).login()
-    auth = make_auth(session, simulator, tokens=due(tokens))
+    auth = make_auth(session, simulator, tokens=due(tokens), timings=FAST_RETRY)
     simulator.fail_rest(503, count=1)
     with pytest.raises(NgucConnectionError):
         await auth.async_get_access_token()
@@ -560,7 +560,7 @@ async def test_refresh_network_error_is_not_an_auth_error(
     with pytest.raises(NgucRateLimitError) as info:
         await auth.async_get_access_token()
     assert info.value.retry_after is not None
-    assert 0 < info.value.retry_after <= auth_module.RENEW_RETRY_BASE
+    assert 0 < info.value.retry_after <= FAST_RETRY.retry_base
     assert simulator.requests.count("POST /oauth2/user-credentials") == 2
     # The refresh token is still good once the server is back.
     await asyncio.sleep(auth.seconds_until_refresh())
@@ -795,12 +795,11 @@ async def test_failed_renewal_keeps_the_valid_token(
     assert 0 < auth.seconds_until_refresh() <= auth_module.RENEW_RETRY_BASE
 
 
-@pytest.mark.usefixtures("fast_token_retry")
 async def test_failed_renewals_back_off_then_succeed(
     endpoint: TokenEndpoint, session: aiohttp.ClientSession
 ) -> None:
     tokens = TokenSet("A0", "R0", time.time() + 30, 3600.0)
-    auth = endpoint_auth(session, endpoint, tokens=tokens)
+    auth = endpoint_auth(session, endpoint, tokens=tokens, timings=FAST_RETRY)
     endpoint.failures = [(503, {})] * 3
     for _ in range(3):
         assert await auth.async_get_access_token() == "A0"
@@ -808,7 +807,7 @@ async def test_failed_renewals_back_off_then_succeed(
     assert await auth.async_get_access_token() == "A1"
     assert len(endpoint.requests) == 4
     gaps = [b - a for a, b in itertools.pairwise(endpoint.requests)]
-    assert all(gap >= auth_module.RENEW_RETRY_MIN for gap in gaps)
+    assert all(gap >= FAST_RETRY.retry_min for gap in gaps)
     assert auth.seconds_until_refresh() > 3000  # renewed: the backoff is over
 
 

@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 import pytest
 
 from custom_components.weblink_nguc.api import (
+    AuthTimings,
     NgucAuthError,
     NgucClient,
     NgucEventStream,
@@ -632,11 +633,17 @@ async def test_rejected_and_renewal_impossible_raises_auth_error(
     assert simulator.connection_count == 1
 
 
-@pytest.mark.usefixtures("fast_token_retry")
 async def test_rejected_then_token_endpoint_down_keeps_trying(
-    simulator: Simulator, client: NgucClient
+    simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
-    """A server error while renewing after a rejection is not the end of run()."""
+    """A server error while renewing after a rejection is not the end of run().
+
+    The token in hand has not expired, so the stream tries it again meanwhile
+    (the close may have been no rejection); the renewal follows its backoff.
+    """
+    fast_retry = AuthTimings(retry_min=0.01, retry_base=0.02, retry_cap=0.05)
+    client = make_client(session, simulator, auth_timings=fast_retry)
+    await client.login()
     simulator.reject_auth = True
     simulator.fail_rest(500, count=1)
 
@@ -654,7 +661,8 @@ async def test_rejected_then_token_endpoint_down_keeps_trying(
     # Login, the refresh that met the 500, the refresh retried after a backoff.
     assert simulator.requests.count("POST /oauth2/user-credentials") == 3
     assert simulator.oauth_grants == ["password", "refresh_token"]
-    assert simulator.connection_count == 2
+    # Rejected; the same token again (refused, not counted); the new token.
+    assert simulator.connection_count == 3
 
 
 async def test_second_open_reconnects(simulator: Simulator, client: NgucClient) -> None:

@@ -269,3 +269,27 @@ async def test_diagnostics(
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_diagnostics_say_which_list_fails_and_whom_the_entry_follows(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """A refused list and a chosen subset are in the diagnostics, by count."""
+    simulator.fail_path("/company/queue", 403)
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={"users": ["86480", "86481"]}
+    )
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await wait_in_sync(hass, mock_config_entry)
+
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, mock_config_entry
+    )
+
+    assert diagnostics["failing_lists"] == {"/company/queue": 1}
+    assert diagnostics["following"] == {"users": 2, "queues": "all"}
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)

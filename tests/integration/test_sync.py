@@ -249,8 +249,8 @@ async def test_refused_list_at_first_setup_sets_up_everything_else(
         assert device(hass, mock_config_entry, f"user_{user}") is not None, user
     assert device(hass, mock_config_entry, "device_9001") is not None
     assert hass.states.get(ERIK_LINE).state == "idle"
-    # Per user 6, per phone 1, and the account's event stream.
-    assert len(available_entities(hass, mock_config_entry)) == 4 * 6 + 5 + 1
+    # Per user 7 (calls to return among them), per phone 1, and the event stream.
+    assert len(available_entities(hass, mock_config_entry)) == 4 * 7 + 5 + 1
 
 
 async def test_failing_me_at_the_hourly_read_still_adds_new_users(

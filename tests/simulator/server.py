@@ -196,12 +196,26 @@ class Simulator:
         self.close_on_token_expiry = False
         #: Seconds the websocket handshake waits before the server answers it.
         self.events_delay = 0.0
+        #: Token endpoint down (`token_down`): until this time.monotonic(), or
+        #: for good (inf); answering `token_down_status`, or cutting (None).
+        self.token_down_until = 0.0
+        self.token_down_status: int | None = 503
+        #: The answer to a spent or unknown refresh token: 401, or 400 with
+        #: `invalid_grant` as RFC 6749 has it (see `refuse_refresh`).
+        self.refresh_refused_status = 401
+        #: Keep connections alive with websocket pings, never `h` (as the
+        #: reference SockJS servers do).
+        self.ping_keepalive = False
+        #: Close each connection this many seconds after it opened (None:
+        #: never), as a load balancer with a connection lifetime does.
+        self.connection_lifetime: float | None = None
         self._path_faults: dict[str, _PathFault] = {}
         # Observation.
         #: Events delivered, counted once per authenticated connection sent to.
         self.events_sent = 0
-        #: Connections closed by `close_after_auth`.
+        #: Connections closed by `close_after_auth`, and by `connection_lifetime`.
         self.closed_after_auth = 0
+        self.closed_by_lifetime = 0
         #: Websocket handshakes refused (`refuse_events`), and held (`events_delay`) now.
         self.events_refused = 0
         self.events_held = 0
@@ -524,6 +538,37 @@ class Simulator:
         for conn in self._connections:
             conn.silenced = True
 
+    def token_down(
+        self, seconds: float | None = None, *, status: int | None = 503
+    ) -> None:
+        """Take the token endpoint down for `seconds` (None: until cleared).
+
+        It answers `status` to every request, or with `status=None` cuts the
+        connection without an answer; REST and the event pusher work on.
+        """
+        self.token_down_until = (
+            float("inf") if seconds is None else time.monotonic() + seconds
+        )
+        self.token_down_status = status
+
+    def slow_token(self, seconds: float) -> None:
+        """Answer token requests `seconds` after doing the grant.
+
+        A refresh token is spent (rotated) at once, whether or not the client
+        waits for the answer that holds its successor.
+        """
+        self.token_answer_delay = seconds
+
+    def refuse_refresh(self, status: int = 400) -> None:
+        """Make every refresh token issued so far dead; access tokens stay valid.
+
+        A refresh with a dead (or spent) refresh token is answered from now on
+        with `status` and `{"error": "invalid_grant"}`: 400 is the standard
+        OAuth2 answer, 401 what the simulator says by default.
+        """
+        self._refresh.clear()
+        self.refresh_refused_status = status
+
     def clear_faults(self) -> None:
         """Undo every fault knob (REST, token endpoint, connections); the model is kept."""
         self._fault_status = self._fault_count = self._fault_retry_after = None
@@ -538,6 +583,14 @@ class Simulator:
         self.close_on_token_expiry = False
         self.events_delay = 0.0
         self._path_faults.clear()
+        self._clear_connection_faults()
+
+    def _clear_connection_faults(self) -> None:
+        self.token_down_until = 0.0
+        self.token_down_status = 503
+        self.refresh_refused_status = 401
+        self.ping_keepalive = False
+        self.connection_lifetime = None
 
     def _take_path_fault(self, path: str) -> _PathFault | None:
         fault = self._path_faults.get(path)
@@ -863,6 +916,14 @@ class Simulator:
             )
         grant = form.get("grant_type", "")
         self.oauth_grants.append(grant)
+        if time.monotonic() < self.token_down_until:
+            if self.token_down_status is None:
+                # No answer at all: the connection is cut, as by a proxy
+                # whose upstream is gone; aiohttp ends the handler quietly.
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError
+            return _json_error(self.token_down_status, "temporarily_unavailable")
         if self.token_status is not None:
             headers = {}
             if self.token_retry_after is not None:
@@ -914,7 +975,11 @@ class Simulator:
             return _json_error(400, "invalid_request", "missing " + ", ".join(missing))
         account = self._refresh.get(form["refresh_token"])
         if account is None or not self._client_ok(form["client_id"]):
-            return _json_error(401, "invalid_grant", "refresh token unknown or revoked")
+            return _json_error(
+                self.refresh_refused_status,
+                "invalid_grant",
+                "refresh token unknown or revoked",
+            )
         del self._refresh[form["refresh_token"]]
         return self._issue(account)
 
@@ -1016,6 +1081,7 @@ class Simulator:
         helpers = (
             asyncio.create_task(self._heartbeat(conn), name="nguc-sim-heartbeat"),
             asyncio.create_task(self._watch_token(conn), name="nguc-sim-expiry"),
+            asyncio.create_task(self._limit_lifetime(conn), name="nguc-sim-lifetime"),
         )
         try:
             await conn.send("o")
@@ -1032,8 +1098,23 @@ class Simulator:
     async def _heartbeat(self, conn: _Connection) -> None:
         while not conn.ws.closed:
             await asyncio.sleep(self.heartbeat_interval)
-            if not self.silent:
+            if self.silent or conn.silenced:
+                continue
+            if self.ping_keepalive:
+                async with conn.lock:
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await conn.ws.ping()
+            else:
                 await conn.send("h")
+
+    async def _limit_lifetime(self, conn: _Connection) -> None:
+        """With `connection_lifetime`: close the websocket when it is up, no `c`."""
+        lifetime = self.connection_lifetime
+        if lifetime is None:
+            return
+        await asyncio.sleep(lifetime)
+        self.closed_by_lifetime += 1
+        await conn.close()
 
     async def _watch_token(self, conn: _Connection) -> None:
         """With `close_on_token_expiry`: close once the last token sent has expired."""
@@ -1109,7 +1190,12 @@ class Simulator:
                 self.closed_after_auth += 1
                 await conn.close(self.close_after_auth_frame)
                 return False
-            if first and self.heartbeat_on_accept and not self.silent:
+            if (
+                first
+                and self.heartbeat_on_accept
+                and not self.silent
+                and not self.ping_keepalive
+            ):
                 await conn.send("h")
         return True
 
@@ -1230,6 +1316,28 @@ class Simulator:
                 await self.restart(
                     lambda company: company.scramble(random.Random(body.get("seed")))
                 )
+            case _:
+                return self._control_connection_faults(action, body)
+        return True
+
+    def _control_connection_faults(self, action: str, body: dict[str, Any]) -> bool:
+        """The token endpoint's and the connections' faults of `POST /_sim/<action>`."""
+        match action:
+            case "token_down":
+                seconds, status = body.get("seconds"), body.get("status", 503)
+                self.token_down(
+                    None if seconds is None else float(seconds),
+                    status=None if status is None else int(status),
+                )
+            case "slow_token":
+                self.slow_token(float(body.get("seconds", 0.0)))
+            case "refuse_refresh":
+                self.refuse_refresh(int(body.get("status", 400)))
+            case "ping_keepalive":
+                self.ping_keepalive = bool(body.get("on", True))
+            case "connection_lifetime":
+                seconds = body.get("seconds")
+                self.connection_lifetime = None if seconds is None else float(seconds)
             case _:
                 return False
         return True

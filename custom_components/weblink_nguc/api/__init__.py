@@ -4,10 +4,10 @@ This package imports nothing from Home Assistant, so that it can be published
 as a library of its own unchanged.
 """
 
-from .auth import NgucAuth, TokenSet
+from .auth import AuthTimings, NgucAuth, TokenSet
 from .client import NgucClient
 from .contract import DEFAULT_API_URL, DEFAULT_EVENTS_URL
-from .events import NgucEventStream
+from .events import NgucEventStream, StreamTimings
 from .exceptions import (
     NgucAuthError,
     NgucConnectionError,
@@ -36,6 +36,7 @@ from .models import (
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_EVENTS_URL",
+    "AuthTimings",
     "Cdr",
     "Device",
     "DeviceStatus",
@@ -55,6 +56,7 @@ __all__ = [
     "QueueCaller",
     "QueueCdr",
     "QueueMember",
+    "StreamTimings",
     "TokenSet",
     "Update",
     "User",

@@ -1,8 +1,12 @@
 """OAuth2 tokens for NGUC: password login, refresh before expiry, one at a time.
 
-Only the token endpoint's 401 (credentials) and 402 (two-factor code) raise
-:class:`NgucAuthError`; any other failure to renew is retried with backoff,
-and the current token is used meanwhile while it is still valid.
+Only the token endpoint's verdict on the credentials raises
+:class:`NgucAuthError`: a 401, a 402 (two-factor code), or a refresh grant
+answered ``400 invalid_grant`` when no password is stored. Any other failure
+to renew (down, slow, 5xx, 429, unreadable) is retried with backoff, and the
+current token is used meanwhile while it has not expired, even when the
+renewal was forced. A slow renewal goes on after its callers have gone on
+with the current token: its answer holds the rotated refresh token.
 """
 
 from __future__ import annotations
@@ -28,13 +32,23 @@ from .exceptions import (
     NgucTwoFactorError,
 )
 from .http import TRANSPORT_ERRORS, read_json, transport_error
+from .sockjs import loads
 
 _LOGGER = logging.getLogger(__name__)
 
 # Refresh this long before expiry, at most; short-lived tokens refresh at 3/4
 # of their life instead.
 REFRESH_MARGIN = 60.0
-REQUEST_TIMEOUT = 15.0
+# How long the token endpoint may take to answer a refresh. Generous: the
+# answer holds the only copy of the rotated refresh token, and losing it
+# costs a two-factor account a person typing a code.
+REFRESH_TIMEOUT = 60.0
+# And a login: its answer replaces nothing, and a person may be waiting.
+LOGIN_TIMEOUT = 20.0
+# How long a caller holding an unexpired token waits for a renewal before it
+# goes on with that token; the renewal goes on too, and its tokens reach the
+# listeners (an open event stream sends them) when it ends.
+CALLER_WAIT = 10.0
 # Whatever expires_in says (0, negative, "abc", 1e99), a token is taken to
 # live this long at least and at most: renewals stay at most one a minute or
 # so, and a token is renewed daily. A missing or unreadable expires_in is an hour.
@@ -48,6 +62,30 @@ RENEW_RETRY_BASE = 5.0
 RENEW_RETRY_CAP = 300.0
 
 type TokenListener = Callable[[TokenSet], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthTimings:
+    """The waits of :class:`NgucAuth`, in seconds (tests inject short ones)."""
+
+    refresh_timeout: float = REFRESH_TIMEOUT
+    login_timeout: float = LOGIN_TIMEOUT
+    caller_wait: float = CALLER_WAIT
+    retry_min: float = RENEW_RETRY_MIN
+    retry_base: float = RENEW_RETRY_BASE
+    retry_cap: float = RENEW_RETRY_CAP
+
+    @classmethod
+    def defaults(cls) -> AuthTimings:
+        """Return the module's timings as they are now."""
+        return cls(
+            refresh_timeout=REFRESH_TIMEOUT,
+            login_timeout=LOGIN_TIMEOUT,
+            caller_wait=CALLER_WAIT,
+            retry_min=RENEW_RETRY_MIN,
+            retry_base=RENEW_RETRY_BASE,
+            retry_cap=RENEW_RETRY_CAP,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +172,7 @@ class NgucAuth:
         password: str | None = None,
         tokens: TokenSet | None = None,
         on_tokens: TokenListener | None = None,
+        timings: AuthTimings | None = None,
     ) -> None:
         """Set up; no request is made until a token is needed."""
         self._session = session
@@ -142,19 +181,27 @@ class NgucAuth:
         self._username = username
         self._password = password
         self._tokens = tokens
+        self._timings = timings or AuthTimings.defaults()
         self._lock = asyncio.Lock()
         self._listeners: list[TokenListener] = []
         if on_tokens is not None:
             self._listeners.append(on_tokens)
         # After a failed renewal: no new attempt before this (epoch seconds).
-        self._retry = Backoff(RENEW_RETRY_BASE, RENEW_RETRY_CAP)
+        self._retry = Backoff(self._timings.retry_base, self._timings.retry_cap)
         self._retry_at = 0.0
         self._renewal: asyncio.Future[TokenSet] | None = None
+        # Until when (the loop's time) callers with a valid token wait for it.
+        self._renewal_wait_until = 0.0
 
     @property
     def tokens(self) -> TokenSet | None:
         """Return the current tokens, if any."""
         return self._tokens
+
+    @property
+    def timings(self) -> AuthTimings:
+        """Return the waits in use."""
+        return self._timings
 
     def add_listener(self, listener: TokenListener) -> Callable[[], None]:
         """Call ``listener`` with every new token set; returns a remover."""
@@ -166,11 +213,15 @@ class NgucAuth:
 
         Its new tokens reach the listeners first: the token endpoint has
         spent the refresh token they replace, so whoever starts again (a
-        reloaded entry) must be given them. Waits at most one request's time.
+        reloaded entry) must be given them. Waits at most a refresh's time
+        and a login's.
         """
         renewal = self._renewal
         if renewal is not None and not renewal.done():
-            await asyncio.wait({renewal}, timeout=REQUEST_TIMEOUT)
+            timings = self._timings
+            await asyncio.wait(
+                {renewal}, timeout=timings.refresh_timeout + timings.login_timeout
+            )
         self._listeners.clear()
 
     def seconds_until_refresh(self) -> float:
@@ -185,6 +236,10 @@ class NgucAuth:
         if self._password is None:
             raise NgucAuthError("no password to log in with")
         async with self._lock:
+            renewal = self._renewal
+            if renewal is not None and not renewal.done():
+                # Its answer would overwrite ours with the tokens it replaces.
+                await asyncio.wait({renewal})
             return await self._login(tfa)
 
     async def async_get_access_token(
@@ -195,47 +250,61 @@ class NgucAuth:
         ``force_refresh`` renews even an unexpired token, unless ``rejected``
         names a token that another caller has already replaced.
 
-        When a renewal fails for any reason but rejected credentials, the
-        current token is returned while it has not expired (unless the renewal
-        was forced), and no new attempt is made before a backoff delay (or
-        the server's Retry-After) has passed: meanwhile a caller without a
-        usable token gets :class:`NgucRateLimitError` with the time left.
+        Only the token endpoint's verdict on the credentials raises
+        :class:`NgucAuthError`. When a renewal fails otherwise, or is still
+        under way after ``caller_wait``, the current token is returned while
+        it has not expired, forced or not: a token that a server seemed to
+        refuse (an early close) is still worth trying when no other can be
+        had. No new attempt is made before a backoff delay (or the server's
+        Retry-After) has passed; meanwhile a caller without a usable token
+        gets :class:`NgucRateLimitError` with the time left.
         """
+        loop = asyncio.get_running_loop()
         async with self._lock:
             tokens = self._tokens
             now = time.time()
+            # What a caller gets when no new token can be had (yet).
+            fallback = (
+                tokens if tokens is not None and now < tokens.expires_at else None
+            )
             if tokens is not None:
                 if force_refresh:
                     if rejected is not None and tokens.access_token != rejected:
                         return tokens.access_token
-                # Not due yet; or due, but a renewal failed lately and the
-                # token has not expired: it is used until the next attempt.
-                elif now < tokens.refresh_at() or now < min(
-                    self._retry_at, tokens.expires_at
-                ):
+                elif now < tokens.refresh_at():
                     return tokens.access_token
-            if now < self._retry_at:
-                wait = self._retry_at - now
-                raise NgucRateLimitError(
-                    f"token renewal: retrying in {wait:.0f} s", wait
-                )
-            # A renewal runs as its own task, and outlives a caller that is
-            # cancelled (a dropped connection, an unload): the token endpoint
-            # may already have spent the old refresh token, and the new one
-            # must not be lost with the caller, or the next renewal is a 401.
             renewal = self._renewal
             if renewal is None or renewal.done():
+                if now < self._retry_at:
+                    # A renewal failed lately: none before its backoff ends.
+                    if fallback is not None:
+                        return fallback.access_token
+                    wait = self._retry_at - now
+                    raise NgucRateLimitError(
+                        f"token renewal: retrying in {wait:.0f} s", wait
+                    )
+                # A renewal runs as its own task, and outlives a caller that
+                # is cancelled (a dropped connection, an unload) or gives up
+                # waiting: the token endpoint may already have spent the old
+                # refresh token, and the new one must not be lost with the
+                # caller, or the next renewal is refused.
                 renewal = self._renewal = asyncio.ensure_future(self._renew_or_wait())
                 renewal.add_done_callback(_retrieve_exception)
-            try:
-                return (await asyncio.shield(renewal)).access_token
-            except NgucAuthError:
-                raise
-            except NgucError:
-                usable = tokens is not None and time.time() < tokens.expires_at
-                if usable and not force_refresh and tokens is not None:
-                    return tokens.access_token
-                raise
+                self._renewal_wait_until = loop.time() + self._timings.caller_wait
+        if fallback is not None:
+            wait = self._renewal_wait_until - loop.time()
+            done, _pending = await asyncio.wait({renewal}, timeout=max(0.0, wait))
+            if not done:
+                _LOGGER.debug("Token renewal still under way; using the current token")
+                return fallback.access_token
+        try:
+            return (await asyncio.shield(renewal)).access_token
+        except NgucAuthError:
+            raise
+        except NgucError:
+            if fallback is not None and time.time() < fallback.expires_at:
+                return fallback.access_token
+            raise
 
     async def _renew_or_wait(self) -> TokenSet:
         """Renew; after a failure, set when the next attempt may be made."""
@@ -245,7 +314,7 @@ class NgucAuth:
         except NgucAuthError:
             raise
         except NgucError as err:
-            delay = max(RENEW_RETRY_MIN, self._retry.next_delay())
+            delay = max(self._timings.retry_min, self._retry.next_delay())
             if isinstance(err, NgucRateLimitError) and err.retry_after:
                 delay = max(delay, err.retry_after)
             self._retry_at = time.time() + delay
@@ -259,6 +328,12 @@ class NgucAuth:
             raise
 
     async def _renew(self) -> TokenSet:
+        """Refresh; when the refresh token is refused, log in with the password.
+
+        A refresh that times out keeps the refresh token in hand (the server
+        may not have rotated it). If it did, the next refresh is refused, and
+        only then is the password used, or a person asked for.
+        """
         if self._tokens is not None and self._tokens.refresh_token:
             try:
                 return await self._request_tokens(
@@ -270,12 +345,13 @@ class NgucAuth:
                     "token refresh",
                 )
             except NgucAuthError:
+                # A 401, or 400 invalid_grant: this refresh token is dead.
                 _LOGGER.debug("Refresh token rejected")
                 if self._password is None:
                     raise
             except NgucResponseError:
-                # A 400 (invalid_grant) or an unreadable answer: the refresh
-                # token may be no good, but the password may still be.
+                # Some other 4xx, or an unreadable answer: the refresh token
+                # may be no good, but the password may still be.
                 _LOGGER.debug("Refresh failed")
                 if self._password is None:
                     raise
@@ -296,16 +372,29 @@ class NgucAuth:
         )
 
     async def _request_tokens(self, form: dict[str, str], what: str) -> TokenSet:
+        refresh = form["grant_type"] == c.GRANT_REFRESH
+        timings = self._timings
+        timeout = timings.refresh_timeout if refresh else timings.login_timeout
         try:
             async with self._session.post(
                 self._token_url,
                 data=form,
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+                timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 # Only here does 402 mean "two-factor code needed".
                 if response.status == HTTPStatus.PAYMENT_REQUIRED:
                     raise NgucTwoFactorError(
                         f"{what}: two-factor code needed or wrong (402)"
+                    )
+                if (
+                    response.status == HTTPStatus.BAD_REQUEST
+                    and refresh
+                    and await _oauth_error(response) == c.OAUTH_INVALID_GRANT
+                ):
+                    # RFC 6749 5.2: the refresh token is invalid, expired or
+                    # revoked. Authoritative, as a 401 is.
+                    raise NgucAuthError(
+                        f"{what}: refresh token refused (invalid_grant)"
                     )
                 body = await read_json(response, what)
         except TRANSPORT_ERRORS as err:
@@ -323,6 +412,16 @@ class NgucAuth:
             except Exception:
                 _LOGGER.exception("Error in a token listener")
         return tokens
+
+
+async def _oauth_error(response: aiohttp.ClientResponse) -> str | None:
+    """Return the ``error`` of an OAuth2 error answer, or None if it names none."""
+    try:
+        body = await response.json(content_type=None, loads=loads)
+    except ValueError:
+        return None
+    error = body.get(c.OAUTH_ERROR) if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
 
 
 def _retrieve_exception(task: asyncio.Future[TokenSet]) -> None:

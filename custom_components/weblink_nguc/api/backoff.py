@@ -27,6 +27,10 @@ class Backoff:
         self.attempt += 1
         return delay
 
+    def first_delay(self) -> float:
+        """Return a delay of the first attempt's range, without counting one."""
+        return self._rng.uniform(0, min(self.cap, self.base))
+
     def reset(self) -> None:
         """Start again from the shortest delays."""
         self.attempt = 0

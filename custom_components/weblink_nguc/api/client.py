@@ -12,14 +12,15 @@ from urllib.parse import quote
 import aiohttp
 
 from . import contract as c
-from .auth import NgucAuth, TokenListener, TokenSet
+from .auth import AuthTimings, NgucAuth, TokenListener, TokenSet
 from .events import (
     DisconnectCallback,
     EventCallback,
     NgucEventStream,
     RejectedCallback,
+    StreamTimings,
 )
-from .exceptions import NgucAuthError, NgucResponseError
+from .exceptions import NgucAuthError, NgucRateLimitError, NgucResponseError
 from .http import TRANSPORT_ERRORS, raise_for_status, read_json, transport_error
 from .models import Device, LastWins, ListItem, Me, Queue, User, UserStatus
 
@@ -45,6 +46,7 @@ class NgucClient:
         api_url: str = c.DEFAULT_API_URL,
         events_url: str = c.DEFAULT_EVENTS_URL,
         on_tokens: TokenListener | None = None,
+        auth_timings: AuthTimings | None = None,
     ) -> None:
         """Set up; nothing is sent until :meth:`login` or a request."""
         self._session = session
@@ -58,6 +60,7 @@ class NgucClient:
             password=password,
             tokens=tokens,
             on_tokens=on_tokens,
+            timings=auth_timings,
         )
         self._last_wins = LastWins()
 
@@ -78,9 +81,17 @@ class NgucClient:
             return await request(token)
         except NgucAuthError:
             _LOGGER.debug("%s answered 401; renewing the token", path)
-        token = await self.auth.async_get_access_token(
+        renewed = await self.auth.async_get_access_token(
             force_refresh=True, rejected=token
         )
+        if renewed == token:
+            # The renewal failed (or is still under way) and the token in
+            # hand is all there is: a fault to retry later, not a verdict.
+            wait = self.auth.seconds_until_refresh()
+            raise NgucRateLimitError(
+                f"{path}: answered 401; the token could not be renewed yet", wait
+            )
+        token = renewed
         try:
             return await request(token)
         except NgucAuthError:
@@ -172,10 +183,11 @@ class NgucClient:
         on_disconnected: DisconnectCallback | None = None,
         on_rejected: RejectedCallback | None = None,
         heartbeat: float = 25.0,
+        timings: StreamTimings | None = None,
     ) -> NgucEventStream:
         """Return an event stream that authenticates with this client's tokens.
 
-        The callbacks are those of :class:`NgucEventStream`.
+        The callbacks and ``timings`` are those of :class:`NgucEventStream`.
         """
         return NgucEventStream(
             self._session,
@@ -186,6 +198,7 @@ class NgucClient:
             on_disconnected=on_disconnected,
             on_rejected=on_rejected,
             heartbeat=heartbeat,
+            timings=timings,
         )
 
 

@@ -20,6 +20,11 @@ GRANT_REFRESH: Final = "refresh_token"
 TOKEN_ACCESS: Final = "access_token"
 TOKEN_REFRESH: Final = "refresh_token"
 TOKEN_EXPIRES_IN: Final = "expires_in"
+# ASSUMED: errors are answered the standard OAuth2 way (RFC 6749 5.2), and a
+# refresh grant with a dead refresh token gets 400 {"error": "invalid_grant"}
+# (the documentation names only 401 and 402, for the password grant).
+OAUTH_ERROR: Final = "error"
+OAUTH_INVALID_GRANT: Final = "invalid_grant"
 
 # --- REST seed endpoints (ASSUMED paths and shapes) ---------------------------
 PATH_ME: Final = "/user/me"  # ASSUMED
@@ -38,7 +43,9 @@ AUTHENTICATE: Final = "authenticate"
 AUTHORIZATION: Final = "authorization"
 # ASSUMED: the codes of a ``c[code,"reason"]`` or websocket close that mean
 # "your token was rejected". Empty until someone sees them: for now, only a
-# close before the server's first ``h`` or ``a`` counts as a rejection.
+# close soon after ``authenticate`` (events.REJECT_WITHIN), before the server's
+# first ``h`` or ``a`` (or, past the auth grace, a websocket ping), counts as a
+# rejection. ASSUMED with it: the pusher refuses a token by closing at once.
 REJECT_CLOSE_CODES: Final[frozenset[int]] = frozenset()
 
 # Documented event names.

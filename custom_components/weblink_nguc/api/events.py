@@ -3,10 +3,12 @@
 Each connection is one :class:`_Connection`: it waits for ``o``, sends
 ``authenticate``, then runs its reader beside its pinger, token keeper and
 watch in one task group until it ends. The server proves that it accepted the
-token with its first ``h`` or ``a`` frame; a close before that is a
-rejection, and the first of a run of rejections renews the token. Only the
-token endpoint decides that the credentials are bad; every other fault is
-retried with backoff, forever.
+token with its first ``h`` or ``a`` frame, or by anything at all (a websocket
+ping) once the auth grace has passed; only a close soon after
+``authenticate`` and before that proof is a rejection, and the first of a run
+of rejections renews the token (with the current one used meanwhile if the
+token endpoint cannot). Only the token endpoint decides that the credentials
+are bad; every other fault is retried with backoff, forever.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ SILENCE_FACTOR = 2.5
 # authenticate counts as connected (reference SockJS servers say nothing while
 # idle). It proves nothing about the token.
 AUTH_GRACE = 1.0
+# A close this soon after authenticate, before the server proved that it
+# accepted the token, is taken for a rejection; a later one is a fault (a
+# load balancer's lifetime, a restart) that says nothing about the token.
+REJECT_WITHIN = 5.0
+# A connection up this long resets the reconnect backoff.
+HEALTHY_AFTER = 60.0
 # Reconnect delays: full jitter from about 1 s, doubling up to 5 minutes.
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
@@ -69,6 +77,38 @@ class _EndedError(NgucError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StreamTimings:
+    """The waits of :class:`NgucEventStream`, in seconds (tests inject short ones).
+
+    - ``auth_grace``: after ``authenticate``, report connected this soon
+      without a close (reference servers say nothing while idle).
+    - ``reject_within``: a close this soon after ``authenticate``, before the
+      server proved acceptance, counts as a rejected token.
+    - ``healthy_after``: a connection up this long resets the backoff.
+    - ``backoff_base``, ``backoff_cap``: reconnect delays.
+    - ``open_timeout``: for the websocket and its ``o``.
+    """
+
+    auth_grace: float = AUTH_GRACE
+    reject_within: float = REJECT_WITHIN
+    healthy_after: float = HEALTHY_AFTER
+    backoff_base: float = BACKOFF_BASE
+    backoff_cap: float = BACKOFF_CAP
+    open_timeout: float = 10.0
+
+    @classmethod
+    def defaults(cls) -> StreamTimings:
+        """Return the module's timings as they are now."""
+        return cls(
+            auth_grace=AUTH_GRACE,
+            reject_within=REJECT_WITHIN,
+            healthy_after=HEALTHY_AFTER,
+            backoff_base=BACKOFF_BASE,
+            backoff_cap=BACKOFF_CAP,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Context:
     """What every connection of one stream shares: settings, callbacks, logs."""
 
@@ -79,6 +119,7 @@ class _Context:
     heartbeat: float
     open_timeout: float
     grace: float
+    reject_within: float
     healthy_after: float
     deliver: Callable[[tuple[Any, ...]], None]
     on_connected: Callable[[], None]
@@ -97,14 +138,25 @@ class NgucEventStream:
     - ``on_connected()``: once per connection, at its first ``h`` or ``a``
       frame, or when the auth grace has passed without a close.
     - ``on_disconnected()``: when a connection reported connected ends.
-    - ``on_rejected(n)``: after each connection closed before the server
-      accepted it while its token was freshly issued; ``n`` counts such
-      rejections in a row, and starts again once a connection is accepted
-      (by an ``h`` or ``a`` frame, or by lasting ``healthy_after`` seconds).
+    - ``on_rejected(n)``: after each connection closed within
+      ``reject_within`` of ``authenticate``, before the server accepted it,
+      while its token was freshly issued; ``n`` counts such rejections in a
+      row, and starts again once a connection is accepted (by an ``h`` or
+      ``a`` frame, by anything heard past the auth grace, such as a websocket
+      ping, or by lasting ``healthy_after`` seconds).
+
+    The backoff starts again after a connection that lasted ``healthy_after``;
+    one that was accepted and outlived ``reject_within`` (a load balancer
+    closing connections every few seconds) is followed by the shortest delay
+    and does not make the backoff grow.
+
+    ``timings`` sets every wait; the keyword arguments of the same names,
+    when given, override it.
 
     ``run()`` returns only after ``stop()``; it raises :class:`NgucAuthError`
-    only when the token endpoint refuses the credentials (401, or 402 when a
-    two-factor code is needed), so that the caller can ask a person.
+    only when the token endpoint refuses the credentials (401; 402 when a
+    two-factor code is needed; ``400 invalid_grant`` to a refresh when no
+    password is stored), so that the caller can ask a person.
     """
 
     def __init__(
@@ -118,14 +170,17 @@ class NgucEventStream:
         on_disconnected: DisconnectCallback | None = None,
         on_rejected: RejectedCallback | None = None,
         heartbeat: float = 25.0,
-        open_timeout: float = 10.0,
+        timings: StreamTimings | None = None,
+        open_timeout: float | None = None,
         auth_grace: float | None = None,
         backoff_base: float | None = None,
         backoff_cap: float | None = None,
-        healthy_after: float = 60.0,
+        healthy_after: float | None = None,
+        reject_within: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         """Configure; nothing connects until :meth:`run`."""
+        t = timings or StreamTimings.defaults()
         self._session = session
         self._events_url = events_url
         self._auth = auth
@@ -134,15 +189,23 @@ class NgucEventStream:
         self._on_disconnected = on_disconnected
         self._on_rejected = on_rejected
         self._heartbeat = heartbeat
-        self._open_timeout = open_timeout
-        self._auth_grace = AUTH_GRACE if auth_grace is None else auth_grace
-        self._healthy_after = healthy_after
+        self._open_timeout = t.open_timeout if open_timeout is None else open_timeout
+        self._auth_grace = t.auth_grace if auth_grace is None else auth_grace
+        self._reject_within = (
+            t.reject_within if reject_within is None else reject_within
+        )
+        self._healthy_after = (
+            t.healthy_after if healthy_after is None else healthy_after
+        )
         self._rng = rng
         self._backoff = Backoff(
-            BACKOFF_BASE if backoff_base is None else backoff_base,
-            BACKOFF_CAP if backoff_cap is None else backoff_cap,
+            t.backoff_base if backoff_base is None else backoff_base,
+            t.backoff_cap if backoff_cap is None else backoff_cap,
             rng,
         )
+        # The last connection was accepted and outlived the reject window:
+        # the next delay is the shortest, and the backoff does not grow.
+        self._short_but_fine = False
         self._bad_frame_log = RateLimitedLog(_LOGGER)
         self._close_log = RateLimitedLog(_LOGGER)
         self._handshake_log = RateLimitedLog(_LOGGER)
@@ -184,6 +247,7 @@ class NgucEventStream:
             heartbeat=self._heartbeat,
             open_timeout=self._open_timeout,
             grace=self._auth_grace,
+            reject_within=self._reject_within,
             healthy_after=self._healthy_after,
             deliver=self._deliver,
             on_connected=self._connected,
@@ -198,7 +262,10 @@ class NgucEventStream:
                 not_before = await self._attempt(context)
                 if self._stopped():
                     break
-                delay = max(self._backoff.next_delay(), not_before)
+                if self._short_but_fine:
+                    delay = max(self._backoff.first_delay(), not_before)
+                else:
+                    delay = max(self._backoff.next_delay(), not_before)
                 _LOGGER.debug("Event stream: reconnecting in %.1f s", delay)
                 await self._sleep(delay)
         finally:
@@ -239,12 +306,19 @@ class NgucEventStream:
         not_before = 0.0
         try:
             if self._renew is not None:
-                # The one renewal of a run of rejections.
-                await self._auth.async_get_access_token(
+                # The one renewal of a run of rejections. When the token
+                # endpoint cannot give a new token, the rejected one is
+                # returned while it has not expired: the close may have been
+                # no rejection at all. The renewal is asked for again at the
+                # next connection (the token keeper's backoff decides when it
+                # is sent), until one succeeds or a connection is accepted.
+                token = await self._auth.async_get_access_token(
                     force_refresh=True, rejected=self._renew
                 )
-                self._renew = None
-            token = await self._auth.async_get_access_token()
+                if token != self._renew:
+                    self._renew = None
+            else:
+                token = await self._auth.async_get_access_token()
             self.connections += 1
             _LOGGER.debug("Event stream: connecting (connection %d)", self.connections)
             await connection.run(token, self._auth.tokens)
@@ -276,6 +350,7 @@ class NgucEventStream:
 
     def _settle(self, connection: _Connection) -> None:
         """Draw the conclusions of a connection that ended."""
+        self._short_but_fine = connection.accepted and connection.outlived_rejection
         if connection.healthy:
             self._backoff.reset()
         tokens = connection.tokens
@@ -315,6 +390,7 @@ class NgucEventStream:
         self._rejected_in_a_row = 0
         self._rejected_since = None
         self._since_renewal = 0
+        self._renew = None  # the token in use is good
 
     def _connected(self) -> None:
         _LOGGER.debug("Event stream: connected")
@@ -357,6 +433,8 @@ class _Connection:
         self._renewed = asyncio.Event()
         self._connected_at = 0.0
         self._heard = 0.0  # the loop's time when the server was last heard
+        self._authenticated_at: float | None = None  # the first authenticate
+        self._past_grace = False
         #: The token last sent on this connection, and its set.
         self.token: str | None = None
         self.tokens: TokenSet | None = None
@@ -366,8 +444,11 @@ class _Connection:
         self.accepted = False
         #: Connected for healthy_after seconds.
         self.healthy = False
-        #: Closed before acceptance, or with a code of REJECT_CLOSE_CODES.
+        #: Closed soon after authenticate before acceptance, or with a code
+        #: of REJECT_CLOSE_CODES.
         self.rejected = False
+        #: Lasted past reject_within after authenticate.
+        self.outlived_rejection = False
 
     async def close(self) -> None:
         """Close the socket, which ends :meth:`run`."""
@@ -410,6 +491,9 @@ class _Connection:
                 reason = reason.exceptions[0]
             raise reason from None
         finally:
+            if self._authenticated_at is not None:
+                lived = asyncio.get_running_loop().time() - self._authenticated_at
+                self.outlived_rejection = lived > context.reject_within
             await ws.close()
             if self.connected:
                 context.on_disconnected()
@@ -456,8 +540,10 @@ class _Connection:
                 return None
         if msg.type is _WS.PING:
             await ws.pong(msg.data)
+            self._heard_alive()
             return None
         if msg.type is _WS.PONG:
+            self._heard_alive()
             return None
         if msg.type is _WS.BINARY:
             context.bad_input_log.warning("Skipping a binary frame")
@@ -479,7 +565,12 @@ class _Connection:
         code = ws.close_code if frame is None else frame.close_code
         if self._context.stopping():
             raise _EndedError("stopped")
-        early = self.tokens is not None and not self.accepted
+        early = (
+            self._authenticated_at is not None
+            and not self.accepted
+            and asyncio.get_running_loop().time() - self._authenticated_at
+            <= self._context.reject_within
+        )
         self.rejected = early or code in c.REJECT_CLOSE_CODES
         when = " before accepting the token" if early else ""
         if frame is None:
@@ -506,7 +597,19 @@ class _Connection:
         await ws.send_str(
             encode_message([c.AUTHENTICATE, {c.AUTHORIZATION: f"Bearer {token}"}])
         )
+        if self._authenticated_at is None:
+            self._authenticated_at = asyncio.get_running_loop().time()
         self.token, self.tokens = token, tokens
+
+    def _heard_alive(self) -> None:
+        """Past the grace, anything from the server (a ping) proves acceptance.
+
+        A server that refuses a token closes at once; one that keeps the
+        connection past the grace and talks (reference SockJS servers send
+        websocket pings, never ``h``) has taken it.
+        """
+        if self._past_grace and not self.accepted:
+            self._accept()
 
     def _accept(self) -> None:
         self.accepted = True
@@ -523,9 +626,10 @@ class _Connection:
     async def _watch(self) -> None:
         """Report connected after the grace; accepted and healthy after healthy_after."""
         context = self._context
-        await asyncio.sleep(context.grace)
-        self._connect()
         loop = asyncio.get_running_loop()
+        await asyncio.sleep(context.grace)
+        self._past_grace = True
+        self._connect()
         await asyncio.sleep(self._connected_at + context.healthy_after - loop.time())
         self.healthy = True
         if not self.accepted:
