@@ -853,9 +853,7 @@ async def test_15_user_removed_while_home_assistant_stopped(
 
 
 # --- 16-18: issue 14 -------------------------------------------------------------------
-# Rows for the faults issue 14 adds. A row marked xfail fails with the code
-# of this branch; its marker goes when the fix is merged (strict xfail says
-# so by failing then).
+# Rows for the faults issue 14 adds (the soak draws them too).
 
 
 async def test_16_empty_list_once(
@@ -913,7 +911,6 @@ async def test_17_list_refused(
     assert not removed_devices
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 §2: api's renewal fallback")
 async def test_18_token_endpoint_down_at_an_early_close(
     hass: HomeAssistant,
     *,
