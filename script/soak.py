@@ -449,7 +449,9 @@ class Soak:
         # tell): only the lists that still answer can show it.
         await self.traffic.stop()
         company = self.sim.company
-        if path == STATUSES:
+        # A status changes the queues' available agents too: it is shown only
+        # while both the statuses and the queues answer.
+        if path in {STATUSES, QUEUES}:
             phone = company.devices[self.rng.choice(list(company.devices))]
             phone.status ^= 1
         else:
@@ -480,7 +482,8 @@ class Soak:
         # The connection is closed, and the next one right after authenticate:
         # the early close that makes the client renew its token.
         await self.faults.go_away(1)
-        if not await self.reconnected(before + 2, within=TOKEN_DOWN_LIMIT_S):
+        # Both the connection closed at authenticate and the one after it.
+        if not await self.reconnected(before + 1, within=TOKEN_DOWN_LIMIT_S):
             self.failures.append(
                 f"the stream stayed down for the {TOKEN_DOWN_LIMIT_S:.0f} s the "
                 "token endpoint was down, with an access token still valid"
