@@ -55,7 +55,7 @@ async def main(sizes: list[int], *, slow_ms: float | None, no_gc: bool) -> None:
 
 async def _setup(users: int, *, no_gc: bool) -> bench.Result:
     """Set up the integration for a company of ``users`` until in sync; unload it."""
-    sim = bench.SimProcess(users, QUEUES)
+    sim = bench.SimulatorProcess(users, QUEUES, bench.AGENTS_PER_QUEUE)
     await sim.start()
     try:
         async with bench.home_assistant() as hass:

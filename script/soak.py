@@ -2,16 +2,24 @@
 
 The integration runs in Home Assistant's test harness against the simulator
 (both in this process) for ``--minutes``: the demo company at a high event
-rate, with a random fault of the fault matrix every few seconds. After each
-fault the traffic pauses and the run waits until Home Assistant shows the
-simulator's truth again (the fault matrix's check: every entity, device,
-websocket and repair issue), timing the recovery. It ends with the same check.
+rate, with a random fault every few seconds (tests/harness/faults.py, the
+fault matrix's faults and issue 14's: an empty list once, a refused list,
+the token endpoint down, a token answer after 20 s). After each fault the
+traffic pauses and the run waits until Home Assistant shows the simulator's
+truth again (the fault matrix's check: every entity, device, websocket and
+repair issue), timing the recovery. It ends with the same check.
 
-Faults that rightly ask for the password (the token endpoint refusing it) are
-not drawn: a reauthentication is a failure here. The integration's waits are
-shortened (backoff caps, heartbeat, grace) so that an hour of faults fits in
-minutes. The exit code is 1 when a check failed (``mismatches``), a
-reauthentication started (``reauths``) or a traceback was logged.
+Some faults are also checked while they last: a device removed while NGUC
+holds its item, a refused list that leaves the rest unavailable or stale, a
+stream that stays down while the token endpoint is down although the access
+token is valid. Faults that rightly ask for the password (the token endpoint
+refusing it) are not drawn: a reauthentication is a failure here.
+
+The integration's waits are shortened (tests/harness/timings.py: backoff
+caps, heartbeat, grace) so that an hour of faults fits in minutes;
+``--faults`` draws from the named faults only. The exit code is 1 when a
+check failed (``mismatches``), a reauthentication started (``reauths``) or
+a traceback was logged.
 """
 
 from __future__ import annotations
@@ -19,11 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-import contextlib
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Collection
 import gc
-import importlib
 import json
 import logging
 import os
@@ -32,115 +37,46 @@ import platform
 import random
 import resource
 import sys
-import tempfile
 import time
 from typing import Any
-from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiohttp.resolver import AsyncResolver
-from homeassistant import const as ha_const, core as ha, loader
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import frame
-from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import (
-    async_test_home_assistant,
-    mock_storage,
-)
+from homeassistant import const as ha_const
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 
-from custom_components.weblink_nguc.api.events import NgucEventStream
-from custom_components.weblink_nguc.const import (
-    CONF_API_URL,
-    CONF_COMPANY,
-    CONF_EVENTS_URL,
-    DOMAIN,
+from custom_components.weblink_nguc.const import DOMAIN
+from tests.harness.convergence import mismatches, wait_converged
+from tests.harness.faults import (
+    LISTS,
+    ODD_EXPIRES_IN,
+    PHONES,
+    QUEUES,
+    STATUSES,
+    USERS,
+    Faults,
+    malformed_frames,
 )
-from tests.integration.convergence import mismatches, wait_converged
+from tests.harness.home import add_through_flow, home_assistant
+from tests.harness.timings import SOAK, SOAK_COMPRESSION, applied
 from tests.simulator import Device, Simulator, User, demo_company, run_demo
-from tests.simulator.server import ExpiresIn
 
-USERS = "/company/user"
-STATUSES = "/company/user/status"
-PHONES = "/company/device"
-QUEUES = "/company/queue"
-LISTS = (USERS, STATUSES, PHONES, QUEUES)
-
-HEARTBEAT = 2.0
 RECOVERY_TIMEOUT = 60.0
-# The integration's waits, shortened (seconds): an hour of faults in minutes.
-DELAYS: dict[str, float] = {
-    "custom_components.weblink_nguc.api.events.AUTH_GRACE": 0.3,
-    "custom_components.weblink_nguc.api.events.BACKOFF_BASE": 0.1,
-    "custom_components.weblink_nguc.api.events.BACKOFF_CAP": 2.0,
-    "custom_components.weblink_nguc.api.auth.RENEW_RETRY_MIN": 0.1,
-    "custom_components.weblink_nguc.api.auth.RENEW_RETRY_BASE": 0.2,
-    "custom_components.weblink_nguc.api.auth.RENEW_RETRY_CAP": 2.0,
-    "custom_components.weblink_nguc.api.client.REQUEST_TIMEOUT": 2.0,
-    "custom_components.weblink_nguc.sync.RESYNC_RETRY_BASE": 0.1,
-    "custom_components.weblink_nguc.sync.RESYNC_RETRY_CAP": 2.0,
-    "custom_components.weblink_nguc.health.STREAM_GRACE": 3.0,
-    "custom_components.weblink_nguc.unknown.UNKNOWN_ITEM_RESYNC_DELAY": 0.5,
-    "custom_components.weblink_nguc.sync.RESYNC_INTERVAL": 10.0,
-}
+# The token endpoint's two minutes down, at the soak's compression.
+TOKEN_DOWN_S = 120.0 / SOAK_COMPRESSION
+# ... or until the stream is back on the old access token, if that takes longer.
+TOKEN_DOWN_LIMIT_S = 10.0
+# A token answer after 20 s: later than a 15 s timeout, within a minute. Not
+# compressed: it is the token request's own wait that is tried.
+SLOW_TOKEN_S = 20.0
+# How long a refused list may take to show everything else as NGUC holds it.
+REFUSED_CHECK_S = 15.0
 
 
 def _progress(message: str) -> None:
     print(f"soak: {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def shortened_delays() -> Iterator[list[str]]:
-    """Patch the delays that exist; yield the names of those that do not."""
-    missing: list[str] = []
-    with contextlib.ExitStack() as stack:
-        for target, seconds in DELAYS.items():
-            module_name, name = target.rsplit(".", 1)
-            module = importlib.import_module(module_name)
-            if not hasattr(module, name):
-                missing.append(target)
-                continue
-            current = getattr(module, name)
-            value: Any = (
-                timedelta(seconds=seconds)
-                if isinstance(current, timedelta)
-                else seconds
-            )
-            stack.enter_context(patch.object(module, name, value))
-        original = NgucEventStream.__init__
-
-        def init(self: NgucEventStream, *args: Any, **kwargs: Any) -> None:
-            kwargs["heartbeat"] = HEARTBEAT
-            original(self, *args, **kwargs)
-
-        stack.enter_context(patch.object(NgucEventStream, "__init__", init))
-        yield missing
-
-
-@contextlib.asynccontextmanager
-async def home_assistant(config_dir: str) -> AsyncIterator[HomeAssistant]:
-    """Yield a Home Assistant of the test harness that loads this repository's integration."""
-    resolver = AsyncResolver()
-    resolver.real_close = resolver.close  # type: ignore[attr-defined]
-    with (
-        mock_storage(),
-        patch(
-            "homeassistant.helpers.aiohttp_client._async_make_resolver",
-            return_value=resolver,
-        ),
-    ):
-        async with async_test_home_assistant(config_dir=config_dir) as hass:
-            frame.async_setup(hass)
-            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-            await async_setup_component(hass, "network", {})
-            try:
-                yield hass
-            finally:
-                await hass.async_stop(force=True)
-                frame.async_setup(None)  # type: ignore[arg-type]
-                ha._hass.__dict__.clear()  # noqa: SLF001 - as the harness resets it
 
 
 class LogWatch(logging.Handler):
@@ -267,13 +203,15 @@ class Soak:
         """Bind; :meth:`setup` adds the entry through the config flow."""
         self.hass = hass
         self.sim = sim
+        self.faults = Faults(sim)
         self.rng = random.Random(seed)
         self.traffic = Traffic(sim, random.Random(seed + 1), rate)
         self.entry: ConfigEntry[Any] | None = None
-        self.faults: Counter[str] = Counter()
+        self.drawn: Counter[str] = Counter()
         self.recoveries: defaultdict[str, list[float]] = defaultdict(list)
         self.failures: list[str] = []
         self.reauth_flows: set[str] = set()
+        self.kind = ""
         self.kinds: dict[str, Callable[[], Awaitable[None]]] = {
             "go_away": self.go_away,
             "tcp_drop": self.tcp_drop,
@@ -291,6 +229,10 @@ class Soak:
             "malformed_frame": self.malformed_frame,
             "open_again": self.open_again,
             "odd_expires_in": self.odd_expires_in,
+            "empty_list_once": self.empty_list_once,
+            "refused_list": self.refused_list,
+            "token_endpoint_down": self.token_endpoint_down,
+            "slow_token": self.slow_token,
         }
 
     @property
@@ -303,27 +245,38 @@ class Soak:
     async def setup(self) -> ConfigEntry[Any]:
         """Add the demo account as a user would, and wait until it shows the truth."""
         hass, sim = self.hass, self.sim
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USER}
+        self.entry = await add_through_flow(
+            hass,
+            api_url=sim.api_url,
+            events_url=sim.events_url,
+            company="demo",
+            username="demo",
+            password="demo",
         )
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"],
-            {
-                CONF_COMPANY: "demo",
-                CONF_USERNAME: "demo",
-                CONF_PASSWORD: "demo",
-                "advanced": {
-                    CONF_API_URL: sim.api_url,
-                    CONF_EVENTS_URL: sim.events_url,
-                },
-            },
-        )
-        if "result" not in result:
-            raise RuntimeError(f"the config flow did not create an entry: {result}")
-        self.entry = result["result"]
-        await hass.async_block_till_done()
         await wait_converged(hass, self.entry, sim, RECOVERY_TIMEOUT)
+        hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, self._device_removed)
         return self.entry
+
+    @callback
+    def _device_removed(self, event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+        """Note a device removed while NGUC holds its item: a failure, even if it comes back."""
+        if event.data["action"] != "remove":
+            return
+        company = self.sim.company
+        held: dict[str, Collection[str]] = {
+            "user": company.users,
+            "device": company.devices,
+            "queue": company.queues,
+        }
+        for _domain, identifier in event.data["device"]["identifiers"]:
+            kind, _, item = identifier.rpartition("_")
+            for name, items in held.items():
+                if kind.endswith(name) and item in items:
+                    self.failures.append(
+                        f"during {self.kind}: the device of {name} {item} was "
+                        "removed while NGUC holds it"
+                    )
+                    _progress(f"DEVICE REMOVED during {self.kind}: {name} {item}")
 
     def watch_reauth(self) -> None:
         """Note every reauthentication flow started."""
@@ -346,8 +299,8 @@ class Soak:
         """Traffic, one fault, traffic during recovery, then the check."""
         self.traffic.start()
         await asyncio.sleep(self.rng.uniform(1.0, 4.0))
-        kind = self.rng.choice(sorted(self.kinds))
-        self.faults[kind] += 1
+        kind = self.kind = self.rng.choice(sorted(self.kinds))
+        self.drawn[kind] += 1
         await self.kinds[kind]()
         ended = time.monotonic()
         await asyncio.sleep(self.rng.uniform(0.5, 2.0))
@@ -356,73 +309,71 @@ class Soak:
         await self.converge(kind, ended)
         self.watch_reauth()
 
-    async def reconnected(self, before: int, within: float = 30.0) -> None:
+    async def reconnected(self, before: int, within: float = 30.0) -> bool:
         """Wait (at most ``within`` s) until a connection after the ``before``-th authenticated."""
         deadline = time.monotonic() + within
         while self.sim.authenticated_count <= before and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        return self.sim.authenticated_count > before
 
-    # --- the faults -------------------------------------------------------------------
+    # --- the faults (tests/harness/faults.py), drawn at random -----------------------------
 
     async def go_away(self) -> None:
         """Close with c[3000,"Go away!"], and so the next one to three connections."""
         closes = self.rng.randint(1, 3)
         before = self.sim.authenticated_count
-        self.sim.close_after_auth(closes)
-        await self.sim.close_connections(3000, "Go away!")
+        await self.faults.go_away(closes)
         await self.reconnected(before + closes)
 
     async def tcp_drop(self) -> None:
         """Cut the TCP connection: no close frame."""
-        await self.sim.drop_connections()
+        await self.faults.tcp_drop()
 
     async def half_open(self) -> None:
         """Silence the connection at both levels, socket open."""
         before = self.sim.authenticated_count
-        self.sim.silence_connections()
+        self.faults.half_open()
         await self.reconnected(before)
 
     async def token_expired(self) -> None:
         """Expire every access token; reconnect with the old one."""
-        self.sim.expire_access_tokens()
-        await self.sim.drop_connections()
+        await self.faults.token_expired()
 
     async def tokens_revoked(self) -> None:
         """Revoke every token: the account logs in with its password."""
-        self.sim.revoke_tokens()
-        await self.sim.drop_connections()
+        await self.faults.tokens_revoked()
 
     async def rest_5xx(self) -> None:
         """Fail a list with a server error a few times during the resync."""
-        self.sim.fail_path(
+        self.faults.rest_error(
             self.rng.choice(LISTS),
             self.rng.choice((500, 502, 503)),
             count=self.rng.randint(1, 4),
         )
-        await self.sim.drop_connections()
+        await self.faults.force_read()
 
     async def rest_429(self) -> None:
         """Rate-limit a list (Retry-After: 1) during the resync."""
-        self.sim.fail_path(self.rng.choice(LISTS), 429, count=1, retry_after=1)
-        await self.sim.drop_connections()
+        self.faults.rest_error(self.rng.choice(LISTS), 429, count=1, retry_after=1)
+        await self.faults.force_read()
 
     async def rest_timeout(self) -> None:
         """Hold a list longer than the request timeout during the resync."""
-        self.sim.hang_path(self.rng.choice(LISTS), 5.0, count=1)
-        await self.sim.drop_connections()
+        self.faults.rest_timeout(self.rng.choice(LISTS), 5.0)
+        await self.faults.force_read()
 
     async def rest_404(self) -> None:
         """Answer 404 for the phone or queue list for a while."""
-        self.sim.fail_path(self.rng.choice((PHONES, QUEUES)), 404)
-        await self.sim.drop_connections()
+        path = self.rng.choice((PHONES, QUEUES))
+        self.faults.rest_error(path, 404)
+        await self.faults.force_read()
         await asyncio.sleep(self.rng.uniform(1.0, 4.0))
-        self.sim.clear_faults()
+        self.faults.list_back(path)
 
     async def events_during_resync(self) -> None:
         """Send the resync's answers a second after they were made."""
-        for path in LISTS:
-            self.sim.stale_path(path, 1.0, count=1)
-        await self.sim.drop_connections()
+        self.faults.stale_lists(LISTS, 1.0)
+        await self.faults.force_read()
 
     async def restart_everything_changed(self) -> None:
         """Restart with users, phones, queues and statuses changed."""
@@ -435,17 +386,17 @@ class Soak:
         company = self.sim.company
         user_id = company.new_item_id("user")
         phone_id = company.new_item_id("device")
-        await self.sim.add_user_by_event(
+        await self.faults.user_by_event(
             User(user_id, f"Nyanställd {user_id}", user_id[-3:], ""),
-            status=self.rng.choice((0, 1)),
-            phone=Device(phone_id, user_id, f"Telefon {phone_id}", "Yealink T54W"),
+            self.rng.choice((0, 1)),
+            Device(phone_id, user_id, f"Telefon {phone_id}", "Yealink T54W"),
         )
 
     async def unreachable(self) -> None:
         """Be unreachable for a few seconds."""
-        await self.sim.go_offline()
+        await self.faults.unreachable()
         await asyncio.sleep(self.rng.uniform(2.0, 8.0))
-        await self.sim.come_back()
+        await self.faults.reachable()
 
     async def malformed_frame(self) -> None:
         """Send a malformed frame or element beside a valid event."""
@@ -453,16 +404,8 @@ class Soak:
         user_id = self.rng.choice(list(company.users))
         company.set_status(user_id, 1)
         good = json.dumps(["UserStatus", company.user_status_payload(user_id)])
-        bad = self.rng.choice(
-            [
-                "a[not json",
-                "x[1]",
-                "a" + json.dumps([json.dumps(["OnlyName"]), good]),
-                "a" + json.dumps([{"x": 1}, good]),
-                "a" + json.dumps([json.dumps(["UserStatus", {"status": "1"}]), good]),
-            ]
-        )
-        await self.sim.send_raw(bad)
+        bad = self.rng.choice(malformed_frames(good))
+        await self.faults.malformed_frame(bad)
         if good not in bad:  # the change must still reach the client
             await self.sim.push_events(
                 [("UserStatus", company.user_status_payload(user_id))], apply=False
@@ -470,33 +413,113 @@ class Soak:
 
     async def open_again(self) -> None:
         """Send a second `o` on the open session."""
-        await self.sim.send_open_again()
+        await self.faults.open_again()
 
     async def odd_expires_in(self) -> None:
         """Tokens come with an `expires_in` of 0, negative, missing or a string."""
-        self.sim.expires_in = self.rng.choice([0, -5, ExpiresIn.MISSING, "0", "soon"])
-        self.sim.revoke_tokens()  # the next token comes with that answer
-        await self.sim.drop_connections()
+        self.faults.odd_expires_in(self.rng.choice(ODD_EXPIRES_IN))
+        await self.faults.tokens_revoked()  # the next token comes with that answer
+
+    async def empty_list_once(self) -> None:
+        """One list answers 200 [] once, at a resync: nothing is deleted (see `_device_removed`).
+
+        Only a list of more than two items: an empty answer for one or two is
+        as believable as one or two leaving, which is believed at once (issue
+        14 §1).
+        """
+        company = self.sim.company
+        sizes = {
+            USERS: len(company.users),
+            PHONES: len(company.devices),
+            QUEUES: len(company.queues),
+        }
+        lists = [path for path, size in sizes.items() if size > 2]
+        if not lists:
+            return
+        self.faults.empty_list_once(self.rng.choice(lists))
+        await self.faults.force_read()
+        await asyncio.sleep(1.0)  # the read is over; its verdict is in the registry
+
+    async def refused_list(self) -> None:
+        """Refuse a list (403) for a while: the rest stays current and available meanwhile."""
+        assert self.entry is not None
+        path = self.rng.choice((STATUSES, PHONES, QUEUES))
+        self.faults.refuse_list(path)
+        # A change no event tells (the traffic paused, or its events would
+        # tell): only the lists that still answer can show it.
+        await self.traffic.stop()
+        company = self.sim.company
+        # A status changes the queues' available agents too: it is shown only
+        # while both the statuses and the queues answer.
+        if path in {STATUSES, QUEUES}:
+            phone = company.devices[self.rng.choice(list(company.devices))]
+            phone.status ^= 1
+        else:
+            user_id = self.rng.choice(list(company.users))
+            company.set_status(user_id, 0 if company.statuses.get(user_id) else 1)
+        await self.faults.force_read()
+        # Still refused: all but the repair issue must be as NGUC holds it.
+        try:
+            await wait_converged(
+                self.hass, self.entry, self.sim, REFUSED_CHECK_S, issues=False
+            )
+        except AssertionError as err:
+            self.failures.append(f"while {path} was refused: {err}"[:3000])
+            _progress(f"NOT CONVERGED while {path} was refused")
+        self.faults.list_back(path)
+        self.traffic.start()
+
+    async def token_endpoint_down(self) -> None:
+        """Take the token endpoint down for two minutes (compressed), with an early close.
+
+        The access token is still valid: the stream must come back with it
+        while the token endpoint is down. The endpoint stays down until it
+        does (at least `TOKEN_DOWN_S`, at most `TOKEN_DOWN_LIMIT_S`).
+        """
+        self.faults.token_endpoint_down()
+        started = time.monotonic()
+        before = self.sim.authenticated_count
+        # The connection is closed, and the next one right after authenticate:
+        # the early close that makes the client renew its token.
+        await self.faults.go_away(1)
+        # Both the connection closed at authenticate and the one after it.
+        if not await self.reconnected(before + 1, within=TOKEN_DOWN_LIMIT_S):
+            self.failures.append(
+                f"the stream stayed down for the {TOKEN_DOWN_LIMIT_S:.0f} s the "
+                "token endpoint was down, with an access token still valid"
+            )
+            _progress("STREAM DOWN while the token endpoint was down")
+        await asyncio.sleep(max(0.0, started + TOKEN_DOWN_S - time.monotonic()))
+        self.faults.token_endpoint_back()
+
+    async def slow_token(self) -> None:
+        """Answer token requests after 20 s while a renewal is due."""
+        self.faults.slow_token(SLOW_TOKEN_S)
+        await self.faults.token_expired()
+        await asyncio.sleep(SLOW_TOKEN_S + 1.0)
+        self.faults.slow_token(0.0)
 
 
-async def soak(minutes: float, seed: int, rate: float) -> tuple[dict[str, Any], str]:
-    """Run; return the figures and the table."""
+async def soak(
+    minutes: float, seed: int, rate: float, only: list[str] | None = None
+) -> tuple[dict[str, Any], str]:
+    """Run (drawing from the faults ``only``, if given); return the figures and the table."""
     watch = LogWatch()
     logging.getLogger().addHandler(watch)
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger("custom_components.weblink_nguc").setLevel(logging.INFO)
     started = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="nguc-soak-") as config_dir,
-        shortened_delays() as missing,
-    ):
-        for target in missing:
-            _progress(f"{target} does not exist; its wait is not shortened")
-        sim = Simulator(demo_company(), heartbeat_interval=HEARTBEAT)
+    with applied(SOAK):
+        sim = Simulator(demo_company(), heartbeat_interval=SOAK.heartbeat or 25.0)
         await sim.start()
         try:
-            async with home_assistant(config_dir) as hass:
+            async with home_assistant() as hass:
                 run = Soak(hass, sim, seed, rate)
+                if only:
+                    unknown = set(only) - set(run.kinds)
+                    if unknown:
+                        raise SystemExit(f"no such fault: {', '.join(sorted(unknown))}")
+                    run.kinds = {kind: run.kinds[kind] for kind in only}
                 entry = await run.setup()
                 _progress(f"set up; running {minutes:g} min at {rate:g} events/s")
                 deadline = time.monotonic() + minutes * 60
@@ -519,7 +542,7 @@ async def soak(minutes: float, seed: int, rate: float) -> tuple[dict[str, Any], 
                 figures = {
                     "events_sent": sim.events_sent,
                     "events_applied": run.events_applied,
-                    "faults": dict(sorted(run.faults.items())),
+                    "faults": dict(sorted(run.drawn.items())),
                     "reconnects": max(0, sim.connection_count - 1),
                     "reauths": len(run.reauth_flows),
                     "longest_recovery_s": round(
@@ -562,11 +585,11 @@ def _table(run: Soak, figures: dict[str, Any], watch: LogWatch, elapsed: float) 
         f"{'fault':<28}{'count':>6}{'mean recovery s':>17}{'max recovery s':>16}",
         "-" * 67,
     ]
-    for kind in sorted(run.faults):
+    for kind in sorted(run.drawn):
         times = run.recoveries.get(kind, [])
         mean = f"{sum(times) / len(times):.2f}" if times else "-"
         longest = f"{max(times):.2f}" if times else "-"
-        lines.append(f"{kind:<28}{run.faults[kind]:>6}{mean:>17}{longest:>16}")
+        lines.append(f"{kind:<28}{run.drawn[kind]:>6}{mean:>17}{longest:>16}")
     lines += [
         "-" * 67,
         (
@@ -601,13 +624,19 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="how long (10)")
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument(
+        "--faults",
+        default="",
+        help="draw only these faults (comma-separated names of the table)",
+    )
+    parser.add_argument(
         "--rate", type=float, default=150.0, help="pumped status events a second (150)"
     )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     # Each Home Assistant warns that a custom integration is loaded.
     logging.getLogger("homeassistant.loader").setLevel(logging.ERROR)
-    figures, table = asyncio.run(soak(args.minutes, seed, args.rate))
+    only = args.faults.split(",") if args.faults else None
+    figures, table = asyncio.run(soak(args.minutes, seed, args.rate, only))
     print(table)
     print(json.dumps(figures), flush=True)
     failed = figures["mismatches"] or figures["reauths"] or figures["tracebacks"]

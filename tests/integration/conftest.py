@@ -6,7 +6,6 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Generator
 import contextlib
-from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
@@ -31,6 +30,7 @@ from custom_components.weblink_nguc.const import (
     CONF_USER_ID,
     DOMAIN,
 )
+from tests.harness.timings import TESTS, Timings, applied
 from tests.simulator import Simulator
 
 # The demo account "demo" is PBX user 86480 of company 4711; an entry is its
@@ -47,10 +47,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: Any) -> None:
 @pytest.fixture(autouse=True)
 def short_delays() -> Generator[None]:
     """Accept authentication after 50 ms, reconnect within 50 ms at first."""
-    with (
-        patch("custom_components.weblink_nguc.api.events.AUTH_GRACE", 0.05),
-        patch("custom_components.weblink_nguc.api.events.BACKOFF_BASE", 0.05),
-    ):
+    with applied(TESTS):
         yield
 
 
@@ -66,10 +63,7 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.fixture
 def short_stream_grace() -> Generator[None]:
     """Entities go unavailable 0.2 s after the event stream drops."""
-    with patch(
-        "custom_components.weblink_nguc.health.STREAM_GRACE",
-        timedelta(seconds=0.2),
-    ):
+    with applied(Timings(stream_grace=0.2)):
         yield
 
 
