@@ -49,16 +49,16 @@ from custom_components.weblink_nguc.const import (
 )
 from custom_components.weblink_nguc.data import device_key, queue_key, user_key
 from custom_components.weblink_nguc.sensor import waiting_since
-from tests.simulator import QueueCaller, Simulator, demo_company
-
-from .conftest import entity_id_of
-from .convergence import (
+from tests.harness.convergence import (
     QUEUE_FIGURES,
     ours,
     tracebacks,
     wait_converged,
     wait_until,
 )
+from tests.simulator import QueueCaller, Simulator, demo_company
+
+from .conftest import entity_id_of
 
 USERS = "/company/user"
 STATUSES = "/company/user/status"

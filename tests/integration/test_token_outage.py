@@ -21,15 +21,15 @@ from custom_components.weblink_nguc.const import (
     CONF_EVENTS_URL,
     DOMAIN,
 )
-from tests.simulator import Simulator
-
-from .convergence import (
+from tests.harness.convergence import (
     issues_naming,
     reauth_flows,
     tracebacks,
     wait_converged,
     wait_until,
 )
+from tests.simulator import Simulator
+
 from .test_fault_matrix import (  # noqa: F401 - fixtures, used by name
     log,
     reconnected,
