@@ -60,7 +60,7 @@ from tests.harness.faults import (
     malformed_frames,
 )
 from tests.harness.home import add_through_flow, home_assistant
-from tests.harness.timings import SOAK, SOAK_COMPRESSION, applied
+from tests.harness.timings import SOAK, SOAK_COMPRESSION, use
 from tests.simulator import Device, Simulator, User, demo_company, run_demo
 
 RECOVERY_TIMEOUT = 60.0
@@ -509,68 +509,68 @@ async def soak(
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger("custom_components.weblink_nguc").setLevel(logging.INFO)
     started = time.monotonic()
-    with applied(SOAK):
-        sim = Simulator(demo_company(), heartbeat_interval=SOAK.heartbeat or 25.0)
-        await sim.start()
-        try:
-            async with home_assistant() as hass:
-                run = Soak(hass, sim, seed, rate)
-                if only:
-                    unknown = set(only) - set(run.kinds)
-                    if unknown:
-                        raise SystemExit(f"no such fault: {', '.join(sorted(unknown))}")
-                    run.kinds = {kind: run.kinds[kind] for kind in only}
-                entry = await run.setup()
-                _progress(f"set up; running {minutes:g} min at {rate:g} events/s")
-                deadline = time.monotonic() + minutes * 60
-                warm_at = time.monotonic() + min(minutes * 60 * 0.25, 120)
-                warm_rss: int | None = None
-                while time.monotonic() < deadline:
-                    await run.cycle()
-                    if warm_rss is None and time.monotonic() >= warm_at:
-                        gc.collect()
-                        warm_rss = rss_kb()
-                # The end: every fault undone, the final check.
-                await run.traffic.stop()
-                sim.clear_faults()
-                final = time.monotonic()
-                await run.converge("the end", final)
-                run.watch_reauth()
-                final_mismatches = mismatches(hass, entry, sim)
-                gc.collect()
-                end_rss = rss_kb()
-                figures = {
-                    "events_sent": sim.events_sent,
-                    "events_applied": run.events_applied,
-                    "faults": dict(sorted(run.drawn.items())),
-                    "reconnects": max(0, sim.connection_count - 1),
-                    "reauths": len(run.reauth_flows),
-                    "longest_recovery_s": round(
-                        max(
-                            (t for ts in run.recoveries.values() for t in ts),
-                            default=0.0,
-                        ),
-                        2,
+    sim = Simulator(demo_company(), heartbeat_interval=SOAK.heartbeat or 25.0)
+    await sim.start()
+    try:
+        async with home_assistant() as hass:
+            use(hass, SOAK)
+            run = Soak(hass, sim, seed, rate)
+            if only:
+                unknown = set(only) - set(run.kinds)
+                if unknown:
+                    raise SystemExit(f"no such fault: {', '.join(sorted(unknown))}")
+                run.kinds = {kind: run.kinds[kind] for kind in only}
+            entry = await run.setup()
+            _progress(f"set up; running {minutes:g} min at {rate:g} events/s")
+            deadline = time.monotonic() + minutes * 60
+            warm_at = time.monotonic() + min(minutes * 60 * 0.25, 120)
+            warm_rss: int | None = None
+            while time.monotonic() < deadline:
+                await run.cycle()
+                if warm_rss is None and time.monotonic() >= warm_at:
+                    gc.collect()
+                    warm_rss = rss_kb()
+            # The end: every fault undone, the final check.
+            await run.traffic.stop()
+            sim.clear_faults()
+            final = time.monotonic()
+            await run.converge("the end", final)
+            run.watch_reauth()
+            final_mismatches = mismatches(hass, entry, sim)
+            gc.collect()
+            end_rss = rss_kb()
+            figures = {
+                "events_sent": sim.events_sent,
+                "events_applied": run.events_applied,
+                "faults": dict(sorted(run.drawn.items())),
+                "reconnects": max(0, sim.connection_count - 1),
+                "reauths": len(run.reauth_flows),
+                "longest_recovery_s": round(
+                    max(
+                        (t for ts in run.recoveries.values() for t in ts),
+                        default=0.0,
                     ),
-                    "mismatches": len(run.failures) + (1 if final_mismatches else 0),
-                    "peak_rss_mb": round(
-                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-                    ),
-                    "memory_growth_kb": end_rss
-                    - (warm_rss if warm_rss is not None else end_rss),
-                    "tracebacks": watch.traceback_count,
-                    "errors": watch.error_count,
-                    "token_requests": sim.token_requests,
-                    "lost_logged": watch.lost,
-                    "restored_logged": watch.restored,
-                    "minutes": minutes,
-                    "seed": seed,
-                }
-                table = _table(run, figures, watch, time.monotonic() - started)
-                await hass.config_entries.async_unload(entry.entry_id)
-        finally:
-            await sim.stop()
-            logging.getLogger().removeHandler(watch)
+                    2,
+                ),
+                "mismatches": len(run.failures) + (1 if final_mismatches else 0),
+                "peak_rss_mb": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                ),
+                "memory_growth_kb": end_rss
+                - (warm_rss if warm_rss is not None else end_rss),
+                "tracebacks": watch.traceback_count,
+                "errors": watch.error_count,
+                "token_requests": sim.token_requests,
+                "lost_logged": watch.lost,
+                "restored_logged": watch.restored,
+                "minutes": minutes,
+                "seed": seed,
+            }
+            table = _table(run, figures, watch, time.monotonic() - started)
+            await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await sim.stop()
+        logging.getLogger().removeHandler(watch)
     return figures, table
 
 

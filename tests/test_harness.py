@@ -1,20 +1,48 @@
-"""The shared harness finds every wait it sets (tests/harness/timings.py)."""
+"""The shared harness hands every wait it names to the integration (tests/harness/timings.py)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
-from datetime import timedelta
+from dataclasses import asdict, fields
 
-from custom_components.weblink_nguc import const
-from custom_components.weblink_nguc.api import events
-from tests.harness.timings import Timings, applied
+from custom_components.weblink_nguc.timings import DEFAULT_TIMINGS
+from tests.harness.timings import Timings
 
 
-def test_every_wait_is_found() -> None:
-    """Each field of `Timings` reaches the integration; a wait moved or renamed fails here."""
-    everything = Timings(**{spec.name: 1.5 for spec in fields(Timings)})
-    with applied(everything):
-        assert events.BACKOFF_CAP == 1.5
-        # A wait the integration keeps as a timedelta is set as one.
-        assert timedelta(seconds=1.5) == const.STREAM_GRACE
-    assert events.BACKOFF_CAP != 1.5
+def test_every_wait_reaches_the_integration() -> None:
+    """Each field of the harness's `Timings` sets a wait of the integration's."""
+    for spec in fields(Timings):
+        given = Timings(**{spec.name: 1.5})
+        changed = (
+            _flat(given.over(DEFAULT_TIMINGS)).items() - _flat(DEFAULT_TIMINGS).items()
+        )
+        assert changed == {(_name(spec.name), 1.5)}, spec.name
+
+
+def test_the_rest_as_shipped() -> None:
+    """A harness `Timings` of nothing changes nothing."""
+    assert Timings().over(DEFAULT_TIMINGS) == DEFAULT_TIMINGS
+
+
+def _flat(timings: object) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for key, value in asdict(timings).items():  # type: ignore[call-overload]
+        if isinstance(value, dict):
+            found.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            found[key] = value
+    return found
+
+
+_RENAMED = {
+    "renew_retry_min": "auth.retry_min",
+    "renew_retry_base": "auth.retry_base",
+    "renew_retry_cap": "auth.retry_cap",
+    "min_token_lifetime": "auth.min_lifetime",
+    "auth_grace": "stream.auth_grace",
+    "backoff_base": "stream.backoff_base",
+    "backoff_cap": "stream.backoff_cap",
+}
+
+
+def _name(field: str) -> str:
+    return _RENAMED.get(field, field)

@@ -22,6 +22,7 @@ from .coordinator import (
 from .followup import async_remove_followup, async_setup_followup
 from .migrate import async_migrate
 from .services import async_setup_services
+from .timings import timings_of
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -41,7 +42,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
     """Log in and start the event stream; the state is read once it connects."""
-    coordinator = NgucCoordinator(hass, entry, client_from_entry(hass, entry))
+    coordinator = NgucCoordinator(
+        hass, entry, client_from_entry(hass, entry), timings_of(hass)
+    )
     await coordinator.async_setup()
     entry.runtime_data = coordinator
     await async_setup_followup(hass, entry)

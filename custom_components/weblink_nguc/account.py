@@ -9,6 +9,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api import NgucClient, TokenSet
 from .const import CONF_API_URL, CONF_COMPANY, CONF_EVENTS_URL, CONF_TOKEN
+from .timings import timings_of
 
 
 def client_from_entry(hass: HomeAssistant, entry: ConfigEntry) -> NgucClient:
@@ -22,6 +23,7 @@ def client_from_entry(hass: HomeAssistant, entry: ConfigEntry) -> NgucClient:
         )
 
     token = entry.data.get(CONF_TOKEN)
+    timings = timings_of(hass)
     return NgucClient(
         async_get_clientsession(hass),
         company=entry.data[CONF_COMPANY],
@@ -31,4 +33,6 @@ def client_from_entry(hass: HomeAssistant, entry: ConfigEntry) -> NgucClient:
         api_url=entry.data[CONF_API_URL],
         events_url=entry.data[CONF_EVENTS_URL],
         on_tokens=store_tokens,
+        auth_timings=timings.auth,
+        request_timeout=timings.request_timeout,
     )

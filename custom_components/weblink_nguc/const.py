@@ -1,6 +1,5 @@
 """Constants of the Weblink NGUC integration."""
 
-from datetime import timedelta
 import logging
 from typing import Final
 
@@ -18,17 +17,6 @@ CONF_TOKEN: Final = "token"  # noqa: S105 - a key, not a secret
 CONF_USER_ID: Final = "user_id"
 
 MANUFACTURER: Final = "Weblink"
-
-# Entities stay available this long after the event stream drops, so that a
-# quick reconnect does not flap every entity.
-STREAM_GRACE: Final = timedelta(seconds=30)
-
-# A full resync runs this often on a healthy stream, to catch what no event
-# tells (renames, removals).
-RESYNC_INTERVAL: Final = 3600.0  # seconds
-# An event about a user, phone or queue we do not know starts a resync this
-# long after the first such event (they tend to come in bursts).
-UNKNOWN_ITEM_RESYNC_DELAY: Final = 5.0
 
 # After this many connections in a row that the event pusher rejected with a
 # freshly issued token, a repair issue says the account may lack the right.

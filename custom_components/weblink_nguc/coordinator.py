@@ -45,6 +45,7 @@ from .listeners import NgucListeners, RecordListener
 from .reader import NgucReader
 from .store import async_remove_store
 from .sync import NgucSync
+from .timings import DEFAULT_TIMINGS, Timings
 
 __all__ = [
     "KEY_ACCOUNT",
@@ -87,7 +88,11 @@ class NgucCoordinator:
     data: NgucData
 
     def __init__(
-        self, hass: HomeAssistant, entry: NgucConfigEntry, client: NgucClient
+        self,
+        hass: HomeAssistant,
+        entry: NgucConfigEntry,
+        client: NgucClient,
+        timings: Timings = DEFAULT_TIMINGS,
     ) -> None:
         """Set up; nothing is read until :meth:`async_setup`."""
         self.hass = hass
@@ -110,6 +115,8 @@ class NgucCoordinator:
             on_connected=self.health.on_connected,
             on_disconnected=self.health.on_disconnected,
             on_rejected=self.health.on_rejected,
+            heartbeat=timings.heartbeat,
+            timings=timings.stream,
         )
         self.health.stream = self.stream
         self.reader = NgucReader(hass, entry, client)

@@ -22,10 +22,10 @@ from .const import (
     DOMAIN,
     ISSUE_STREAM_REJECTED,
     LOGGER,
-    STREAM_GRACE,
     STREAM_REJECTED_ISSUE_AFTER,
 )
 from .listeners import NgucListeners
+from .timings import timings_of
 
 # What to listen to besides an item's key.
 KEY_STREAM = "stream"  # the stream connected or not
@@ -162,7 +162,9 @@ class StreamHealth:
     @callback
     def _start_grace(self) -> None:
         self._cancel_grace()
-        self._grace = async_call_later(self._hass, STREAM_GRACE, self._grace_expired)
+        self._grace = async_call_later(
+            self._hass, timings_of(self._hass).stream_grace, self._grace_expired
+        )
 
     @callback
     def _cancel_grace(self) -> None:

@@ -34,6 +34,7 @@ from .api import (
 from .const import DOMAIN, ISSUE_LIST_FAILING, ISSUE_MISSING_ENDPOINT, LOGGER
 from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, NgucData
 from .store import NgucStore
+from .timings import timings_of
 
 # The parts of NgucData that a list fills, and the kind of item each lists.
 PART_USERS = "users"
@@ -47,7 +48,6 @@ PART_OF_KIND = {
 }
 # A list that fails this many reads in a row, or this long, raises an issue.
 FAILING_ISSUE_READS = 3
-FAILING_ISSUE_AFTER = 600.0  # seconds
 
 
 @dataclass(slots=True)
@@ -158,7 +158,7 @@ class NgucReader:
         )
         if failing.issue or (
             failing.reads < FAILING_ISSUE_READS
-            and now - failing.since < FAILING_ISSUE_AFTER
+            and now - failing.since < timings_of(self._hass).failing_issue_after
         ):
             return
         failing.issue = True

@@ -33,7 +33,7 @@ from .api import (
     UserStatus,
 )
 from .api.backoff import Backoff
-from .const import DOMAIN, LOGGER, RESYNC_INTERVAL
+from .const import DOMAIN, LOGGER
 from .data import Changes, NgucData, user_key
 from .health import StreamHealth
 from .reader import (
@@ -45,19 +45,10 @@ from .reader import (
     NgucReader,
     id_of,
 )
+from .timings import timings_of
 from .trust import ListJudge
 from .unknown import UnknownItems
 
-# A read that gets no list at all is retried with backoff; so is each list
-# that fails, on its own.
-RESYNC_RETRY_BASE = 5.0
-RESYNC_RETRY_CAP = 300.0
-# A list that answered 404 is read again sooner than hourly: after at least
-# MISSING_RETRY_MIN seconds, then up to twice as long each time.
-MISSING_RETRY_MIN = 30.0
-MISSING_RETRY_BASE = 60.0
-# A list that suddenly lost most of its items is read again this soon.
-SHRINK_RECHECK_DELAY = 10.0
 # Events kept for the read under way, one per item: past this many, the
 # read is made again rather than anything lost.
 HELD_EVENTS_MAX = 10_000
@@ -111,7 +102,7 @@ class NgucSync:
         self._interval = async_track_time_interval(
             self._hass,
             self._periodic,
-            timedelta(seconds=RESYNC_INTERVAL),
+            timedelta(seconds=timings_of(self._hass).resync_interval),
             name=f"{DOMAIN} periodic resync",
         )
 
@@ -166,7 +157,8 @@ class NgucSync:
 
     async def _async_read(self, parts: frozenset[str]) -> None:
         """Read ``parts``; retry with backoff while no list at all can be read."""
-        backoff = Backoff(RESYNC_RETRY_BASE, RESYNC_RETRY_CAP)
+        timings = timings_of(self._hass)
+        backoff = Backoff(timings.resync_retry_base, timings.resync_retry_cap)
         warned = False
         read_me, self._read_me = self._read_me, False
         while True:
@@ -267,21 +259,22 @@ class NgucSync:
                 len(verdict.doubted),
                 len(held),
             )
-            self._due[part] = now + SHRINK_RECHECK_DELAY
+            self._due[part] = now + timings_of(self._hass).shrink_recheck_delay
         return verdict.items
 
     def _failed(self, part: str, err: NgucError, now: float) -> None:
         """Read a list that failed again, with its own backoff."""
+        timings = timings_of(self._hass)
         backoff = self._backoffs.get(part)
         if backoff is None:
             backoff = self._backoffs[part] = (
-                Backoff(MISSING_RETRY_BASE, RESYNC_INTERVAL)
+                Backoff(timings.missing_retry_base, timings.resync_interval)
                 if isinstance(err, NgucNotFoundError)
-                else Backoff(RESYNC_RETRY_BASE, RESYNC_RETRY_CAP)
+                else Backoff(timings.resync_retry_base, timings.resync_retry_cap)
             )
         delay = _retry_delay(backoff, err)
         if isinstance(err, NgucNotFoundError):
-            delay = max(MISSING_RETRY_MIN, delay)
+            delay = max(timings.missing_retry_min, delay)
         self._due[part] = now + delay
 
     @callback

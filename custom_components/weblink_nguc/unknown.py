@@ -13,10 +13,11 @@ from datetime import datetime
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
-from .const import LOGGER, UNKNOWN_ITEM_RESYNC_DELAY
+from .const import LOGGER
 from .data import NgucData, split_key
 from .health import StreamHealth
 from .reader import NgucReader
+from .timings import timings_of
 
 # Reads made for an item that events name but NGUC's lists do not, until the
 # hourly read.
@@ -95,7 +96,7 @@ class UnknownItems:
         # As soon as the newest of them is due: an item NGUC never lists,
         # asked about a few times already, must not hold up a new one.
         reads = min(self._asked.get(key, 0) for key in due)
-        delay = UNKNOWN_ITEM_RESYNC_DELAY * 4**reads
+        delay = timings_of(self._hass).unknown_item_delay * 4**reads
         at = self._hass.loop.time() + delay
         if self._timer is not None:
             if at >= self._at:

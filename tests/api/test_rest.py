@@ -370,12 +370,9 @@ async def test_network_error_after_login(
         await client.get_users()
 
 
-async def test_timeout(
-    simulator: Simulator, client: NgucClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(
-        "custom_components.weblink_nguc.api.client.REQUEST_TIMEOUT", 0.05
-    )
+async def test_timeout(simulator: Simulator, session: aiohttp.ClientSession) -> None:
+    client = make_client(session, simulator.api_url, request_timeout=0.05)
+    await client.login()
     simulator.rest_delay = 0.3
     with pytest.raises(NgucConnectionError, match="timed out"):
         await client.get_users()

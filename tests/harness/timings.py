@@ -1,9 +1,10 @@
 """The integration's waits, as a test, the soak or the benchmark wants them.
 
-A `Timings` names each wait by what it is for; `applied` is the one function
-that knows where in the integration each one lives. When a wait moves (a
-module split, a rename), only `_WHERE` changes. A field left at None keeps
-the integration's own value.
+A `Timings` names each wait by what it is for, None keeping the
+integration's own; `applied` hands them to the integration the way it takes
+them, in ``hass.data`` (custom_components/weblink_nguc/timings.py), on top
+of what was applied before. The stream's and the token renewal's waits are
+taken when an entry is set up; the others whenever a wait starts.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 from dataclasses import dataclass, fields, replace
-from datetime import timedelta
-import importlib
 from typing import Any
-from unittest.mock import patch
 
-from custom_components.weblink_nguc.api.events import NgucEventStream
+from homeassistant.core import HomeAssistant
 
-_PACKAGE = "custom_components.weblink_nguc"
+from custom_components.weblink_nguc.timings import (
+    DEFAULT_TIMINGS,
+    TIMINGS,
+    Timings as IntegrationTimings,
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,6 @@ class Timings:
     stream_grace: float | None = None
     #: An unknown id in an event is looked up after this long.
     unknown_item_delay: float | None = None
-    #: Debounce of reads asked for in a row, where the integration has one.
-    resync_debounce: float | None = None
     #: The periodic full read.
     resync_interval: float | None = None
     #: A list that lost most of what we hold is read again after this long.
@@ -63,106 +63,68 @@ class Timings:
         """Return these timings with ``changes``."""
         return replace(self, **changes)
 
+    def over(self, base: IntegrationTimings) -> IntegrationTimings:
+        """Return ``base`` with the waits these timings name."""
+        given = {
+            spec.name: value
+            for spec in fields(self)
+            if (value := getattr(self, spec.name)) is not None
+        }
+        auth = {
+            field: given.pop(name) for name, field in _AUTH.items() if name in given
+        }
+        stream = {
+            field: given.pop(name) for name, field in _STREAM.items() if name in given
+        }
+        return replace(
+            base,
+            auth=replace(base.auth, **auth),
+            stream=replace(base.stream, **stream),
+            **given,
+        )
 
-# Where each wait lives: every `module.NAME` that exists is patched (a name
-# imported into another module is patched there too). A field whose names
-# are all gone fails loudly, unless it is optional: those the issue leaves
-# to the implementation.
-_WHERE: dict[str, tuple[str, ...]] = {
-    "auth_grace": ("api.events.AUTH_GRACE",),
-    "backoff_base": ("api.events.BACKOFF_BASE",),
-    "backoff_cap": ("api.events.BACKOFF_CAP",),
-    "renew_retry_min": ("api.auth.RENEW_RETRY_MIN",),
-    "renew_retry_base": ("api.auth.RENEW_RETRY_BASE",),
-    "renew_retry_cap": ("api.auth.RENEW_RETRY_CAP",),
-    "min_token_lifetime": ("api.auth.MIN_LIFETIME",),
-    "request_timeout": ("api.client.REQUEST_TIMEOUT",),
-    "resync_retry_base": ("coordinator.RESYNC_RETRY_BASE", "sync.RESYNC_RETRY_BASE"),
-    "resync_retry_cap": ("coordinator.RESYNC_RETRY_CAP", "sync.RESYNC_RETRY_CAP"),
-    "missing_retry_min": ("coordinator.MISSING_RETRY_MIN", "sync.MISSING_RETRY_MIN"),
-    "missing_retry_base": (
-        "coordinator.MISSING_RETRY_BASE",
-        "sync.MISSING_RETRY_BASE",
-    ),
-    "stream_grace": (
-        "const.STREAM_GRACE",
-        "coordinator.STREAM_GRACE",
-        "health.STREAM_GRACE",
-    ),
-    "unknown_item_delay": (
-        "const.UNKNOWN_ITEM_RESYNC_DELAY",
-        "coordinator.UNKNOWN_ITEM_RESYNC_DELAY",
-        "sync.UNKNOWN_ITEM_RESYNC_DELAY",
-        "unknown.UNKNOWN_ITEM_RESYNC_DELAY",
-    ),
-    "resync_debounce": (
-        "const.RESYNC_DEBOUNCE",
-        "coordinator.RESYNC_DEBOUNCE",
-        "sync.RESYNC_DEBOUNCE",
-    ),
-    "resync_interval": (
-        "const.RESYNC_INTERVAL",
-        "coordinator.RESYNC_INTERVAL",
-        "sync.RESYNC_INTERVAL",
-    ),
-    "shrink_recheck_delay": ("sync.SHRINK_RECHECK_DELAY",),
-    "failing_issue_after": ("reader.FAILING_ISSUE_AFTER", "sync.FAILING_ISSUE_AFTER"),
+
+# The harness's names of the NGUC client's waits, and theirs.
+_AUTH = {
+    "renew_retry_min": "retry_min",
+    "renew_retry_base": "retry_base",
+    "renew_retry_cap": "retry_cap",
+    "min_token_lifetime": "min_lifetime",
 }
-_OPTIONAL = frozenset({"resync_debounce"})
+_STREAM = {
+    "auth_grace": "auth_grace",
+    "backoff_base": "backoff_base",
+    "backoff_cap": "backoff_cap",
+}
 
 
-def _targets(name: str) -> list[tuple[Any, str]]:
-    found = []
-    for where in _WHERE[name]:
-        module_name, attribute = f"{_PACKAGE}.{where}".rsplit(".", 1)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, attribute):
-            found.append((module, attribute))
-    return found
+def use(hass: HomeAssistant, timings: Timings) -> None:
+    """Run the integration in ``hass`` with ``timings`` from now on."""
+    hass.data[TIMINGS] = timings.over(hass.data.get(TIMINGS, DEFAULT_TIMINGS))
 
 
 @contextlib.contextmanager
-def applied(timings: Timings) -> Iterator[None]:
-    """Run the integration with ``timings`` while entered."""
-    with contextlib.ExitStack() as stack:
-        for spec in fields(timings):
-            seconds = getattr(timings, spec.name)
-            if seconds is None or spec.name == "heartbeat":
-                continue
-            targets = _targets(spec.name)
-            if not targets and spec.name not in _OPTIONAL:
-                raise LookupError(
-                    f"no wait named {' or '.join(_WHERE[spec.name])} in the "
-                    f"integration: tests/harness/timings.py must say where "
-                    f"{spec.name} went"
-                )
-            for module, attribute in targets:
-                current = getattr(module, attribute)
-                value: Any = (
-                    timedelta(seconds=seconds)
-                    if isinstance(current, timedelta)
-                    else seconds
-                )
-                stack.enter_context(patch.object(module, attribute, value))
-        if timings.heartbeat is not None:
-            stack.enter_context(_heartbeat(timings.heartbeat))
+def applied_to_test(request: Any, timings: Timings) -> Iterator[None]:
+    """Apply ``timings`` to a test's Home Assistant, if it has one (a fixture's helper)."""
+    if "hass" not in request.fixturenames:
+        yield
+        return
+    with applied(request.getfixturevalue("hass"), timings):
         yield
 
 
 @contextlib.contextmanager
-def _heartbeat(seconds: float) -> Iterator[None]:
-    """Every event stream made while entered uses a heartbeat of ``seconds``."""
-    original = NgucEventStream.__init__
-
-    def init(self: NgucEventStream, *args: Any, **kwargs: Any) -> None:
-        kwargs["heartbeat"] = seconds
-        original(self, *args, **kwargs)
-
-    with patch.object(NgucEventStream, "__init__", init):
+def applied(hass: HomeAssistant, timings: Timings) -> Iterator[None]:
+    """Run the integration in ``hass`` with ``timings`` while entered."""
+    before: Any = hass.data.get(TIMINGS)
+    use(hass, timings)
+    try:
         yield
+    finally:
+        if before is None:
+            hass.data.pop(TIMINGS, None)
+        else:
+            hass.data[TIMINGS] = before
 
 
 #: Every test of the integration: accepted after 50 ms, first reconnect within 50 ms.
@@ -177,7 +139,6 @@ FAULT_MATRIX = TESTS.but(
     request_timeout=1.0,
     resync_retry_base=0.05,
     resync_retry_cap=0.5,
-    resync_debounce=0.3,
     unknown_item_delay=0.3,
     shrink_recheck_delay=0.3,
 )

@@ -30,7 +30,7 @@ from custom_components.weblink_nguc.const import (
     CONF_USER_ID,
     DOMAIN,
 )
-from tests.harness.timings import TESTS, Timings, applied
+from tests.harness.timings import TESTS, Timings, applied, applied_to_test
 from tests.simulator import Simulator
 
 # The demo account "demo" is PBX user 86480 of company 4711; an entry is its
@@ -45,9 +45,9 @@ def auto_enable_custom_integrations(enable_custom_integrations: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def short_delays() -> Generator[None]:
+def short_delays(request: pytest.FixtureRequest) -> Generator[None]:
     """Accept authentication after 50 ms, reconnect within 50 ms at first."""
-    with applied(TESTS):
+    with applied_to_test(request, TESTS):
         yield
 
 
@@ -61,9 +61,9 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 @pytest.fixture
-def short_stream_grace() -> Generator[None]:
+def short_stream_grace(hass: HomeAssistant) -> Generator[None]:
     """Entities go unavailable 0.2 s after the event stream drops."""
-    with applied(Timings(stream_grace=0.2)):
+    with applied(hass, Timings(stream_grace=0.2)):
         yield
 
 

@@ -56,6 +56,7 @@ from tests.harness.convergence import (
     wait_converged,
     wait_until,
 )
+from tests.harness.timings import Timings, applied_to_test
 from tests.simulator import QueueCaller, Simulator, demo_company
 
 from .conftest import entity_id_of
@@ -97,11 +98,10 @@ def frame(*elements: Any) -> str:
 
 
 @pytest.fixture(autouse=True)
-def short_recovery() -> Generator[None]:
+def short_recovery(request: pytest.FixtureRequest) -> Generator[None]:
     """Retry a failed read within tenths of a second."""
-    with (
-        patch("custom_components.weblink_nguc.sync.RESYNC_RETRY_BASE", 0.05),
-        patch("custom_components.weblink_nguc.sync.RESYNC_RETRY_CAP", 0.5),
+    with applied_to_test(
+        request, Timings(resync_retry_base=0.05, resync_retry_cap=0.5)
     ):
         yield
 

@@ -35,6 +35,7 @@ from custom_components.weblink_nguc.sensor import (
     NgucSensor,
     NgucWaitingSinceSensor,
 )
+from tests.harness.timings import Timings, applied
 from tests.simulator import Device, Queue, QueueMember, Simulator, User
 
 from .conftest import ENTRY_UNIQUE_ID, StateWrites, wait_for, wait_in_sync
@@ -207,7 +208,7 @@ async def test_missing_list_at_first_setup_leaves_part_empty(
 
     # Phones named by events are not read about while their list is missing.
     requests = len(simulator.requests)
-    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.01):
+    with applied(hass, Timings(unknown_item_delay=0.01)):
         await simulator.set_device_registered("9001", False)
         await asyncio.sleep(0.2)
     await hass.async_block_till_done()
@@ -241,7 +242,7 @@ async def test_failed_list_keeps_devices_and_is_retried(
     simulator.fail_path(c.PATH_USERS, 500, count=2)
     simulator.fail_path(c.PATH_QUEUES, 429, count=1, retry_after=0)
     simulator.company.statuses["86481"] = 1
-    with patch(f"{SYNC}.RESYNC_RETRY_BASE", 0.05):
+    with applied(hass, Timings(resync_retry_base=0.05)):
         await reconnect(hass, init_integration, simulator)
         # setup, 2 failures, success
         await simulator.wait_for_requests(c.PATH_USERS, 4)
@@ -311,7 +312,7 @@ async def test_user_appears_by_event(
     """An event about a user we do not know reads the state again, once, soon."""
     connections = simulator.connection_count
     reads = requests_to(simulator, c.PATH_USERS)
-    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.1):
+    with applied(hass, Timings(unknown_item_delay=0.1)):
         await simulator.add_user_by_event(
             User("86490", "Nils Holm", "110", "nils@demo.example"),
             status=1,
@@ -342,7 +343,7 @@ async def test_user_listed_late_is_asked_about_again(
 ) -> None:
     """A user whose first event comes before NGUC lists them is read about again later."""
     reads = requests_to(simulator, c.PATH_USERS)
-    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.05):
+    with applied(hass, Timings(unknown_item_delay=0.05)):
         # Not in NGUC's lists yet: only the event.
         await simulator.push_event(
             "UserStatus",
@@ -370,7 +371,7 @@ async def test_unknown_user_asked_about_a_few_times_only(
     reads = requests_to(simulator, c.PATH_USERS)
     seen = events_received(init_integration)
     with (
-        patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.01),
+        applied(hass, Timings(unknown_item_delay=0.01)),
         patch(f"{UNKNOWN}.UNKNOWN_ITEM_READS", 2),
     ):
         for status in range(6):
@@ -395,7 +396,7 @@ async def test_new_user_not_held_up_by_one_never_listed(
 ) -> None:
     """A user NGUC never lists is asked about less and less often; a new one, soon."""
     reads = requests_to(simulator, c.PATH_USERS)
-    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 0.2):
+    with applied(hass, Timings(unknown_item_delay=0.2)):
         ghost = {"pbx_user_id": "99999", "status": "0", "status_text": "Idle"}
         await simulator.push_event("UserStatus", ghost, apply=False)
         # Read after 0.2 s, then 0.8 s; the next would be 3.2 s later.
@@ -415,7 +416,7 @@ async def test_hourly_resync_follows_renames_and_removals(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> None:
     """On a healthy stream the state is read again hourly: names follow, the gone go."""
-    with patch(f"{SYNC}.RESYNC_INTERVAL", 0.2):
+    with applied(hass, Timings(resync_interval=0.2)):
         await setup(hass, mock_config_entry)
         connections = simulator.connection_count
         me_reads = requests_to(simulator, c.PATH_ME)
@@ -505,7 +506,7 @@ async def test_a_read_also_answers_for_unknown_items(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
 ) -> None:
     """A reconnect's read serves an unknown user named before it: no read of its own."""
-    with patch(f"{UNKNOWN}.UNKNOWN_ITEM_RESYNC_DELAY", 60):
+    with applied(hass, Timings(unknown_item_delay=60)):
         await simulator.add_user_by_event(
             User("86490", "Nils Holm", "110", "nils@demo.example")
         )
@@ -520,8 +521,8 @@ async def test_reads_do_not_pile_up(
 ) -> None:
     """A read asked for while one is under way follows it, once."""
     with (
-        patch(f"{SYNC}.RESYNC_INTERVAL", 0.05),
-        patch(f"{SYNC}.RESYNC_RETRY_BASE", 0.05),
+        applied(hass, Timings(resync_interval=0.05)),
+        applied(hass, Timings(resync_retry_base=0.05)),
     ):
         await setup(hass, mock_config_entry)
         reads = requests_to(simulator, c.PATH_USERS)

@@ -68,9 +68,9 @@ PACKAGE = str(Path(custom_components.weblink_nguc.__file__).parent)
 
 
 @pytest.fixture(autouse=True)
-def short_delays_of_recovery() -> Generator[None]:
+def short_delays_of_recovery(hass: HomeAssistant) -> Generator[None]:
     """Shorten the integration's waits: backoff caps, retries, request timeouts."""
-    with applied(FAULT_MATRIX):
+    with applied(hass, FAULT_MATRIX):
         yield
 
 
@@ -312,7 +312,7 @@ async def test_03_half_open_connection(
     """Silence at both levels (no h, no pong; socket open): detected within about 2.5 heartbeats."""
     beat = 0.4
     simulator.heartbeat_interval = beat
-    with applied(Timings(heartbeat=beat)):
+    with applied(hass, Timings(heartbeat=beat)):
         entry = await start(hass, mock_config_entry, simulator)
         before = simulator.authenticated_count
         faults.half_open()
@@ -340,7 +340,7 @@ async def test_04_access_token_expires_mid_connection(
     """
     simulator.token_lifetime = 2.0
     simulator.close_on_token_expiry = True
-    with applied(Timings(min_token_lifetime=0.5)):
+    with applied(hass, Timings(min_token_lifetime=0.5)):
         entry = await start(hass, mock_config_entry, simulator)
         connections = simulator.connection_count
         for status in (1, 0, 8, 0, 1):
@@ -475,7 +475,7 @@ async def test_07_rest_fails_during_resync(
     # the hourly read: a fraction of a second here (the hourly read is not
     # shortened).
     missing = Timings(missing_retry_min=0.2, missing_retry_base=0.5)
-    with applied(missing if fault == "404" else Timings()):
+    with applied(hass, missing if fault == "404" else Timings()):
         await _rest_fails_during_resync(
             hass,
             simulator=simulator,
@@ -628,7 +628,7 @@ async def test_10_user_appears_by_event_only(
     No reconnect happens: the stream is healthy, so only the event can tell.
     On the fake clock, with the lookup's delay as shipped.
     """
-    with applied(Timings(unknown_item_delay=SHIPPED_UNKNOWN_ITEM_DELAY)):
+    with applied(hass, Timings(unknown_item_delay=SHIPPED_UNKNOWN_ITEM_DELAY)):
         entry = await start(hass, mock_config_entry, simulator)
         connections = simulator.connection_count
         stream = entry.runtime_data.stream
@@ -668,7 +668,7 @@ async def test_11_stop_or_unload_midway(
     match phase:
         case "backoff":
             simulator.refuse_events = True
-            with applied(Timings(backoff_cap=60.0)):
+            with applied(hass, Timings(backoff_cap=60.0)):
                 await simulator.drop_connections()
                 await wait_until(lambda: simulator.events_refused >= 2)
         case "connect":
@@ -718,7 +718,7 @@ async def test_12_server_unreachable_for_an_hour(
     shipped = Timings(
         backoff_cap=SHIPPED_BACKOFF_CAP, stream_grace=SHIPPED_STREAM_GRACE
     )
-    with applied(shipped):
+    with applied(hass, shipped):
         entry = await start(hass, mock_config_entry, simulator)
         line = entity_id(hass, entry, "user", "86480", "line_status")
         stream = entry.runtime_data.stream

@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.weblink_nguc import async_remove_config_entry_device
 from custom_components.weblink_nguc.api import contract as c
 from custom_components.weblink_nguc.const import CONF_TOKEN, DOMAIN, EVENT_NGUC
+from tests.harness.timings import Timings, applied
 from tests.simulator import Account, Device, Simulator, User
 
 from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
@@ -196,7 +197,7 @@ async def test_flapping_stream_that_never_syncs_goes_unavailable(
     entities are unavailable rather than stale.
     """
     with (
-        patch("custom_components.weblink_nguc.health.STREAM_GRACE", 1.0),
+        applied(hass, Timings(stream_grace=1.0)),
         patch("custom_components.weblink_nguc.api.events.BACKOFF_CAP", 0.05),
     ):
         entry = mock_config_entry
@@ -485,7 +486,7 @@ async def test_failed_resync_is_retried(
     simulator.company.statuses["86481"] = 1
     for path in LIST_PATHS:
         simulator.fail_path(path, 500)
-    with patch("custom_components.weblink_nguc.sync.RESYNC_RETRY_BASE", 0.05):
+    with applied(hass, Timings(resync_retry_base=0.05)):
         await simulator.drop_connections()
         await wait_for(hass, lambda: coordinator.stream.connected)
         # Connected, but the state cannot be read: it may be stale.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import STATE_UNAVAILABLE, Platform
@@ -26,6 +25,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.weblink_nguc.api import contract as c
 from custom_components.weblink_nguc.const import DOMAIN
+from tests.harness.timings import Timings, applied, applied_to_test
 from tests.simulator import Queue, QueueMember, Simulator, User
 
 from .conftest import ENTRY_UNIQUE_ID, entity_id_of, wait_for, wait_in_sync
@@ -38,12 +38,11 @@ SUPPORT_WAITING = "sensor.support_waiting_callers"
 
 
 @pytest.fixture(autouse=True)
-def quick_retries() -> Generator[None]:
+def quick_retries(request: pytest.FixtureRequest) -> Generator[None]:
     """Read a failed or doubted list again within a fraction of a second."""
-    with (
-        patch(f"{SYNC}.RESYNC_RETRY_BASE", 0.05),
-        patch(f"{SYNC}.RESYNC_RETRY_CAP", 0.2),
-        patch(f"{SYNC}.SHRINK_RECHECK_DELAY", 0.2),
+    with applied_to_test(
+        request,
+        Timings(resync_retry_base=0.05, resync_retry_cap=0.2, shrink_recheck_delay=0.2),
     ):
         yield
 
@@ -158,6 +157,13 @@ async def test_users_gone_in_two_reads_in_a_row_go(
 # --- A list that fails -------------------------------------------------------------------
 
 
+@pytest.fixture
+def quick_timeout(hass: HomeAssistant) -> Generator[None]:
+    """A request unanswered for half a second times out (set before the entry is)."""
+    with applied(hass, Timings(request_timeout=0.5)):
+        yield
+
+
 @pytest.mark.parametrize(
     ("fault", "arguments"),
     [
@@ -169,7 +175,7 @@ async def test_users_gone_in_two_reads_in_a_row_go(
     ],
     ids=["5xx", "403", "401", "unparsable", "timeout"],
 )
-@pytest.mark.usefixtures("short_stream_grace")
+@pytest.mark.usefixtures("short_stream_grace", "quick_timeout")
 async def test_failing_list_keeps_its_part_and_applies_the_others(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -181,26 +187,25 @@ async def test_failing_list_keeps_its_part_and_applies_the_others(
     available = set(available_entities(hass, init_integration))
     getattr(simulator, fault)(c.PATH_QUEUES, **arguments)
     simulator.company.statuses["86481"] = 1  # missed while disconnected
-    with patch("custom_components.weblink_nguc.api.client.REQUEST_TIMEOUT", 0.5):
-        await reconnect(hass, init_integration, simulator)
-        # Past the grace: nothing turned unavailable.
-        await wait_for(hass, lambda: hass.states.get(ERIK_LINE).state == "in_use")
-        await hass.async_block_till_done()
-        assert set(available_entities(hass, init_integration)) == available
-        assert device(hass, init_integration, "queue_501") is not None
-        assert hass.states.get(SUPPORT_WAITING).state == "0"
-        assert not reauth_flows(hass)
-        # Read again on its own, until it answers.
-        reads = requests_to(simulator, c.PATH_USERS)
-        queue_reads = requests_to(simulator, c.PATH_QUEUES)
-        await simulator.wait_for_requests(c.PATH_QUEUES, queue_reads + 2)
-        assert requests_to(simulator, c.PATH_USERS) == reads
-        simulator.clear_path(c.PATH_QUEUES)
-        await simulator.update_queue("501", waiting=0, wait_avg=41)
-        await wait_for(
-            hass,
-            lambda: hass.states.get("sensor.support_average_wait").state == "41",
-        )
+    await reconnect(hass, init_integration, simulator)
+    # Past the grace: nothing turned unavailable.
+    await wait_for(hass, lambda: hass.states.get(ERIK_LINE).state == "in_use")
+    await hass.async_block_till_done()
+    assert set(available_entities(hass, init_integration)) == available
+    assert device(hass, init_integration, "queue_501") is not None
+    assert hass.states.get(SUPPORT_WAITING).state == "0"
+    assert not reauth_flows(hass)
+    # Read again on its own, until it answers.
+    reads = requests_to(simulator, c.PATH_USERS)
+    queue_reads = requests_to(simulator, c.PATH_QUEUES)
+    await simulator.wait_for_requests(c.PATH_QUEUES, queue_reads + 2)
+    assert requests_to(simulator, c.PATH_USERS) == reads
+    simulator.clear_path(c.PATH_QUEUES)
+    await simulator.update_queue("501", waiting=0, wait_avg=41)
+    await wait_for(
+        hass,
+        lambda: hass.states.get("sensor.support_average_wait").state == "41",
+    )
 
 
 async def test_refused_list_raises_a_repair_issue_until_it_answers(
@@ -257,7 +262,7 @@ async def test_failing_me_at_the_hourly_read_still_adds_new_users(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> None:
     """`/user/me` failing at the hourly read keeps the last one; the lists apply."""
-    with patch(f"{SYNC}.RESYNC_INTERVAL", 0.2):
+    with applied(hass, Timings(resync_interval=0.2)):
         mock_config_entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await wait_in_sync(hass, mock_config_entry)

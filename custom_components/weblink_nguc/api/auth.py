@@ -74,6 +74,8 @@ class AuthTimings:
     retry_min: float = RENEW_RETRY_MIN
     retry_base: float = RENEW_RETRY_BASE
     retry_cap: float = RENEW_RETRY_CAP
+    min_lifetime: float = MIN_LIFETIME
+    """The shortest token lifetime believed, whatever ``expires_in`` says."""
 
     @classmethod
     def defaults(cls) -> AuthTimings:
@@ -85,6 +87,7 @@ class AuthTimings:
             retry_min=RENEW_RETRY_MIN,
             retry_base=RENEW_RETRY_BASE,
             retry_cap=RENEW_RETRY_CAP,
+            min_lifetime=MIN_LIFETIME,
         )
 
 
@@ -98,11 +101,13 @@ class TokenSet:
     lifetime: float
 
     @classmethod
-    def from_response(cls, data: Any, now: float | None = None) -> TokenSet:
+    def from_response(
+        cls, data: Any, now: float | None = None, *, min_lifetime: float = MIN_LIFETIME
+    ) -> TokenSet:
         """Build from the token endpoint's 200 body."""
         if not isinstance(data, dict) or not isinstance(data.get(c.TOKEN_ACCESS), str):
             raise NgucResponseError("token answer holds no access token")
-        lifetime = clamp_lifetime(data.get(c.TOKEN_EXPIRES_IN))
+        lifetime = clamp_lifetime(data.get(c.TOKEN_EXPIRES_IN), min_lifetime)
         refresh = data.get(c.TOKEN_REFRESH)
         return cls(
             access_token=data[c.TOKEN_ACCESS],
@@ -141,19 +146,19 @@ class TokenSet:
         return self.expires_at - margin
 
 
-def clamp_lifetime(expires_in: Any) -> float:
+def clamp_lifetime(expires_in: Any, minimum: float = MIN_LIFETIME) -> float:
     """Return a token's lifetime in seconds from ``expires_in``, in a sane range."""
     if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
         return DEFAULT_LIFETIME
     try:
         seconds = float(expires_in)
     except OverflowError:  # an int beyond any float
-        return MAX_LIFETIME if int(expires_in) > 0 else MIN_LIFETIME
+        return MAX_LIFETIME if int(expires_in) > 0 else minimum
     except ValueError:
         return DEFAULT_LIFETIME
     if math.isnan(seconds):
         return DEFAULT_LIFETIME
-    return min(MAX_LIFETIME, max(MIN_LIFETIME, seconds))
+    return min(MAX_LIFETIME, max(minimum, seconds))
 
 
 class NgucAuth:
@@ -399,7 +404,7 @@ class NgucAuth:
                 body = await read_json(response, what)
         except TRANSPORT_ERRORS as err:
             raise transport_error(what, err) from None
-        tokens = TokenSet.from_response(body)
+        tokens = TokenSet.from_response(body, min_lifetime=self._timings.min_lifetime)
         self._tokens = tokens
         self._retry.reset()
         self._retry_at = 0.0

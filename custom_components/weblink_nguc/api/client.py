@@ -47,9 +47,11 @@ class NgucClient:
         events_url: str = c.DEFAULT_EVENTS_URL,
         on_tokens: TokenListener | None = None,
         auth_timings: AuthTimings | None = None,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         """Set up; nothing is sent until :meth:`login` or a request."""
         self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self.api_url = api_url.rstrip("/")
         self.events_url = events_url.rstrip("/")
         self.auth = NgucAuth(
@@ -105,7 +107,7 @@ class NgucClient:
             async with self._session.get(
                 self.api_url + path,
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+                timeout=self._timeout,
             ) as response:
                 return await read_json(response, what)
         except TRANSPORT_ERRORS as err:
@@ -119,7 +121,7 @@ class NgucClient:
                 self.api_url + path,
                 data={},
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+                timeout=self._timeout,
             ) as response:
                 raise_for_status(response, what)
                 if not HTTPStatus.OK <= response.status < HTTPStatus.MULTIPLE_CHOICES:
