@@ -13,7 +13,7 @@ The end-to-end test gives it a fresh directory and a free port each time;
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 import contextlib
 import itertools
 import json
@@ -535,6 +535,18 @@ class RealHass:
                     f"{entity_id}: expected {what} within {timeout} s, last state {last}"
                 )
             await asyncio.sleep(0.05)
+
+
+async def until[T](
+    check: Callable[[], Awaitable[T]], what: str, timeout: float = 30.0
+) -> T:
+    """Poll ``check`` until it returns something true; return it."""
+    deadline = time.monotonic() + timeout
+    while not (result := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} within {timeout} s")
+        await asyncio.sleep(0.1)
+    return result
 
 
 @contextlib.asynccontextmanager

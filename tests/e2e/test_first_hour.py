@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 import importlib.util
 import os
 from pathlib import Path
@@ -54,6 +54,7 @@ from tests.e2e.real_hass import (
     RealHass,
     free_port,
     running,
+    until,
 )
 from tests.simulator import Simulator
 
@@ -138,18 +139,6 @@ ALIASES = {
 }
 # Warnings of the integration that this test provokes: the stream's outage.
 EXPECTED_WARNINGS = ("Event stream",)
-
-
-async def until[T](
-    check: Callable[[], Awaitable[T]], what: str, timeout: float = 20.0
-) -> T:
-    """Poll ``check`` until it returns something true; return it."""
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} within {timeout} s")
-        await asyncio.sleep(0.1)
-    return result
 
 
 def shot(tmp_path: Path, name: str) -> Path:

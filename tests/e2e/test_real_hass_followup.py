@@ -22,16 +22,22 @@ APIs, as the frontend and the README's readers use it:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 import re
-import time
 from typing import Any
 
 import pytest
 
 from tests.e2e.examples import readme_examples
-from tests.e2e.real_hass import CONFIGURATION, HASS_BIN, HassError, RealHass, running
+from tests.e2e.real_hass import (
+    CONFIGURATION,
+    HASS_BIN,
+    HassError,
+    RealHass,
+    running,
+    until,
+)
 from tests.simulator import Simulator
 
 pytestmark = [
@@ -58,18 +64,6 @@ LISTS = {
     "todo.support_calls_to_return": "Support",
 }
 LARS_LIST = "todo.lars_oberg_calls_to_return"
-
-
-async def until[T](
-    check: Callable[[], Awaitable[T]], what: str, timeout: float = 30.0
-) -> T:
-    """Poll ``check`` until it returns something true; return it."""
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} within {timeout} s")
-        await asyncio.sleep(0.1)
-    return result
 
 
 # The simulator (set up first) stops last, after Home Assistant: no warning

@@ -11,13 +11,13 @@ the clock is the real one, so the threshold is a few seconds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 import time
 
 import pytest
 
-from tests.e2e.real_hass import CONFIGURATION, HASS_BIN, RealHass, running
+from tests.e2e.real_hass import CONFIGURATION, HASS_BIN, RealHass, running, until
 from tests.simulator import QueueCaller, Simulator
 
 pytestmark = [
@@ -35,18 +35,6 @@ SUPPORT = "501"  # the demo company's Support queue
 FIRST, LEAVES = "0701111111", "0702222222"
 THRESHOLD = 3  # seconds
 RAN = "caller_waiting_ran"
-
-
-async def until[T](
-    check: Callable[[], Awaitable[T]], what: str, timeout: float = 30.0
-) -> T:
-    """Poll ``check`` until it returns something true; return it."""
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} within {timeout} s")
-        await asyncio.sleep(0.1)
-    return result
 
 
 # The simulator (set up first) stops last, after Home Assistant: no warning
