@@ -20,7 +20,7 @@ from pathlib import Path
 import time
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
@@ -351,6 +351,32 @@ async def test_04_access_token_expires_mid_connection(
     assert simulator.connection_count == connections
 
 
+async def add_two_factor_entry(
+    hass: HomeAssistant, simulator: Simulator
+) -> ConfigEntry:
+    """Add the demo company's two-factor account through the config flow."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_COMPANY: "demo",
+            CONF_USERNAME: "secure",
+            CONF_PASSWORD: "secure",
+            "advanced": {
+                CONF_API_URL: simulator.api_url,
+                CONF_EVENTS_URL: simulator.events_url,
+            },
+        },
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"code": "123456"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    return result["result"]
+
+
 # --- 5 ---------------------------------------------------------------------------------
 
 
@@ -381,26 +407,7 @@ async def test_05_refresh_token_revoked_two_factor_account(
 ) -> None:
     """Every token revoked, the account has two-factor: reauthentication; unavailable meanwhile."""
     simulator.heartbeat_interval = 1.0
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            CONF_COMPANY: "demo",
-            CONF_USERNAME: "secure",
-            CONF_PASSWORD: "secure",
-            "advanced": {
-                CONF_API_URL: simulator.api_url,
-                CONF_EVENTS_URL: simulator.events_url,
-            },
-        },
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"code": "123456"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    entry = result["result"]
+    entry = await add_two_factor_entry(hass, simulator)
     await hass.async_block_till_done()
     await wait_converged(hass, entry, simulator)
 

@@ -7,20 +7,12 @@ can be current are available, and no person is asked for anything.
 
 from __future__ import annotations
 
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import CONF_PASSWORD
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.weblink_nguc.const import (
-    CONF_API_URL,
-    CONF_COMPANY,
-    CONF_EVENTS_URL,
-    DOMAIN,
-)
 from tests.harness.convergence import (
     issues_naming,
     reauth_flows,
@@ -31,6 +23,7 @@ from tests.harness.convergence import (
 from tests.simulator import Simulator
 
 from .test_fault_matrix import (  # noqa: F401 - fixtures, used by name
+    add_two_factor_entry,
     log,
     reconnected,
     removed_devices,
@@ -112,26 +105,7 @@ async def test_invalid_grant_asks_a_two_factor_user_to_sign_in_again(
     Before, the answer was taken for a glitch and retried for ever.
     """
     simulator.heartbeat_interval = 1.0
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            CONF_COMPANY: "demo",
-            CONF_USERNAME: "secure",
-            CONF_PASSWORD: "secure",
-            "advanced": {
-                CONF_API_URL: simulator.api_url,
-                CONF_EVENTS_URL: simulator.events_url,
-            },
-        },
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"code": "123456"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    entry = result["result"]
+    entry = await add_two_factor_entry(hass, simulator)
     assert CONF_PASSWORD not in entry.data
     await hass.async_block_till_done()
     await wait_converged(hass, entry, simulator)
