@@ -502,6 +502,26 @@ class RealHass:
 
     # --- States ----------------------------------------------------------------
 
+    async def add_demo_entry(self, api_url: str, events_url: str) -> str:
+        """Add the simulator's demo account as the frontend does; return the entry id."""
+        flow = await self.request(
+            "POST",
+            "/api/config/config_entries/flow",
+            json_body={"handler": "weblink_nguc", "show_advanced_options": False},
+        )
+        result = await self.request(
+            "POST",
+            f"/api/config/config_entries/flow/{flow['flow_id']}",
+            json_body={
+                "company": "demo",
+                "username": "demo",
+                "password": "demo",
+                "advanced": {"api_url": api_url, "events_url": events_url},
+            },
+        )
+        assert result["type"] == "create_entry", result
+        return str(result["result"]["entry_id"])
+
     async def state(self, entity_id: str) -> dict[str, Any] | None:
         """Return ``GET /api/states/<entity_id>``, None if there is no state."""
         self._check_alive()

@@ -193,26 +193,7 @@ async def test_calls_to_return_get_calls_and_whom_to_follow(
 
 async def add_integration(hass: RealHass, simulator: Simulator) -> str:
     """Add the demo account as the frontend does; return the entry's id."""
-    flow = await hass.request(
-        "POST",
-        "/api/config/config_entries/flow",
-        json_body={"handler": DOMAIN, "show_advanced_options": False},
-    )
-    result = await hass.request(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        json_body={
-            "company": "demo",
-            "username": "demo",
-            "password": "demo",
-            "advanced": {
-                "api_url": simulator.api_url,
-                "events_url": simulator.events_url,
-            },
-        },
-    )
-    assert result["type"] == "create_entry", result
-    return str(result["result"]["entry_id"])
+    return await hass.add_demo_entry(simulator.api_url, simulator.events_url)
 
 
 async def get_calls(hass: RealHass, data: dict[str, Any]) -> list[dict[str, Any]]:

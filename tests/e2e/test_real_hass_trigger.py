@@ -53,25 +53,7 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
 
 async def add_integration(hass: RealHass, simulator: Simulator) -> str:
     """Add the demo account as the frontend does; return the Support queue's device id."""
-    flow = await hass.request(
-        "POST",
-        "/api/config/config_entries/flow",
-        json_body={"handler": DOMAIN, "show_advanced_options": False},
-    )
-    result = await hass.request(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        json_body={
-            "company": "demo",
-            "username": "demo",
-            "password": "demo",
-            "advanced": {
-                "api_url": simulator.api_url,
-                "events_url": simulator.events_url,
-            },
-        },
-    )
-    assert result["type"] == "create_entry", result
+    await hass.add_demo_entry(simulator.api_url, simulator.events_url)
 
     async def support() -> str | None:
         devices = await hass.ws_command("config/device_registry/list")
