@@ -180,11 +180,6 @@ class NgucDevices:
             data[ATTR_ENTITY_ID] = entity_ids[key]
         return data
 
-    def device_id_for_event(self, name: str, payload: Any) -> str | None:
-        """Return the Home Assistant device an event is about, if any."""
-        key = key_for_event(name, payload)
-        return None if key is None else self.device_id(key)
-
     def _lookup(self, key: str) -> str | None:
         device = self._registry.async_get_device_by_identifier(
             (DOMAIN, self._identifier(key)), self._entry.entry_id
