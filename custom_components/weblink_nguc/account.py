@@ -17,6 +17,11 @@ def client_from_entry(hass: HomeAssistant, entry: ConfigEntry) -> NgucClient:
 
     @callback
     def store_tokens(tokens: TokenSet) -> None:
+        # A renewal may land after its entry was unloaded (it outlives the
+        # client, see api/auth.py): stored all the same, for the next start,
+        # unless the entry is gone.
+        if hass.config_entries.async_get_entry(entry.entry_id) is not entry:
+            return
         # No reload: the running client already holds these tokens.
         hass.config_entries.async_update_entry(
             entry, data={**entry.data, CONF_TOKEN: tokens.as_dict()}

@@ -477,6 +477,47 @@ async def test_cancelled_caller_does_not_lose_the_rotated_refresh_token(
     assert simulator.oauth_grants == ["password", "refresh_token", "refresh_token"]
 
 
+async def test_close_does_not_wait_for_a_slow_renewal_and_hands_it_on(
+    simulator: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Issue 18 §6: closing waits ``close_wait`` at most; the late answer is not lost.
+
+    It reaches the closed client's ``on_tokens`` (the entry's storage) when
+    it lands, and the next client of the account (started with the spent
+    refresh token) waits for it instead of refreshing again.
+    """
+    tokens = await make_auth(session, simulator).login()
+    stored: list[TokenSet] = []
+    timings = AuthTimings(close_wait=0.1)
+    first = make_auth(
+        session,
+        simulator,
+        password=None,
+        tokens=due(tokens),
+        on_tokens=stored.append,
+        timings=timings,
+    )
+    simulator.token_answer_delay = 1.0
+    caller = asyncio.create_task(first.async_get_access_token())
+    while simulator.oauth_grants != ["password", "refresh_token"]:
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await first.async_close()
+    assert time.monotonic() - started < 0.5
+    caller.cancel()
+    # Started from storage as it was: the refresh token in it is spent.
+    second = make_auth(
+        session, simulator, password=None, tokens=due(tokens), timings=timings
+    )
+    token = await second.async_get_access_token()
+    assert stored
+    assert stored[-1].access_token == token
+    assert second.tokens == stored[-1]
+    assert simulator.oauth_grants == ["password", "refresh_token"]
+    assert auth_module._HANDED_ON == {}
+    await second.async_close()
+
+
 async def test_force_refresh_skips_token_already_replaced(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:

@@ -25,7 +25,6 @@ from custom_components.weblink_nguc.api import (
     NgucClient,
     NgucConnectionError,
     NgucEventStream,
-    NgucRateLimitError,
     NgucTwoFactorError,
     StreamTimings,
     TokenSet,
@@ -301,12 +300,16 @@ async def test_the_renewal_is_tried_again_at_the_next_connections(
 async def test_rest_401_with_the_token_endpoint_down_is_no_auth_error(
     simulator: Simulator, session: aiohttp.ClientSession
 ) -> None:
-    """A list answering 401 while the token cannot be renewed: retry later."""
+    """A list answering 401 while the token cannot be renewed: retry later.
+
+    A connection error, retried on the list's own backoff (issue 18 §1), not
+    an auth error.
+    """
     client = make_client(session, simulator)
     await client.login()
     simulator.expire_access_tokens()
     simulator.token_down()
-    with pytest.raises(NgucRateLimitError):
+    with pytest.raises(NgucConnectionError):
         await client.get_users()
     assert simulator.requests.count("GET /company/user") == 1
 

@@ -6,7 +6,10 @@ answered ``400 invalid_grant`` when no password is stored. Any other failure
 to renew (down, slow, 5xx, 429, unreadable) is retried with backoff, and the
 current token is used meanwhile while it has not expired, even when the
 renewal was forced. A slow renewal goes on after its callers have gone on
-with the current token: its answer holds the rotated refresh token.
+with the current token: its answer holds the rotated refresh token. It even
+outlives :meth:`NgucAuth.async_close`, which waits for it briefly only: its
+tokens still reach the closed client's ``on_tokens`` listener when it lands,
+and the next client of the same account waits for it before renewing.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import functools
 from http import HTTPStatus
 import logging
 import math
@@ -60,8 +64,20 @@ DEFAULT_LIFETIME = 3600.0
 RENEW_RETRY_MIN = 1.0
 RENEW_RETRY_BASE = 5.0
 RENEW_RETRY_CAP = 300.0
+# How long closing waits for a renewal under way. Short: an unload or reload
+# must not wait for a slow token endpoint (the renewal is not lost, see
+# _HANDED_ON); long enough for an answer already on its way.
+CLOSE_WAIT = 2.0
 
 type TokenListener = Callable[[TokenSet], None]
+type _AccountKey = tuple[str, str, str]
+
+# Renewals still under way when their client closed, by account (token URL,
+# client id, username). The next client of that account (a reloaded entry)
+# waits for one before it renews: the token endpoint has already spent the
+# refresh token that client was started with, and only this answer holds the
+# new one. An entry leaves when its renewal ends.
+_HANDED_ON: dict[_AccountKey, asyncio.Future[TokenSet]] = {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +92,7 @@ class AuthTimings:
     retry_cap: float = RENEW_RETRY_CAP
     min_lifetime: float = MIN_LIFETIME
     """The shortest token lifetime believed, whatever ``expires_in`` says."""
+    close_wait: float = CLOSE_WAIT
 
     @classmethod
     def defaults(cls) -> AuthTimings:
@@ -88,6 +105,7 @@ class AuthTimings:
             retry_base=RENEW_RETRY_BASE,
             retry_cap=RENEW_RETRY_CAP,
             min_lifetime=MIN_LIFETIME,
+            close_wait=CLOSE_WAIT,
         )
 
 
@@ -189,8 +207,19 @@ class NgucAuth:
         self._timings = timings or AuthTimings.defaults()
         self._lock = asyncio.Lock()
         self._listeners: list[TokenListener] = []
+        self._on_tokens = on_tokens
         if on_tokens is not None:
             self._listeners.append(on_tokens)
+        self._closed = False
+        self._key: _AccountKey = (
+            self._token_url,
+            self._client_id.casefold(),
+            username.casefold(),
+        )
+        # A renewal of a closed client of this account, still under way.
+        self._handed: asyncio.Future[TokenSet] | None = _HANDED_ON.get(self._key)
+        if self._handed is not None:
+            self._handed.add_done_callback(self._take_handed)
         # After a failed renewal: no new attempt before this (epoch seconds).
         self._retry = Backoff(self._timings.retry_base, self._timings.retry_cap)
         self._retry_at = 0.0
@@ -211,23 +240,68 @@ class NgucAuth:
     def add_listener(self, listener: TokenListener) -> Callable[[], None]:
         """Call ``listener`` with every new token set; returns a remover."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+
+        def remove() -> None:
+            # Closing may have dropped it already.
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
 
     async def async_close(self) -> None:
-        """Let a renewal under way end, then tell no listener anything more.
+        """Stop telling listeners; waits at most ``close_wait`` for a renewal under way.
 
-        Its new tokens reach the listeners first: the token endpoint has
-        spent the refresh token they replace, so whoever starts again (a
-        reloaded entry) must be given them. Waits at most a refresh's time
-        and a login's.
+        A renewal that takes longer goes on: the token endpoint may have
+        spent the refresh token it replaces, so its answer must not be lost.
+        When it lands, its tokens still reach ``on_tokens`` (the entry's
+        storage), and a client of the same account made meanwhile (a
+        reloaded entry) takes them too (see `_HANDED_ON`).
         """
+        self._closed = True
         renewal = self._renewal
         if renewal is not None and not renewal.done():
-            timings = self._timings
-            await asyncio.wait(
-                {renewal}, timeout=timings.refresh_timeout + timings.login_timeout
-            )
+            await asyncio.wait({renewal}, timeout=self._timings.close_wait)
+        if renewal is None or renewal.done():
+            self._listeners.clear()
+            return
+        # Only the storage hears of it: the rest (an event stream) has stopped.
+        self._listeners[:] = [] if self._on_tokens is None else [self._on_tokens]
+        _HANDED_ON[self._key] = renewal
+        renewal.add_done_callback(
+            functools.partial(self._landed_after_close, self._key)
+        )
+        _LOGGER.debug("Closed with a token renewal under way; it goes on")
+
+    def _landed_after_close(
+        self, key: _AccountKey, renewal: asyncio.Future[TokenSet]
+    ) -> None:
+        """Forget the renewal handed on: it has ended, its listeners have its tokens."""
         self._listeners.clear()
+        if _HANDED_ON.get(key) is renewal:
+            del _HANDED_ON[key]
+
+    def _take_handed(self, renewal: asyncio.Future[TokenSet]) -> None:
+        """Take the tokens of a closed client's renewal, if newer than ours."""
+        if self._handed is renewal:
+            self._handed = None
+        if self._closed or renewal.cancelled() or renewal.exception() is not None:
+            return
+        tokens = renewal.result()
+        if self._tokens is not None and tokens.issued_at <= self._tokens.issued_at:
+            return
+        self._tokens = tokens
+        self._retry.reset()
+        self._retry_at = 0.0
+        _LOGGER.debug("Took the tokens of a renewal started before a restart")
+        self._tell(tokens)
+
+    async def _await_handed(self) -> None:
+        """Wait for a closed client's renewal: it holds the only good refresh token."""
+        handed = self._handed
+        if handed is not None and not handed.done():
+            _LOGGER.debug("Waiting for a token renewal started before a restart")
+            await asyncio.wait({handed})
+            self._take_handed(handed)
 
     def seconds_until_refresh(self) -> float:
         """Return how long until the next renewal is due (or may be retried)."""
@@ -245,6 +319,7 @@ class NgucAuth:
             if renewal is not None and not renewal.done():
                 # Its answer would overwrite ours with the tokens it replaces.
                 await asyncio.wait({renewal})
+            await self._await_handed()
             return await self._login(tfa)
 
     async def async_get_access_token(
@@ -295,7 +370,11 @@ class NgucAuth:
                 # caller, or the next renewal is refused.
                 renewal = self._renewal = asyncio.ensure_future(self._renew_or_wait())
                 renewal.add_done_callback(_retrieve_exception)
-                self._renewal_wait_until = loop.time() + self._timings.caller_wait
+                # A renewal begun before a restart was waited for then:
+                # waiting again would hold up the start (a setup, a reload).
+                handed = self._handed is not None and not self._handed.done()
+                wait = 0.0 if handed else self._timings.caller_wait
+                self._renewal_wait_until = loop.time() + wait
         if fallback is not None:
             wait = self._renewal_wait_until - loop.time()
             done, _pending = await asyncio.wait({renewal}, timeout=max(0.0, wait))
@@ -339,6 +418,10 @@ class NgucAuth:
         may not have rotated it). If it did, the next refresh is refused, and
         only then is the password used, or a person asked for.
         """
+        before = self._tokens
+        await self._await_handed()
+        if self._tokens is not before and self._tokens is not None:
+            return self._tokens
         if self._tokens is not None and self._tokens.refresh_token:
             try:
                 return await self._request_tokens(
@@ -409,6 +492,10 @@ class NgucAuth:
         self._retry.reset()
         self._retry_at = 0.0
         _LOGGER.debug("New tokens (%s), valid %.0f s", what, tokens.lifetime)
+        self._tell(tokens)
+        return tokens
+
+    def _tell(self, tokens: TokenSet) -> None:
         for listener in list(self._listeners):
             # One listener's bug must not cost the others (or this caller)
             # the new tokens: the refresh token they replace is spent.
@@ -416,7 +503,6 @@ class NgucAuth:
                 listener(tokens)
             except Exception:
                 _LOGGER.exception("Error in a token listener")
-        return tokens
 
 
 async def _oauth_error(response: aiohttp.ClientResponse) -> str | None:
