@@ -16,13 +16,15 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .api import Cdr, QueueCdr
-from .call_log import STORAGE_VERSION, CallLog, Directory, call_of
+from .call_log import STORAGE_VERSION, CallLog, Directory, step_of
 from .callbacks import CallbackLists
 from .const import DOMAIN
 from .coordinator import NgucConfigEntry
+from .data import KIND_QUEUE, KIND_USER, split_key
 
 DATA_FOLLOWUP: HassKey[dict[str, Followup]] = HassKey(f"{DOMAIN}_followup")
-# Completed items age out; looked at this often.
+# Items age out (completed after 7 days, open ones of calls after 30);
+# looked at this often.
 PRUNE_INTERVAL: Final = timedelta(hours=1)
 _STORES: Final = ("call_log", "calls_to_return")
 
@@ -34,16 +36,26 @@ class Followup:
         """Keep both for ``entry``; numbers are read in Home Assistant's country."""
         self.entry = entry
         self.log = CallLog(hass, entry.entry_id)
-        self.lists = CallbackLists(hass, entry.entry_id, hass.config.country)
+        self.lists = CallbackLists(
+            hass, entry.entry_id, hass.config.country, self._follows
+        )
         self._country = hass.config.country
         self._directory: Directory | None = None
 
     @callback
     def on_record(self, record: Cdr | QueueCdr) -> None:
         """Take in a new call record of the stream."""
-        call = call_of(record, self._names(), dt_util.utcnow())
-        if call is not None and self.log.add(call):
-            self.lists.add_call(call)
+        step = step_of(record, self._names(), dt_util.utcnow())
+        if step is not None and (call := self.log.add(record, step)) is not None:
+            self.lists.add_call(call, step)
+
+    def _follows(self, key: str) -> bool:
+        """Return whether the user or queue ``key`` is followed: only those have lists."""
+        kind, item_id = split_key(key)
+        following = self.entry.runtime_data.following
+        if kind == KIND_USER:
+            return following.user(item_id)
+        return kind == KIND_QUEUE and following.queue(item_id)
 
     def _names(self) -> Directory:
         """Return the company's directory, indexed again only when it changed."""

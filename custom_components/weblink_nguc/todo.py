@@ -1,7 +1,9 @@
 """To-do lists of Weblink NGUC: the calls each user and each queue has to return.
 
 The lists themselves (what calls add and complete, what is stored) live in
-callbacks.py; an entity shows one and passes people's edits to it.
+callbacks.py; an entity shows one and passes people's edits to it. An entity
+removed while its entry stays loaded (its user or queue went from NGUC, or
+is no longer followed, and its device with it) takes its list along.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from typing import override
 
 from homeassistant.components.todo.const import TodoListEntityFeature
 from homeassistant.components.todo.entity import TodoItem, TodoListEntity
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -74,6 +78,7 @@ class CallsToReturn(TodoListEntity):
         self, coordinator: NgucCoordinator, lists: CallbackLists, key: str
     ) -> None:
         """Show the list of the user or queue ``key``, on its device."""
+        self._entry = coordinator.entry
         self._lists = lists
         self._key = key
         identifier = coordinator.identifier(key)
@@ -86,6 +91,17 @@ class CallsToReturn(TodoListEntity):
         """Show the list again whenever it changes."""
         await super().async_added_to_hass()
         self.async_on_remove(self._lists.async_listen(self._key, self._changed))
+
+    @override
+    async def async_will_remove_from_hass(self) -> None:
+        """Drop the list when the entity goes for good, not when the entry unloads."""
+        await super().async_will_remove_from_hass()
+        # Gone from the registry (with its device): not disabled, not unloaded.
+        if (
+            self._entry.state is ConfigEntryState.LOADED
+            and er.async_get(self.hass).async_get(self.entity_id) is None
+        ):
+            self._lists.forget(self._key)
 
     @callback
     def _changed(self) -> None:

@@ -104,8 +104,9 @@ async def test_answers_every_call_newest_first(
         "missed",
     ]
     queue, outgoing, answered, missed = calls
-    assert missed | {"time": None} == {
+    assert missed | {"time": None, "steps": None} == {
         "time": None,
+        "steps": None,
         "type": "missed",
         "user": "Anna Lindqvist",
         "number": "+46701234567",
@@ -128,6 +129,18 @@ async def test_answers_every_call_newest_first(
     assert queue["user"] == "Erik Johansson"
     assert queue["number"] == "+46709876543"
     assert queue["duration"] == 90
+    # Each call once, with its steps: the queue's record sent twice is one.
+    assert missed["steps"] == [
+        {
+            "time": missed["time"],
+            "type": "missed",
+            "user": "Anna Lindqvist",
+            "duration": 0,
+        }
+    ]
+    assert [(s["type"], s["user"], s["queue"]) for s in queue["steps"]] == [
+        ("queue_answered", "Erik Johansson", "Support")
+    ]
 
 
 async def test_filters_and_limit(
