@@ -25,6 +25,8 @@ STREAM_REJECTED_ISSUE_AFTER: Final = 3
 # Repair issues (translation keys).
 ISSUE_MISSING_ENDPOINT: Final = "missing_endpoint"
 ISSUE_LIST_FAILING: Final = "list_failing"
+ISSUE_LIST_FORBIDDEN: Final = "list_forbidden"
+ISSUE_LIST_UNREADABLE: Final = "list_unreadable"
 ISSUE_STREAM_REJECTED: Final = "stream_rejected"
 ISSUE_DUPLICATE_COMPANY: Final = "duplicate_company"
 

@@ -106,7 +106,7 @@ class NgucCoordinator:
             entry,
             self.listeners,
             # The sync, made next, needs the health: looked up when called.
-            on_up=lambda: self.sync.read(),  # noqa: PLW0108
+            on_up=lambda: self.sync.on_connected(),  # noqa: PLW0108
             on_down=lambda: self.sync.cancel(),  # noqa: PLW0108
             on_stop=self._stop_timers,
         )
@@ -125,7 +125,7 @@ class NgucCoordinator:
             entry,
             self.reader,
             self.health,
-            data=lambda: self.data,
+            data=lambda: self.following.whole(self.data),
             replace=self._replace,
             follows=self.following.key,
         )
@@ -310,7 +310,8 @@ class NgucCoordinator:
                 ]
             self.listeners.notify(keys)
         if changes.items_changed:
-            self.reader.store.async_keep(lambda: self.data)
+            # The whole company: the options form lists it after a restart.
+            self.reader.store.async_keep(lambda: self.following.whole(self.data))
 
     # --- Events (the hot path) -------------------------------------------------------
 

@@ -125,6 +125,23 @@ class Following:
             queues=_only(data.queues, self.queue),
         )
 
+    def whole(self, data: NgucData) -> NgucData:
+        """Return the whole company held: the last read, with ``data`` on top.
+
+        ``data`` is the filtered data, which events keep current: its items
+        are newer than the read's. The same ``data`` when everyone is followed.
+        """
+        everyone = self.everyone
+        if everyone is None or everyone is data:
+            return data
+        return NgucData(
+            me=data.me,
+            users=everyone.users | data.users,
+            statuses=everyone.statuses | data.statuses,
+            devices=everyone.devices | data.devices,
+            queues=everyone.queues | data.queues,
+        )
+
     def directory(self, data: NgucData) -> Mapping[str, User]:
         """Return every user of the company, followed or not, to name them.
 

@@ -3,8 +3,9 @@
 Each list's answer, or its failure, is handed back apart: what to believe
 of it is the sync's to judge. A list whose endpoint answers 404 (its path is
 assumed) raises a repair issue at once; any other failure that persists
-(several reads, or ten minutes) raises one naming the list and the answer.
-Both go when the list answers again. What a list cannot give after a
+(several reads, or ten minutes) raises one naming the list and the latest
+answer, and says so anew when the answer changes (a 500 turned 403, items
+that cannot be read). Both go when the list answers again. What a list cannot give after a
 restart comes from what was kept on disk (:mod:`.store`).
 """
 
@@ -31,7 +32,15 @@ from .api import (
     UserStatus,
     contract as c,
 )
-from .const import DOMAIN, ISSUE_LIST_FAILING, ISSUE_MISSING_ENDPOINT, LOGGER
+from .api.client import NgucUnreadableListError
+from .const import (
+    DOMAIN,
+    ISSUE_LIST_FAILING,
+    ISSUE_LIST_FORBIDDEN,
+    ISSUE_LIST_UNREADABLE,
+    ISSUE_MISSING_ENDPOINT,
+    LOGGER,
+)
 from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, NgucData
 from .store import NgucStore
 from .timings import timings_of
@@ -65,7 +74,8 @@ class Answers:
 class _Failing:
     reads: int
     since: float
-    issue: bool = False
+    # The translation key and placeholders of the repair issue raised.
+    issue: tuple[str, tuple[tuple[str, str], ...]] | None = None
 
 
 PATHS = {
@@ -87,10 +97,10 @@ class NgucReader:
         self._hass = hass
         self._entry = entry
         self._client = client
-        self.store = NgucStore(hass, entry)
         #: Parts whose list answered at its last read, and at any read.
         self.answered: set[str] = set()
         self.ever_answered: set[str] = set()
+        self.store = NgucStore(hass, entry, lambda: self.ever_answered)
         self._missing: dict[str, str] = {}  # part -> the path that answered 404
         self._failing: dict[str, _Failing] = {}
 
@@ -156,27 +166,29 @@ class NgucReader:
             PATHS[part],
             err,
         )
-        if failing.issue or (
+        if failing.issue is None and (
             failing.reads < FAILING_ISSUE_READS
             and now - failing.since < timings_of(self._hass).failing_issue_after
         ):
             return
-        failing.issue = True
-        forbidden = (
-            isinstance(err, NgucResponseError) and err.status == HTTPStatus.FORBIDDEN
-        )
+        placeholders = {
+            "account": self._entry.title,
+            "endpoint": PATHS[part],
+            "answer": str(err),
+        }
+        issue = (_issue_key(err), tuple(sorted(placeholders.items())))
+        if issue == failing.issue:
+            return
+        # Raised again with the same id: the issue says the latest reason.
+        failing.issue = issue
         ir.async_create_issue(
             self._hass,
             DOMAIN,
             self._issue_id(ISSUE_LIST_FAILING, part),
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="list_forbidden" if forbidden else ISSUE_LIST_FAILING,
-            translation_placeholders={
-                "account": self._entry.title,
-                "endpoint": PATHS[part],
-                "answer": str(err),
-            },
+            translation_key=issue[0],
+            translation_placeholders=placeholders,
         )
 
     def _missing_endpoint(self, part: str, err: NgucError) -> None:
@@ -246,6 +258,15 @@ class NgucReader:
                 ir.async_delete_issue(
                     self._hass, DOMAIN, self._issue_id(ISSUE_LIST_FAILING, part)
                 )
+
+
+def _issue_key(err: NgucError) -> str:
+    """Return the translation key of the repair issue of a list failing with ``err``."""
+    if isinstance(err, NgucUnreadableListError):
+        return ISSUE_LIST_UNREADABLE
+    if isinstance(err, NgucResponseError) and err.status == HTTPStatus.FORBIDDEN:
+        return ISSUE_LIST_FORBIDDEN
+    return ISSUE_LIST_FAILING
 
 
 async def _value[T](value: T) -> T:

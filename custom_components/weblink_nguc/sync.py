@@ -1,12 +1,16 @@
 """When to read NGUC's state over REST, and what of each answer to trust.
 
-The lists are read once the event stream is connected, after every
-reconnect, hourly, soon after an event names an item we do not know, and
-again for a list that failed (with its own backoff) or whose answer was not
-believed (:mod:`.trust`). Each list is judged on its own: one that fails
-keeps its part as it was, and those that answered are applied. Events that
-arrive during a read are applied at once, and held to be applied again on
-top of its answer, so that an older answer never overwrites a newer event.
+Every list is read once the event stream is connected, hourly, soon after
+an event names an item we do not know, and again for a list that failed
+(with its own backoff) or whose answer was not believed (:mod:`.trust`,
+which states the rule this obeys). After a reconnect, the lists that events
+change (line statuses, queues) are read at once; users and phones once the
+connection has lasted a while, so that a proxy closing connections every few
+seconds does not cost a full read each time. Each list is judged on its
+own, against the whole company held: one that fails keeps its part as it
+was, and those that answered are applied. Events that arrive during a read
+are applied at once, and held to be applied again on top of its answer, so
+that an older answer never overwrites a newer event.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .api import (
     NgucNotFoundError,
     NgucRateLimitError,
     Queue,
+    QueueCdr,
     Update,
     UserStatus,
 )
@@ -38,8 +43,10 @@ from .data import Changes, NgucData, user_key
 from .health import StreamHealth
 from .reader import (
     ALL_PARTS,
+    PART_DEVICES,
     PART_QUEUES,
     PART_STATUSES,
+    PART_USERS,
     PATHS,
     Answers,
     NgucReader,
@@ -52,6 +59,11 @@ from .unknown import UnknownItems
 # Events kept for the read under way, one per item: past this many, the
 # read is made again rather than anything lost.
 HELD_EVENTS_MAX = 10_000
+
+# The lists that events keep current: read again at every reconnect. The
+# others are read once a connection has lasted ``reconnect_quiet``.
+EVENT_PARTS = frozenset({PART_STATUSES, PART_QUEUES})
+LASTING_PARTS = ALL_PARTS - EVENT_PARTS
 
 # Replaces the data by a read's: (new data, parts whose list answered first).
 type Replace = Callable[[NgucData, frozenset[str]], None]
@@ -71,7 +83,11 @@ class NgucSync:
         replace: Replace,
         follows: Callable[[str], bool] = lambda _key: True,
     ) -> None:
-        """Bind; nothing is read until :meth:`read`."""
+        """Bind; nothing is read until :meth:`read`.
+
+        ``data`` returns the whole company held, followed or not: answers
+        are judged against it, before filtering (:mod:`.trust`, rule 5).
+        """
         self._hass = hass
         self._entry = entry
         self._reader = reader
@@ -93,6 +109,10 @@ class NgucSync:
             hass, reader, health, read=self.read, follows=follows
         )
         self._interval: CALLBACK_TYPE | None = None
+        # When each list last answered, and when the connection opened (loop time).
+        self._answered_at: dict[str, float] = {}
+        self._connected_at = 0.0
+        self._quiet_timer: CALLBACK_TYPE | None = None
 
     @callback
     def start(self) -> None:
@@ -111,10 +131,49 @@ class NgucSync:
         """Stop every read and timer of ours."""
         self.cancel()
         self.unknown.stop()
-        for timer in (self._interval, self._retry_timer):
+        for timer in (self._interval, self._retry_timer, self._quiet_timer):
             if timer is not None:
                 timer()
-        self._interval = self._retry_timer = None
+        self._interval = self._retry_timer = self._quiet_timer = None
+
+    @callback
+    def on_connected(self) -> None:
+        """Read what may have changed while the stream was down.
+
+        Events keep line statuses and queues current: read at once. Users
+        and phones (renames, new and gone items) are read too when they never
+        answered in this run or are due again; else once the connection has
+        lasted ``reconnect_quiet``, which a flapping connection never does.
+        """
+        quiet = timings_of(self._hass).reconnect_quiet
+        self._connected_at = self._hass.loop.time()
+        if quiet <= 0:
+            self.read()
+            return
+        parts = (
+            EVENT_PARTS
+            | (ALL_PARTS - self._reader.ever_answered)
+            | (self._due.keys() & ALL_PARTS)
+        )
+        self.read(parts)
+        if LASTING_PARTS - parts:
+            self._quiet_timer = async_call_later(
+                self._hass, quiet, self._connection_lasted
+            )
+
+    @callback
+    def _connection_lasted(self, _now: datetime) -> None:
+        self._quiet_timer = None
+        if not self._health.connected:
+            return
+        stale = {
+            part
+            for part in LASTING_PARTS
+            if self._answered_at.get(part, -1.0) < self._connected_at
+        }
+        if stale:
+            LOGGER.debug("Connection lasted; reading %s", sorted(stale))
+            self.read(stale)
 
     @callback
     def read(
@@ -134,6 +193,9 @@ class NgucSync:
         """Drop the read under way (not the one calling this) and what it held."""
         self.held = None
         self._again.clear()
+        if self._quiet_timer is not None:
+            self._quiet_timer()
+            self._quiet_timer = None
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
         self._task = None
@@ -141,10 +203,9 @@ class NgucSync:
     @callback
     def on_update(self, update: Update, changes: Changes) -> None:
         """Take note of an event's update, applied to the data already."""
-        if isinstance(update, Queue):
-            self._judges[PART_QUEUES].seen_by_event(update.id)
-        elif isinstance(update, UserStatus):
-            self._judges[PART_STATUSES].seen_by_event(update.user_id)
+        for part, item_id in _named(update):
+            # It exists: an answer that missed it before counts no more.
+            self._judges[part].seen_by_event(item_id)
         if self.held is not None:
             # Applied again on the read's answer; what it names is unknown
             # only if that answer does not know it either.
@@ -215,6 +276,7 @@ class NgucSync:
                 lists[part] = self._reader.kept(current, part)
                 self._failed(part, result, now)
             else:
+                self._answered_at[part] = now
                 lists[part] = self._judged(part, current, answers, result, now)
         me = answers.me if isinstance(answers.me, Me) else current.me
         if isinstance(answers.me, NgucError):
@@ -248,18 +310,22 @@ class NgucSync:
             # answer after a restart must not remove every device.
             held = self._reader.store.items(part) | held
         answer = {id_of(item): item for item in result}
-        verdict = self._judges[part].judge(held, answer, now)
+        delay = timings_of(self._hass).shrink_recheck_delay
+        verdict = self._judges[part].judge(held, answer, now, delay)
         self._backoffs.pop(part, None)
         self._due.pop(part, None)
-        if verdict.doubted:
-            LOGGER.warning(
-                "NGUC's list %s suddenly lacks %d of the %d items we hold;"
+        if verdict.newly_doubted:
+            # An item or two gone is ordinary; most of a list gone is news.
+            lost_most = not answer or len(verdict.doubted) * 2 > len(held)
+            (LOGGER.warning if lost_most else LOGGER.debug)(
+                "NGUC's list %s lacks %d of the %d items we hold;"
                 " they are kept until a second read agrees",
                 PATHS[part],
                 len(verdict.doubted),
                 len(held),
             )
-            self._due[part] = now + timings_of(self._hass).shrink_recheck_delay
+        if verdict.recheck_at is not None:
+            self._due[part] = max(now, verdict.recheck_at)
         return verdict.items
 
     def _failed(self, part: str, err: NgucError, now: float) -> None:
@@ -311,6 +377,26 @@ def _retry_delay(backoff: Backoff, err: NgucError) -> float:
     if isinstance(err, NgucRateLimitError) and err.retry_after:
         delay = max(delay, err.retry_after)
     return delay
+
+
+def _named(update: Update) -> Iterable[tuple[str, str]]:
+    """Yield the (part, id) of each listed item that an event says exists."""
+    if isinstance(update, UserStatus):
+        yield PART_STATUSES, update.user_id
+        yield PART_USERS, update.user_id
+    elif isinstance(update, Queue):
+        yield PART_QUEUES, update.id
+    elif isinstance(update, DeviceStatus):
+        yield PART_DEVICES, update.device_id
+    elif isinstance(update, Cdr):
+        for user_id in (update.src_user_id, update.dst_user_id):
+            if user_id is not None:
+                yield PART_USERS, user_id
+    elif isinstance(update, QueueCdr):
+        if update.queue_id is not None:
+            yield PART_QUEUES, update.queue_id
+        if update.user_id is not None:
+            yield PART_USERS, update.user_id
 
 
 def _held_key(update: Update) -> Hashable:

@@ -39,6 +39,10 @@ class Timings:
     shrink_recheck_delay: float = 10.0
     """A list that suddenly lost most of what we hold is read again this
     soon, before anything is removed."""
+    reconnect_quiet: float = 25.0
+    """After a reconnect, users and phones (which events do not list) are
+    read again once the connection has lasted this long; 0: at once.
+    Line statuses and queues are read at every reconnect."""
     failing_issue_after: float = 600.0
     """A list failing this long (or three reads) raises its repair issue."""
     unknown_item_delay: float = 5.0

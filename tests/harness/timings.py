@@ -56,6 +56,8 @@ class Timings:
     resync_interval: float | None = None
     #: A list that lost most of what we hold is read again after this long.
     shrink_recheck_delay: float | None = None
+    #: Users and phones are read again once a new connection lasted this long (0: at once).
+    reconnect_quiet: float | None = None
     #: A list failing this long raises its repair issue.
     failing_issue_after: float | None = None
 
@@ -127,8 +129,12 @@ def applied(hass: HomeAssistant, timings: Timings) -> Iterator[None]:
             hass.data[TIMINGS] = before
 
 
-#: Every test of the integration: accepted after 50 ms, first reconnect within 50 ms.
-TESTS = Timings(auth_grace=0.05, backoff_base=0.05)
+#: Every test of the integration: accepted after 50 ms, first reconnect within 50 ms,
+#: users and phones read at every reconnect (as the tests of one feature expect),
+#: an item gone confirmed by a second read 0.2 s after the first.
+TESTS = Timings(
+    auth_grace=0.05, backoff_base=0.05, reconnect_quiet=0.0, shrink_recheck_delay=0.2
+)
 
 #: The fault matrix: an hour's backoff, retries and timeouts in a fraction of a second.
 FAULT_MATRIX = TESTS.but(
@@ -159,6 +165,7 @@ SOAK = Timings(
     unknown_item_delay=0.5,
     resync_interval=10.0,
     shrink_recheck_delay=0.5,
+    reconnect_quiet=0.5,
 )
 #: How many times faster than a real day the soak's waits run (backoff cap 300 s -> 2 s).
 SOAK_COMPRESSION = 150.0

@@ -225,8 +225,9 @@ async def test_stale_devices_removed_at_setup(
     simulator.company.remove_user("86483")  # with their phone, 9004
     await setup(hass, init_integration)
 
-    assert device(hass, init_integration, "user_86483") is None
-    assert device(hass, init_integration, "device_9004") is None
+    # Gone once a second read agrees (issue 18 §1).
+    await wait_for(hass, lambda: device(hass, init_integration, "user_86483") is None)
+    await wait_for(hass, lambda: device(hass, init_integration, "device_9004") is None)
     assert not entities_of(hass, init_integration, "user_86483")
     assert hass.states.get("sensor.lars_oberg_line_status") is None
     assert device(hass, init_integration, "user_86482") is not None

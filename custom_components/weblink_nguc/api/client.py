@@ -20,7 +20,11 @@ from .events import (
     RejectedCallback,
     StreamTimings,
 )
-from .exceptions import NgucAuthError, NgucRateLimitError, NgucResponseError
+from .exceptions import (
+    NgucAuthError,
+    NgucConnectionError,
+    NgucResponseError,
+)
 from .http import TRANSPORT_ERRORS, raise_for_status, read_json, transport_error
 from .models import Device, LastWins, ListItem, Me, Queue, User, UserStatus
 
@@ -30,6 +34,13 @@ _LOGGER = logging.getLogger(__name__)
 PARSE_SLICE = 0.002  # seconds
 
 REQUEST_TIMEOUT = 20.0
+
+
+class NgucUnreadableListError(NgucResponseError):
+    """A list answered items, none of which can be read (a field renamed?).
+
+    Not an empty list: what the list held is kept, and it is read again.
+    """
 
 
 class NgucClient:
@@ -88,10 +99,11 @@ class NgucClient:
         )
         if renewed == token:
             # The renewal failed (or is still under way) and the token in
-            # hand is all there is: a fault to retry later, not a verdict.
-            wait = self.auth.seconds_until_refresh()
-            raise NgucRateLimitError(
-                f"{path}: answered 401; the token could not be renewed yet", wait
+            # hand is all there is: a fault to retry later on the caller's
+            # own backoff, not a verdict, and not a wait until the token's
+            # next renewal is due (an hour away, when the token is fresh).
+            raise NgucConnectionError(
+                f"{path}: answered 401; the token could not be renewed yet"
             )
         token = renewed
         try:
@@ -209,6 +221,9 @@ async def _parse_all[T](
 ) -> list[T]:
     """Parse every item; unreadable items are left out, in one log line a list.
 
+    A list of items none of which can be read raises
+    :class:`NgucUnreadableListError`: it is not an empty list.
+
     A slice of time at a time: the lists of a large company, answered
     together, would otherwise hold the event loop for tens of milliseconds.
     """
@@ -224,6 +239,11 @@ async def _parse_all[T](
         if now() >= until:
             await asyncio.sleep(0)
             until = now() + PARSE_SLICE
+    if skipped and not parsed:
+        raise NgucUnreadableListError(
+            f"GET {path}: none of the {len(skipped)} items can be read,"
+            f" the first: {skipped[0]!r:.200}"
+        )
     if skipped:
         _LOGGER.warning(
             "GET %s: skipped %d unreadable items, the first: %.200r",
