@@ -160,6 +160,9 @@ class NgucSockJsServer:
         self.rest_status: dict[str, int] = {}
         #: REST paths whose next answer (one each) is an empty list ``[]``.
         self.empty_once: set[str] = set()
+        #: REST paths whose next answer (one each) holds only the first
+        #: so many items, as a truncated page would.
+        self.truncate_once: dict[str, int] = {}
         #: While True, the token endpoint answers every request with 503.
         self.token_down = False
         # Observations.
@@ -385,6 +388,8 @@ class NgucSockJsServer:
             if path in self.empty_once:
                 self.empty_once.discard(path)
                 return web.json_response([])
+            if (keep := self.truncate_once.pop(path, None)) is not None:
+                return web.json_response(self.rest[path][:keep])
             return web.json_response(self.rest[path])
 
         return handle
