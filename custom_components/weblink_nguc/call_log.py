@@ -451,8 +451,8 @@ class CallLog:
         A part that does not read is set aside with a warning; the calls
         that read are kept.
         """
-        stored = await self._store.async_load()
-        calls = None if stored is None else stored.get("calls", [])
+        stored: Any = await self._store.async_load()
+        calls = stored.get("calls", []) if isinstance(stored, Mapping) else stored
         if stored is not None and not isinstance(calls, list):
             LOGGER.warning(
                 "The stored call history (%s) is not a list of calls; it is"

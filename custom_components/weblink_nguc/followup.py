@@ -18,7 +18,7 @@ from homeassistant.util.hass_dict import HassKey
 from .api import Cdr, QueueCdr
 from .call_log import STORAGE_VERSION, CallLog, Directory, step_of
 from .callbacks import CallbackLists
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .coordinator import NgucConfigEntry
 from .data import KIND_QUEUE, KIND_USER, split_key
 
@@ -81,8 +81,21 @@ class Followup:
 async def async_setup_followup(hass: HomeAssistant, entry: NgucConfigEntry) -> None:
     """Read what was kept and listen to the call records; undone on unload."""
     followup = Followup(hass, entry)
-    await followup.log.async_load()
-    await followup.lists.async_load()
+    for part, load in (
+        ("call history", followup.log.async_load),
+        ("calls to return", followup.lists.async_load),
+    ):
+        try:
+            await load()
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            # Each part checks its shape; whatever else is damaged in one
+            # never stops the entry, nor the other part.
+            LOGGER.warning(
+                "The stored %s of %s could not be read (%s); set aside",
+                part,
+                entry.title,
+                type(err).__name__,
+            )
     entry.async_on_unload(
         entry.runtime_data.async_add_record_listener(followup.on_record)
     )
