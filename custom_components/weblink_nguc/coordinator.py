@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -42,8 +43,8 @@ from .errors import setup_errors
 from .follow import Following
 from .health import KEY_AVAILABILITY, KEY_STREAM, StreamHealth
 from .listeners import NgucListeners, RecordListener
-from .reader import NgucReader
-from .store import async_remove_store
+from .reader import PART_QUEUES, PART_USERS, NgucReader
+from .store import STORED_PARTS, async_remove_store
 from .sync import NgucSync
 from .timings import DEFAULT_TIMINGS, Timings
 
@@ -250,6 +251,25 @@ class NgucCoordinator:
         each however often NGUC sends it. Returns a remover.
         """
         return self.listeners.add_records(listener)
+
+    def company(self) -> NgucData | None:
+        """Return the whole company as last read, followed or not.
+
+        A list that has not answered since the start gives what was kept on
+        disk. None before anything was read or kept.
+        """
+        whole = self.following.whole(self.data)
+        parts: dict[str, Any] = {
+            part: self.reader.kept(whole, part) for part in STORED_PARTS
+        }
+        if self.following.everyone is None and not any(parts.values()):
+            return None
+        return replace(whole, **parts)
+
+    @property
+    def company_current(self) -> bool:
+        """Return whether the company's users and queues answered at the last read."""
+        return {PART_USERS, PART_QUEUES} <= self.reader.answered
 
     def identifier(self, key: str) -> str:
         """Return the device registry identifier of an item's device."""

@@ -154,14 +154,14 @@ def _only[T](items: Mapping[str, T], follow: Callable[[str], bool]) -> dict[str,
     return {item_id: item for item_id, item in items.items() if follow(item_id)}
 
 
-def chosen(
-    selected: Collection[str] | None, listed: Collection[str]
-) -> list[str] | None:
-    """Return the option to store for a form's selection among ``listed`` ids.
+def chosen(selected: Collection[str] | None) -> list[str] | None:
+    """Return the option to store for a form's selection of ids.
 
-    None (follow all, also those listed later) when nothing or everything
-    listed is selected; else the ids selected, sorted.
+    None (follow all, also those NGUC lists later) only when nothing is
+    selected: the form says so. Any selection is stored as it is, sorted,
+    even one of every item listed: a list read short (a restart while it
+    fails, an item just removed) must never turn a subset into everyone.
     """
-    if not selected or set(listed) <= set(selected):
+    if not selected:
         return None
-    return sorted(selected)
+    return sorted(set(selected))

@@ -20,17 +20,21 @@ from homeassistant.helpers.selector import (
 import probatio as vol
 
 from .api import Queue, User
-from .coordinator import NgucConfigEntry, NgucData
+from .coordinator import NgucConfigEntry, NgucCoordinator
 from .follow import CONF_QUEUES, CONF_USERS, chosen
 
 
 class NgucOptionsFlow(OptionsFlowWithReload):
     """Choose whom to follow among the company's users and queues.
 
-    An empty choice, or one of every item listed, follows everyone, also
-    those NGUC lists later; any other choice follows exactly the items
-    chosen. So the form of a company of a thousand users starts empty rather
-    than with a thousand items to take away one by one.
+    The form offers the whole company as last read (from disk, while a list
+    has not answered since a restart), plus the items followed that NGUC no
+    longer lists, with those followed selected. An empty choice follows
+    everyone, also those NGUC lists later, so the form of a company of a
+    thousand users starts empty rather than with a thousand items to take
+    away one by one; any other choice follows exactly the items chosen, even
+    when that is every item listed (:func:`.follow.chosen`). The form says
+    when the company's lists could not be read lately.
     """
 
     async def async_step_init(
@@ -38,48 +42,63 @@ class NgucOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Show the company's users and queues; store the choice and reload."""
         entry = self.config_entry
-        company = _company(entry)
-        if company is None:
+        coordinator = _coordinator(entry)
+        company = None if coordinator is None else coordinator.company()
+        if coordinator is None or company is None:
             return self.async_abort(reason="not_read_yet")
+        followed = {
+            key: [str(item_id) for item_id in entry.options[key]]
+            for key in (CONF_USERS, CONF_QUEUES)
+            if entry.options.get(key) is not None
+        }
         listed = {
             CONF_USERS: _user_options(company.users.values()),
             CONF_QUEUES: _queue_options(company.queues.values()),
         }
+        counts = {key: str(len(items)) for key, items in listed.items()}
+        suggested: dict[str, list[str]] = {}
+        for key, items in listed.items():
+            if key not in followed:
+                continue
+            # Followed but not listed (removed from NGUC, or not read yet):
+            # offered too, by id, so that an unchanged form keeps them.
+            kept = set(followed[key])
+            offered = {item["value"] for item in items}
+            items.extend(
+                SelectOptionDict(value=item_id, label=item_id)
+                for item_id in sorted(kept - offered)
+            )
+            # In the order of the names.
+            suggested[key] = [item["value"] for item in items if item["value"] in kept]
         if user_input is not None:
             options = {
                 key: value for key, value in entry.options.items() if key not in listed
             }
-            for key, items in listed.items():
-                ids = chosen(user_input.get(key), [item["value"] for item in items])
+            for key in listed:
+                ids = chosen(user_input.get(key))
                 if ids is not None:
                     options[key] = ids
             return self.async_create_entry(data=options)
-        # What was chosen, of what NGUC still lists: the form accepts no other.
-        suggested: dict[str, list[str]] = {}
-        for key, items in listed.items():
-            if key in entry.options:
-                kept = set(entry.options[key])
-                suggested[key] = [
-                    item["value"] for item in items if item["value"] in kept
-                ]
         schema = vol.Schema(
             {vol.Optional(key): _multi_select(items) for key, items in listed.items()}
         )
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
-            description_placeholders={
-                key: str(len(items)) for key, items in listed.items()
-            },
+            description_placeholders=counts,
+            # Shown above the fields: the lists offered may lack new items.
+            errors=None
+            if coordinator.company_current
+            else {"base": "company_out_of_date"},
         )
 
 
-def _company(entry: ConfigEntry) -> NgucData | None:
-    """Return the company as NGUC last listed it; None before a first read."""
+def _coordinator(entry: ConfigEntry) -> NgucCoordinator | None:
+    """Return the running coordinator of an entry; None when it is not loaded."""
     if entry.state is not ConfigEntryState.LOADED:
         return None
     nguc_entry: NgucConfigEntry = entry
-    return nguc_entry.runtime_data.following.everyone
+    return nguc_entry.runtime_data
 
 
 def _multi_select(options: list[SelectOptionDict]) -> SelectSelector:

@@ -206,3 +206,5 @@ _FROM_DISK: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "devices": devices_from_identities,
     "queues": queues_from_identities,
 }
+#: The parts of NgucData kept on disk.
+STORED_PARTS = tuple(_FROM_DISK)

@@ -210,11 +210,15 @@ async def test_leaving_out_removes_devices_and_entities(
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert suggested(result) == {"users": [ANNA, LARS, MAJA], "queues": [SUPPORT]}
 
-    # Everyone chosen is everyone: also those who come later. Erik is back.
+    # Every one listed chosen is exactly those (issue 18 §7): never "everyone".
+    # Erik is back.
     await choose(
         hass, entry, {"users": [ANNA, ERIK, MAJA, LARS], "queues": [SALES, SUPPORT]}
     )
-    assert entry.options == {}
+    assert entry.options == {
+        "users": [ANNA, ERIK, MAJA, LARS],
+        "queues": [SUPPORT, SALES],
+    }
     await wait_for(hass, lambda: device(hass, entry, user_key(ERIK)) is not None)
     assert hass.states.get(erik_line) is not None
     assert device(hass, entry, f"device_{ERIK_PHONE}") is not None
@@ -223,12 +227,13 @@ async def test_leaving_out_removes_devices_and_entities(
 async def test_nothing_chosen_follows_everyone(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> None:
-    """Emptying the fields follows everyone again; a choice gone from NGUC is not shown."""
+    """Emptying the fields follows everyone again; a choice gone from NGUC is shown by id."""
     await setup(hass, mock_config_entry, {"users": [ANNA, "99999"], "queues": []})
     entry = mock_config_entry
     assert device(hass, entry, user_key(ERIK)) is None
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested(result) == {"users": [ANNA], "queues": []}
+    assert suggested(result) == {"users": [ANNA, "99999"], "queues": []}
+    assert {"value": "99999", "label": "99999"} in field_options(result, "users")
     await choose(hass, entry, {"users": [], "queues": []})
     assert entry.options == {}
     assert device(hass, entry, user_key(ERIK)) is not None
