@@ -1,15 +1,23 @@
 """The automation trigger of the integration: a caller has waited too long in a queue.
 
 ``weblink_nguc.caller_waiting`` fires once for each caller whose wait in one
-of the chosen queues reaches the threshold, at the moment it does. NGUC
+of its target queues reaches the threshold, at the moment it does. NGUC
 sends a queue's snapshot only when something in the queue changes, so each
 caller is timed from their wait at the last snapshot, not checked at the
 next one.
+
+It fires only on a live view: while the event stream is down, or the state
+is not yet read again after it came back, a wait is an estimate for a caller
+who may have left, so a caller due then is held until the view is live again.
+
+What it fired for is remembered per config entry and per automation, beyond
+one attachment of the trigger: turning the automation off and on, or editing
+it, does not fire again for the same wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -21,24 +29,31 @@ from homeassistant.config_entries import (
     ConfigEntryChange,
     ConfigEntryState,
 )
-from homeassistant.const import ATTR_DEVICE_ID, CONF_OPTIONS
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.const import ATTR_DEVICE_ID, CONF_OPTIONS, CONF_TARGET
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback, split_entity_id
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
 from homeassistant.helpers.trigger import (
     Trigger,
     TriggerActionRunner,
     TriggerConfig,
     TriggerNotTriggeredReporter,
 )
+from homeassistant.helpers.trigger.models import (
+    TriggerAction,
+    TriggerActionPayloadBuilder,
+)
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 import probatio as vol
 
 from .api import Queue, QueueCaller
 from .const import DOMAIN, LOGGER
-from .coordinator import NgucConfigEntry, NgucCoordinator, queue_key
+from .coordinator import KEY_STREAM, NgucConfigEntry, NgucCoordinator, queue_key
 from .data import callers_known
 
 CALLER_WAITING = "caller_waiting"
@@ -59,16 +74,36 @@ MAX_PLAUSIBLE_WAIT = 7 * 24 * 3600
 # first, long after they left their queue.
 FIRED_KEPT = 1000
 
+# A caller fired for is remembered this long after last seen in a queue of
+# the entry: long enough for a transfer between queues, which NGUC reports
+# as two snapshots, not to fire again.
+FIRED_LINGER = timedelta(hours=1)
+
+# A caller without a call id is the same call as the one last seen from that
+# number unless their wait began after that sighting; this much later, as
+# NGUC's whole seconds and the snapshot's travel blur when a wait began.
+NEW_CALL_MARGIN = timedelta(seconds=5)
+
+# How often a caller held during an outage is looked at again: the end of a
+# state read after a reconnect tells no listener when nothing changed.
+HELD_RECHECK = 1.0
+
+_TARGET_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): vol.All(
+            cv.ensure_list, vol.Length(min=1), [cv.string]
+        ),
+    }
+)
+
 _CONFIG_SCHEMA = vol.Schema(
     {
+        vol.Required(CONF_TARGET): _TARGET_SCHEMA,
         vol.Required(CONF_OPTIONS): {
-            vol.Required(ATTR_DEVICE_ID): vol.All(
-                cv.ensure_list, vol.Length(min=1), [cv.string]
-            ),
             vol.Required(CONF_SECONDS): vol.All(
                 vol.Coerce(int), vol.Range(min=0, max=MAX_SECONDS)
             ),
-        }
+        },
     }
 )
 
@@ -100,27 +135,119 @@ def queue_of_device(hass: HomeAssistant, device_id: str) -> tuple[str, str]:
     raise vol.Invalid(f"Device {name} is not a Weblink NGUC call queue")
 
 
+def _migrated(config: ConfigType) -> ConfigType:
+    """Return a trigger's configuration with its queues as the target.
+
+    Until issue 18 the queues were an option (``options: device_id``);
+    automations saved so keep working, and are listed under the queue's
+    device like new ones.
+    """
+    options = config.get(CONF_OPTIONS)
+    if not isinstance(options, dict) or ATTR_DEVICE_ID not in options:
+        return config
+    options = dict(options)
+    target = config.get(CONF_TARGET)
+    target = dict(target) if isinstance(target, dict) else {}
+    chosen = cv.ensure_list(target.get(ATTR_DEVICE_ID))
+    moved = cv.ensure_list(options.pop(ATTR_DEVICE_ID))
+    target[ATTR_DEVICE_ID] = [*chosen, *(d for d in moved if d not in chosen)]
+    return {**config, CONF_OPTIONS: options, CONF_TARGET: target}
+
+
+@dataclass(slots=True)
+class _Seen:
+    """A number waiting in a queue without a call id: since when, last seen when."""
+
+    start: datetime
+    last_seen: datetime
+
+
+class _EntryMemory:
+    """What the trigger keeps of one config entry beyond one attachment."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        #: Callers without a call id, by queue and number.
+        self.numbers: dict[str, dict[str, _Seen]] = {}
+        #: By automation: the calls fired for, and when last seen waiting.
+        self.fired: dict[Hashable, dict[str, datetime]] = {}
+
+
+_MEMORY: HassKey[dict[str, _EntryMemory]] = HassKey(f"{DOMAIN}_{CALLER_WAITING}")
+
+
+def _memory(hass: HomeAssistant, entry_id: str) -> _EntryMemory:
+    return hass.data.setdefault(_MEMORY, {}).setdefault(entry_id, _EntryMemory())
+
+
+def _owner_of(
+    action: TriggerAction, payload_builder: TriggerActionPayloadBuilder
+) -> Hashable | None:
+    """Return what stays the same for one trigger of one automation; None if unknown.
+
+    The automation's id (or entity id, without one) stays across turning it
+    off and on and across edits, which make a new automation entity; the
+    trigger's id (its index unless named) tells two triggers of one
+    automation apart.
+    """
+    entity = getattr(action, "__self__", None)
+    if not isinstance(entity, Entity) or entity.entity_id is None:
+        return None
+    try:
+        trigger_id = payload_builder({}, "")["trigger"].get("id")
+    except HomeAssistantError, KeyError:
+        return None
+    domain = split_entity_id(entity.entity_id)[0]
+    return (domain, entity.unique_id or entity.entity_id, str(trigger_id))
+
+
 class CallerWaitingTrigger(Trigger):
     """Fires once for each caller whose wait in a queue reaches a threshold."""
+
+    @classmethod
+    @override
+    async def async_validate_complete_config(
+        cls, hass: HomeAssistant, complete_config: ConfigType
+    ) -> ConfigType:
+        """Validate, taking queues given as an option as the target."""
+        return await super().async_validate_complete_config(
+            hass, _migrated(complete_config)
+        )
 
     @classmethod
     @override
     async def async_validate_config(
         cls, hass: HomeAssistant, config: ConfigType
     ) -> ConfigType:
-        """Validate the options: queue devices of this integration, 0-3600 s."""
-        config = _CONFIG_SCHEMA(config)
-        for device_id in config[CONF_OPTIONS][ATTR_DEVICE_ID]:
+        """Validate: queue devices of this integration as the target, 0-3600 s."""
+        config = _CONFIG_SCHEMA(_migrated(config))
+        for device_id in config[CONF_TARGET][ATTR_DEVICE_ID]:
             queue_of_device(hass, device_id)
         return config
 
     def __init__(self, hass: HomeAssistant, config: TriggerConfig) -> None:
-        """Keep the options."""
+        """Keep the target and options."""
         super().__init__(hass, config)
-        # Validated: the options are there.
+        # Validated: the target and options are there.
+        target: dict[str, Any] = config.target or {}
         options: dict[str, Any] = config.options or {}
-        self._device_ids: list[str] = options[ATTR_DEVICE_ID]
+        self._device_ids: list[str] = cv.ensure_list(target.get(ATTR_DEVICE_ID))
         self._threshold = timedelta(seconds=options[CONF_SECONDS])
+        self._owner: Hashable | None = None
+
+    @override
+    async def async_attach_action(
+        self,
+        action: TriggerAction,
+        action_payload_builder: TriggerActionPayloadBuilder,
+        *,
+        did_not_trigger: TriggerNotTriggeredReporter | None = None,
+    ) -> CALLBACK_TYPE:
+        """Learn whose trigger this is, then attach as every trigger does."""
+        self._owner = _owner_of(action, action_payload_builder)
+        return await super().async_attach_action(
+            action, action_payload_builder, did_not_trigger=did_not_trigger
+        )
 
     @override
     async def async_attach_runner(
@@ -128,10 +255,10 @@ class CallerWaitingTrigger(Trigger):
         run_action: TriggerActionRunner,
         did_not_trigger: TriggerNotTriggeredReporter | None = None,
     ) -> CALLBACK_TYPE:
-        """Time the callers of every chosen queue until the automation goes."""
-        # One record for all the automation's queues: a caller moved to
-        # another of them does not fire again.
-        fired: dict[str, None] = {}
+        """Time the callers of every target queue until the automation goes."""
+        # Not an automation's (a script's wait_for_trigger, say): what it
+        # fired for lasts as long as this attachment.
+        owner: Hashable = self._owner if self._owner is not None else object()
         watches: list[_QueueWatch] = []
         for device_id in self._device_ids:
             try:
@@ -140,13 +267,17 @@ class CallerWaitingTrigger(Trigger):
                 # Removed since the automation was validated.
                 LOGGER.warning("Not watching a queue for waiting callers: %s", err)
                 continue
+            memory = _memory(self._hass, entry_id)
             watch = _QueueWatch(
                 self._hass,
                 entry_id=entry_id,
                 queue_id=queue_id,
                 device_id=device_id,
                 threshold=self._threshold,
-                fired=fired,
+                memory=memory,
+                # One record for all the automation's queues of an entry: a
+                # caller moved to another of them does not fire again.
+                fired=memory.fired.setdefault(owner, {}),
                 run_action=run_action,
             )
             watch.async_start()
@@ -156,17 +287,31 @@ class CallerWaitingTrigger(Trigger):
         def async_remove() -> None:
             for watch in watches:
                 watch.async_stop()
+            # Kept for the automation's next attachment, unless empty or
+            # nobody's.
+            for entry_memory in self._hass.data.get(_MEMORY, {}).values():
+                if self._owner is None or not entry_memory.fired.get(owner, True):
+                    entry_memory.fired.pop(owner, None)
 
         return async_remove
 
 
 @dataclass(slots=True)
 class _Waiting:
-    """A caller being timed: since when they wait, and their timer."""
+    """A caller being timed: since when they wait, and their timer.
+
+    ``held``: their wait reached the threshold while the view was not live;
+    they fire when it is, if still waiting.
+    """
 
     caller: QueueCaller
     since: datetime
     cancel: CALLBACK_TYPE
+    held: bool = False
+
+
+def _nothing() -> None:
+    """Cancel nothing: a held caller has no timer."""
 
 
 class _QueueWatch:
@@ -185,7 +330,8 @@ class _QueueWatch:
         queue_id: str,
         device_id: str,
         threshold: timedelta,
-        fired: dict[str, None],
+        memory: _EntryMemory,
+        fired: dict[str, datetime],
         run_action: TriggerActionRunner,
     ) -> None:
         """Set up; nothing is watched until :meth:`async_start`."""
@@ -194,11 +340,13 @@ class _QueueWatch:
         self._queue_id = queue_id
         self._device_id = device_id
         self._threshold = threshold
+        self._memory = memory
         self._fired = fired
         self._run_action = run_action
         self._coordinator: NgucCoordinator | None = None
         self._unlisten: list[CALLBACK_TYPE] = []
         self._unlisten_entry: CALLBACK_TYPE | None = None
+        self._recheck: CALLBACK_TYPE | None = None
         # The snapshot the callers are timed from, and the callers by key.
         self._snapshot: Queue | None = None
         self._waiting: dict[str, _Waiting] = {}
@@ -225,6 +373,8 @@ class _QueueWatch:
     def _entry_changed(self, change: ConfigEntryChange, entry: ConfigEntry) -> None:
         if entry.entry_id != self._entry_id:
             return
+        if change is ConfigEntryChange.REMOVED:
+            self._hass.data.get(_MEMORY, {}).pop(self._entry_id, None)
         if change is ConfigEntryChange.UPDATED and entry.state is (
             ConfigEntryState.LOADED
         ):
@@ -244,6 +394,7 @@ class _QueueWatch:
             coordinator.async_add_listener(
                 self._queue_changed, queue_key(self._queue_id)
             ),
+            coordinator.async_add_listener(self._check_held, KEY_STREAM),
             # A queue read for the first time (after a reload, say) is new
             # to the coordinator: its listeners hear of it as an item that
             # appeared, not as a change.
@@ -264,6 +415,17 @@ class _QueueWatch:
         if queue_key(self._queue_id) in keys:
             self._queue_changed()
 
+    @property
+    def _live(self) -> bool:
+        """Return whether the queue is as NGUC has it now, not an estimate."""
+        coordinator = self._coordinator
+        return (
+            coordinator is not None
+            and coordinator.available
+            and coordinator.connected
+            and coordinator.in_sync
+        )
+
     @callback
     def _forget(self) -> None:
         """Stop timing everyone; the next snapshot starts again."""
@@ -271,6 +433,26 @@ class _QueueWatch:
             waiting.cancel()
         self._waiting.clear()
         self._snapshot = None
+        self._stop_recheck()
+
+    @callback
+    def _stop_recheck(self) -> None:
+        if self._recheck is not None:
+            self._recheck()
+            self._recheck = None
+
+    @callback
+    def _check_held(self, _now: datetime | None = None) -> None:
+        """Fire for the held callers once the view is live again."""
+        self._recheck = None
+        if not any(waiting.held for waiting in self._waiting.values()):
+            return
+        if self._live:
+            # Timed again from the snapshot of now: those still waiting fire.
+            self._snapshot = None
+            self._queue_changed()
+        elif self._recheck is None:
+            self._recheck = async_call_later(self._hass, HELD_RECHECK, self._check_held)
 
     @callback
     def _queue_changed(self) -> None:
@@ -291,12 +473,10 @@ class _QueueWatch:
         # automation starts may be minutes old.
         now = dt_util.utcnow()
         received = coordinator.queue_received.get(self._queue_id, now)
-        present: set[str] = set()
-        for caller in queue.callers:
-            if (key := _caller_key(caller)) is None:
-                continue
-            present.add(key)
+        keys = self._caller_keys(queue, received)
+        for key, caller in keys.items():
             if key in self._fired:
+                self._fired[key] = now
                 continue
             if (wait := _plausible_wait(caller)) is not None:
                 self._time(key, caller, received - timedelta(seconds=wait), now)
@@ -304,8 +484,59 @@ class _QueueWatch:
                 # No wait this time (or none to believe): keep timing from
                 # an earlier snapshot.
                 waiting.caller = caller
-        for key in self._waiting.keys() - present:
+        for key in self._waiting.keys() - keys.keys():
             self._waiting.pop(key).cancel()
+        self._prune(coordinator, now)
+
+    def _caller_keys(self, queue: Queue, received: datetime) -> dict[str, QueueCaller]:
+        """Return the callers of a snapshot by what tells one call from another.
+
+        The call id; without one, the number and when its wait began, so
+        that a later call from the same number is another call. The numbers
+        the snapshot no longer lists are forgotten: they left.
+        """
+        numbers = self._memory.numbers.setdefault(self._queue_id, {})
+        keys: dict[str, QueueCaller] = {}
+        listed: set[str] = set()
+        for caller in queue.callers:
+            if caller.call_guid:
+                keys[caller.call_guid] = caller
+                continue
+            if not (number := caller.callerid):
+                continue  # nothing tells them apart
+            listed.add(number)
+            wait = _plausible_wait(caller)
+            start = received - timedelta(seconds=wait or 0)
+            seen = numbers.get(number)
+            if seen is None or (
+                wait is not None and start > seen.last_seen + NEW_CALL_MARGIN
+            ):
+                seen = numbers[number] = _Seen(start, received)
+            else:
+                seen.last_seen = max(seen.last_seen, received)
+            keys[_number_key(number, seen)] = caller
+        for number in numbers.keys() - listed:
+            del numbers[number]
+        return keys
+
+    def _prune(self, coordinator: NgucCoordinator, now: datetime) -> None:
+        """Forget the calls fired for that have long left every queue of the entry."""
+        stale = [key for key, seen in self._fired.items() if seen < now - FIRED_LINGER]
+        if not stale:
+            return
+        waiting: set[str] = set()
+        for queue_id, queue in coordinator.data.queues.items():
+            numbers = self._memory.numbers.get(queue_id, {})
+            for caller in queue.callers:
+                if caller.call_guid:
+                    waiting.add(caller.call_guid)
+                elif caller.callerid and (seen := numbers.get(caller.callerid)):
+                    waiting.add(_number_key(caller.callerid, seen))
+        for key in stale:
+            if key in waiting:
+                self._fired[key] = now
+            else:
+                del self._fired[key]
 
     @callback
     def _time(
@@ -316,7 +547,7 @@ class _QueueWatch:
             waiting.cancel()
         due = since + self._threshold
         if due <= now:
-            self._fire(key, caller, since, now)
+            self._fire_when_live(key, caller, since, now)
             return
         cancel = async_track_point_in_utc_time(self._hass, partial(self._due, key), due)
         self._waiting[key] = _Waiting(caller, since, cancel)
@@ -324,13 +555,26 @@ class _QueueWatch:
     @callback
     def _due(self, key: str, now: datetime) -> None:
         waiting = self._waiting.pop(key)
-        self._fire(key, waiting.caller, waiting.since, now)
+        self._fire_when_live(key, waiting.caller, waiting.since, now)
+
+    @callback
+    def _fire_when_live(
+        self, key: str, caller: QueueCaller, since: datetime, now: datetime
+    ) -> None:
+        if self._live:
+            self._fire(key, caller, since, now)
+            return
+        # The stream is down or the state not read since it came back: the
+        # caller may have left meanwhile.
+        self._waiting[key] = _Waiting(caller, since, _nothing, held=True)
+        if self._recheck is None:
+            self._recheck = async_call_later(self._hass, HELD_RECHECK, self._check_held)
 
     @callback
     def _fire(
         self, key: str, caller: QueueCaller, since: datetime, now: datetime
     ) -> None:
-        self._fired[key] = None
+        self._fired[key] = now
         if len(self._fired) > FIRED_KEPT:
             del self._fired[next(iter(self._fired))]
         queue = self._snapshot
@@ -355,13 +599,9 @@ def _plausible_wait(caller: QueueCaller) -> int | None:
     return wait if wait is not None and 0 <= wait <= MAX_PLAUSIBLE_WAIT else None
 
 
-def _caller_key(caller: QueueCaller) -> str | None:
-    """Return what tells a caller from the others: the call id, else the number."""
-    if caller.call_guid:
-        return caller.call_guid
-    if caller.callerid:
-        return f"number:{caller.callerid}"
-    return None
+def _number_key(number: str, seen: _Seen) -> str:
+    """Return what tells a call without a call id apart: its number and start."""
+    return f"number:{number}@{seen.start.isoformat(timespec='seconds')}"
 
 
 TRIGGERS: dict[str, type[Trigger]] = {CALLER_WAITING: CallerWaitingTrigger}

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.automation import automations_with_device
+from homeassistant.components.persistent_notification import (
+    _async_get_or_create_notifications,
+)
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.translation import async_get_translations
@@ -30,6 +35,7 @@ import voluptuous as vol
 
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
+from tests.e2e.examples import readme_examples
 from tests.simulator import QueueCaller, Simulator
 
 from .conftest import wait_for, wait_in_sync
@@ -55,46 +61,70 @@ def trigger(devices: list[str], seconds: Any) -> dict[str, Any]:
     """Return the trigger's configuration, as automations hand it to validation."""
     return {
         "platform": "weblink_nguc.caller_waiting",
+        "target": {"device_id": devices},
+        "options": {"seconds": seconds},
+    }
+
+
+def old_shape(devices: list[str], seconds: Any) -> dict[str, Any]:
+    """Return the trigger as automations saved before issue 18 have it."""
+    return {
+        "trigger": "weblink_nguc.caller_waiting",
         "options": {"device_id": devices, "seconds": seconds},
     }
 
 
+def automation_config(
+    devices: list[str],
+    seconds: int,
+    *,
+    alias: str = "Long wait",
+    triggers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Return an automation on the trigger whose runs fire the event RAN."""
+    return {
+        "id": "long_wait",
+        "alias": alias,
+        "triggers": triggers
+        or [
+            {
+                "trigger": "weblink_nguc.caller_waiting",
+                "target": {"device_id": devices},
+                "options": {"seconds": seconds},
+            }
+        ],
+        "actions": [
+            {
+                "event": RAN,
+                "event_data": {
+                    name: f"{{{{ trigger.{name} }}}}"
+                    for name in (
+                        "queue",
+                        "caller",
+                        "wait",
+                        "device_id",
+                        "description",
+                        "call_guid",
+                    )
+                },
+            }
+        ],
+    }
+
+
 async def add_automation(
-    hass: HomeAssistant, devices: list[str], seconds: int
+    hass: HomeAssistant,
+    devices: list[str],
+    seconds: int,
+    *,
+    triggers: list[dict[str, Any]] | None = None,
 ) -> list[Event[Any]]:
     """Set up an automation on the trigger; return the list of its runs."""
     runs = async_capture_events(hass, RAN)
     assert await async_setup_component(
         hass,
         "automation",
-        {
-            "automation": {
-                "id": "long_wait",
-                "alias": "Long wait",
-                "triggers": [
-                    {
-                        "trigger": "weblink_nguc.caller_waiting",
-                        "options": {"device_id": devices, "seconds": seconds},
-                    }
-                ],
-                "actions": [
-                    {
-                        "event": RAN,
-                        "event_data": {
-                            name: f"{{{{ trigger.{name} }}}}"
-                            for name in (
-                                "queue",
-                                "caller",
-                                "wait",
-                                "device_id",
-                                "description",
-                                "call_guid",
-                            )
-                        },
-                    }
-                ],
-            }
-        },
+        {"automation": automation_config(devices, seconds, triggers=triggers)},
     )
     await hass.async_block_till_done()
     return runs
@@ -104,6 +134,11 @@ def waiting(entry: MockConfigEntry, queue_id: str) -> set[str | None]:
     """Return the numbers the integration sees waiting in a queue."""
     queue = entry.runtime_data.data.queues[queue_id]
     return {caller.callerid for caller in queue.callers}
+
+
+def callers(entry: MockConfigEntry, queue_id: str) -> list[QueueCaller]:
+    """Return the callers the integration sees waiting in a queue."""
+    return list(entry.runtime_data.data.queues[queue_id].callers)
 
 
 def wait_of(entry: MockConfigEntry, queue_id: str, number: str) -> int | None:
@@ -212,20 +247,22 @@ async def test_an_old_snapshot_counts_from_its_arrival(
 ) -> None:
     """An automation that starts minutes after the last snapshot fires at once.
 
-    The caller waited 10 s when NGUC last said so, 100 s ago: 110 s now,
-    past a threshold of 60 s, although the snapshot says 10.
+    The caller waited 10 s when NGUC last said so, 55 s ago: 65 s now,
+    past a threshold of 60 s, although the snapshot says 10. (Less than a
+    minute on: a stream silent for longer is presumed dead, and the trigger
+    waits until it is back.)
     """
     await simulator.add_caller(SUPPORT, FIRST, wait=10)
     await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST})
     mark = dt_util.utcnow()
-    await at(hass, freezer, mark, 100)
+    await at(hass, freezer, mark, 55)
 
     runs = await add_automation(
         hass, [device_id(init_integration, queue_key(SUPPORT))], 60
     )
     assert len(runs) == 1
     assert runs[0].data["caller"] == FIRST
-    assert 109 <= runs[0].data["wait"] <= 111
+    assert 64 <= runs[0].data["wait"] <= 66
 
     await at(hass, freezer, mark, 600)
     assert len(runs) == 1
@@ -520,14 +557,15 @@ async def test_described_and_translated(
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    """Home Assistant reads triggers.yaml; its device picker offers queues only.
+    """Home Assistant reads triggers.yaml; its target picker offers queues only.
 
     Every field has a name and a description in English and Swedish.
     """
     await add_automation(hass, [device_id(init_integration, queue_key(SUPPORT))], 60)
     descriptions = await async_get_all_descriptions(hass)
-    fields = descriptions["weblink_nguc.caller_waiting"]["fields"]
-    assert set(fields) == {"device_id", "seconds"}
+    description = descriptions["weblink_nguc.caller_waiting"]
+    fields = description["fields"]
+    assert set(fields) == {"seconds"}
     assert fields["seconds"]["selector"]["number"] == {
         "min": 0,
         "max": 3600,
@@ -535,7 +573,8 @@ async def test_described_and_translated(
         "mode": "box",
         "unit_of_measurement": "s",
     }
-    (device_filter,) = fields["device_id"]["selector"]["device"]["filter"]
+    # The queues are the target: their devices list the automation.
+    (device_filter,) = description["target"]["device"]
     support = device_registry.async_get(device_id(init_integration, queue_key(SUPPORT)))
     erik = device_registry.async_get(device_id(init_integration, user_key(ERIK)))
     assert support is not None
@@ -551,3 +590,263 @@ async def test_described_and_translated(
         for field in fields:
             for key in ("name", "description"):
                 assert texts.get(f"{prefix}.fields.{field}.{key}"), (language, field)
+
+
+async def reload_automations(hass: HomeAssistant, *automations: dict[str, Any]) -> None:
+    """Save the automations and reload them, as the automation editor does."""
+    with patch(
+        "homeassistant.config.load_yaml_config_file",
+        autospec=True,
+        return_value={"automation": list(automations)},
+    ):
+        await hass.services.async_call("automation", "reload", blocking=True)
+    await hass.async_block_till_done()
+
+
+async def test_not_again_when_turned_off_and_on_or_edited(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Off and on, or edited, an automation has told of a waiting caller already.
+
+    Another automation has not: it runs for them too, once.
+    """
+    support = device_id(init_integration, queue_key(SUPPORT))
+    runs = await add_automation(hass, [support], 60)
+    await simulator.add_caller(SUPPORT, FIRST, wait=70)
+    await wait_for(hass, lambda: waiting(init_integration, SUPPORT) == {FIRST})
+    assert len(runs) == 1
+
+    for _ in range(2):
+        for service in ("turn_off", "turn_on"):
+            await hass.services.async_call(
+                "automation",
+                service,
+                {"entity_id": "automation.long_wait"},
+                blocking=True,
+            )
+        await hass.async_block_till_done()
+    assert len(runs) == 1
+
+    # Edited: Home Assistant makes the automation anew, with the same id.
+    edited = automation_config([support], 60, alias="Long wait, edited")
+    other = {**automation_config([support], 60, alias="Other"), "id": "other"}
+    await reload_automations(hass, edited, other)
+    state = hass.states.get("automation.long_wait")
+    assert state is not None
+    assert state.attributes["friendly_name"] == "Long wait, edited"
+    await at(hass, freezer, dt_util.utcnow(), 50)
+    assert [run.data["caller"] for run in runs] == [FIRST, FIRST]
+    assert len(hass.states.async_entity_ids("automation")) == 2
+
+    # A new caller: one run of each.
+    await simulator.add_caller(SUPPORT, SECOND, wait=70)
+    await wait_for(hass, lambda: len(runs) == 4)
+    await at(hass, freezer, dt_util.utcnow(), 600)
+    assert [run.data["caller"] for run in runs] == [FIRST, FIRST, SECOND, SECOND]
+
+
+async def test_two_triggers_of_one_automation_each_fire(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """What one trigger fired for does not keep the automation's other one quiet."""
+    support = device_id(init_integration, queue_key(SUPPORT))
+    runs = await add_automation(
+        hass,
+        [support],
+        60,
+        triggers=[
+            {
+                "trigger": "weblink_nguc.caller_waiting",
+                "target": {"device_id": [support]},
+                "options": {"seconds": seconds},
+            }
+            for seconds in (60, 120)
+        ],
+    )
+    await simulator.add_caller(SUPPORT, FIRST, wait=130)
+    await wait_for(hass, lambda: len(runs) == 2)
+    assert [run.data["caller"] for run in runs] == [FIRST, FIRST]
+
+
+async def test_a_later_call_from_the_same_number_fires_again(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Without a call id, a call is its number and when its wait began.
+
+    The same call in later snapshots does not fire again; the number calling
+    again later does, whether or not the automation saw them leave.
+    """
+    runs = await add_automation(
+        hass, [device_id(init_integration, queue_key(SUPPORT))], 60
+    )
+    queue = simulator.company.queues[SUPPORT].to_wire()
+
+    async def snapshot(wait: int | None) -> None:
+        if wait is None:
+            queue["callers"] = []
+            queue["queue"]["waiting"] = "0"
+        else:
+            caller = {"callerid": FIRST, "wait": str(wait), "position": "1"}
+            queue["callers"] = [caller]
+            queue["queue"]["waiting"] = "1"
+        await simulator.push_event("Queue", queue, apply=False)
+        await wait_for(
+            hass,
+            lambda: (
+                {(c.callerid, c.wait) for c in callers(init_integration, SUPPORT)}
+                == (set() if wait is None else {(FIRST, wait)})
+            ),
+        )
+
+    await snapshot(70)
+    assert len(runs) == 1
+    await at(hass, freezer, dt_util.utcnow(), 30)
+    await snapshot(100)
+    assert len(runs) == 1
+
+    # Gone, and back later: another call.
+    await snapshot(None)
+    await at(hass, freezer, dt_util.utcnow(), 45)
+    await snapshot(65)
+    assert len(runs) == 2
+
+    # Calling again while the automation is off, which did not see them go.
+    await hass.services.async_call(
+        "automation", "turn_off", {"entity_id": "automation.long_wait"}, blocking=True
+    )
+    await at(hass, freezer, dt_util.utcnow(), 40)
+    await snapshot(10)
+    mark = dt_util.utcnow()
+    await hass.services.async_call(
+        "automation", "turn_on", {"entity_id": "automation.long_wait"}, blocking=True
+    )
+    await at(hass, freezer, mark, 49)
+    assert len(runs) == 2
+    await at(hass, freezer, mark, 50)
+    assert len(runs) == 3
+    await at(hass, freezer, dt_util.utcnow(), 600)
+    assert len(runs) == 3
+    assert {run.data["call_guid"] for run in runs} == {None}
+
+
+async def test_held_while_the_stream_is_down_within_its_grace(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Entities stay available a while after the stream drops; the trigger waits.
+
+    Its waits are estimates then: a caller who reached the threshold fires
+    only once the state is read again, and only if still waiting.
+    """
+    runs = await add_automation(
+        hass, [device_id(init_integration, queue_key(SUPPORT))], 60
+    )
+    await simulator.add_caller(SUPPORT, FIRST, wait=50)
+    second = await simulator.add_caller(SUPPORT, SECOND, wait=50)
+    await wait_for(hass, lambda: len(waiting(init_integration, SUPPORT)) == 2)
+    mark = dt_util.utcnow()
+    coordinator = init_integration.runtime_data
+    simulator.refuse_events = True
+    await simulator.drop_connections()
+    await wait_for(hass, lambda: not coordinator.connected)
+    await at(hass, freezer, mark, 16)
+    assert coordinator.available  # within the grace
+    assert runs == []
+
+    # What NGUC will answer: the second caller left meanwhile.
+    support = simulator.company.queues[SUPPORT]
+    support.callers = [c for c in support.callers if c.call_guid != second]
+    support.callers[0].wait = 66
+    support.recount(simulator.company.statuses)
+    simulator.refuse_events = False
+    await wait_in_sync(hass, init_integration)
+    await at(hass, freezer, dt_util.utcnow(), 1)
+    assert [run.data["caller"] for run in runs] == [FIRST]
+    await at(hass, freezer, dt_util.utcnow(), 600)
+    assert len(runs) == 1
+
+
+async def test_queues_are_the_target_and_the_old_shape_still_works(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """The queue's device lists the automation; queues saved as an option still work.
+
+    Automations saved before the queues became the target have them under
+    ``options``: they are read as the target, listed alike, and run.
+    """
+    support = device_id(init_integration, queue_key(SUPPORT))
+    sales = device_id(init_integration, queue_key(SALES))
+    (migrated,) = await async_validate_trigger_config(
+        hass,
+        [
+            {
+                "platform": "weblink_nguc.caller_waiting",
+                "options": {"device_id": [sales], "seconds": 45},
+            }
+        ],
+    )
+    assert migrated["target"] == {"device_id": [sales]}
+    assert migrated["options"] == {"seconds": 45}
+
+    runs = await add_automation(
+        hass,
+        [support],
+        60,
+        triggers=[
+            {
+                "trigger": "weblink_nguc.caller_waiting",
+                "target": {"device_id": support},
+                "options": {"seconds": 60},
+            },
+            old_shape([sales], 60),
+        ],
+    )
+    assert automations_with_device(hass, support) == ["automation.long_wait"]
+    assert automations_with_device(hass, sales) == ["automation.long_wait"]
+
+    await simulator.add_caller(SUPPORT, FIRST, wait=70)
+    await simulator.add_caller(SALES, SECOND, wait=70)
+    await wait_for(hass, lambda: len(runs) == 2)
+    assert {(run.data["caller"], run.data["device_id"]) for run in runs} == {
+        (FIRST, support),
+        (SECOND, sales),
+    }
+
+
+async def test_the_readme_automation_runs(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """The README's caller_waiting automation, its queue picked again as it says."""
+    (automation,) = readme_examples("caller_waiting automation")
+    support = device_id(init_integration, queue_key(SUPPORT))
+    for trigger_config in automation["triggers"]:
+        for part in ("target", "options"):
+            if "device_id" in trigger_config.get(part, {}):
+                trigger_config[part]["device_id"] = [support]
+    assert await async_setup_component(hass, "persistent_notification", {})
+    assert await async_setup_component(hass, "automation", {"automation": automation})
+    await hass.async_block_till_done()
+    assert automations_with_device(hass, support)
+
+    for number in (FIRST, SECOND):
+        await simulator.add_caller(SUPPORT, number, wait=90)
+    notifications = _async_get_or_create_notifications(hass)
+    await wait_for(hass, lambda: len(notifications) == 2)
+    assert sorted(note["message"].split()[0] for note in notifications.values()) == [
+        FIRST,
+        SECOND,
+    ]
