@@ -31,7 +31,6 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import ATTR_DEVICE_ID, CONF_OPTIONS, CONF_TARGET
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback, split_entity_id
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
@@ -180,25 +179,20 @@ def _memory(hass: HomeAssistant, entry_id: str) -> _EntryMemory:
     return hass.data.setdefault(_MEMORY, {}).setdefault(entry_id, _EntryMemory())
 
 
-def _owner_of(
-    action: TriggerAction, payload_builder: TriggerActionPayloadBuilder
-) -> Hashable | None:
+def _owner_of(action: TriggerAction, threshold: timedelta) -> Hashable | None:
     """Return what stays the same for one trigger of one automation; None if unknown.
 
-    The automation's id (or entity id, without one) stays across turning it
-    off and on and across edits, which make a new automation entity; the
-    trigger's id (its index unless named) tells two triggers of one
-    automation apart.
+    The automation's id (its entity id, without one) stays across turning it
+    off and on and across edits, which make a new automation entity. The
+    threshold tells the automation's triggers apart (a first alert at one
+    minute, a second at five); its queues do not need to: a call is told
+    apart by its id, or by its queue and number.
     """
     entity = getattr(action, "__self__", None)
     if not isinstance(entity, Entity) or entity.entity_id is None:
         return None
-    try:
-        trigger_id = payload_builder({}, "")["trigger"].get("id")
-    except HomeAssistantError, KeyError:
-        return None
     domain = split_entity_id(entity.entity_id)[0]
-    return (domain, entity.unique_id or entity.entity_id, str(trigger_id))
+    return (domain, entity.unique_id or entity.entity_id, threshold)
 
 
 class CallerWaitingTrigger(Trigger):
@@ -244,7 +238,7 @@ class CallerWaitingTrigger(Trigger):
         did_not_trigger: TriggerNotTriggeredReporter | None = None,
     ) -> CALLBACK_TYPE:
         """Learn whose trigger this is, then attach as every trigger does."""
-        self._owner = _owner_of(action, action_payload_builder)
+        self._owner = _owner_of(action, self._threshold)
         return await super().async_attach_action(
             action, action_payload_builder, did_not_trigger=did_not_trigger
         )
@@ -444,7 +438,7 @@ class _QueueWatch:
     @callback
     def _check_held(self, _now: datetime | None = None) -> None:
         """Fire for the held callers once the view is live again."""
-        self._recheck = None
+        self._stop_recheck()
         if not any(waiting.held for waiting in self._waiting.values()):
             return
         if self._live:

@@ -630,8 +630,10 @@ async def test_not_again_when_turned_off_and_on_or_edited(
         await hass.async_block_till_done()
     assert len(runs) == 1
 
-    # Edited: Home Assistant makes the automation anew, with the same id.
-    edited = automation_config([support], 60, alias="Long wait, edited")
+    # Edited (renamed, a queue added): Home Assistant makes the automation
+    # anew, with the same id.
+    sales = device_id(init_integration, queue_key(SALES))
+    edited = automation_config([support, sales], 60, alias="Long wait, edited")
     other = {**automation_config([support], 60, alias="Other"), "id": "other"}
     await reload_automations(hass, edited, other)
     state = hass.states.get("automation.long_wait")
