@@ -3,7 +3,9 @@
 :class:`CallTracker` turns each update, as it arrives, into the call event it
 stands for, each happening once: a line that starts ringing, a call record
 (``Cdr``) of a user, a step of a queued call (``QueueCdr``). Numbers and users
-of the company's own PBX users get their names (:class:`Names`).
+of the company's own PBX users get their names (:class:`Names`), and numbers
+are written as everywhere else (numbers.display_number: E.164 where they
+can be).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import orjson
 
 from .api import Cdr, LineState, QueueCdr, Update, User, UserStatus, contract as c
 from .data import queue_key, user_key
+from .numbers import display_number, number_key
 
 CALL_RINGING = "ringing"
 CALL_ANSWERED = "answered"
@@ -59,13 +62,17 @@ class CallEvent:
 
 
 class Names:
-    """The names of the company's PBX users, by user id or by extension."""
+    """The names of the company's PBX users, by user id or by extension.
 
-    def __init__(self, users: Mapping[str, User]) -> None:
+    Numbers are read and written in ``country`` (Home Assistant's).
+    """
+
+    def __init__(self, users: Mapping[str, User], country: str | None = None) -> None:
         """Index ``users`` (the data's directory, which is replaced, never changed)."""
         self.users = users
+        self.country = country
         self._by_extension = {
-            user.extension.strip(): user.name
+            number_key(user.extension, country) or user.extension.strip(): user.name
             for user in users.values()
             if user.extension and user.name
         }
@@ -76,7 +83,13 @@ class Names:
             return user.name
         if number is None:
             return None
-        return self._by_extension.get(number.strip())
+        return self._by_extension.get(
+            number_key(number, self.country) or number.strip()
+        )
+
+    def number(self, number: str | None) -> str | None:
+        """Return a number as the integration writes it (E.164 where it can be)."""
+        return display_number(number, self.country)
 
 
 NO_NAMES = Names({})
@@ -114,9 +127,9 @@ def user_call_event(cdr: Cdr, names: Names = NO_NAMES) -> CallEvent | None:
         data={
             "call_id": call_id or "",
             "direction": cdr.direction.lower(),
-            "caller": cdr.src,
+            "caller": names.number(cdr.src),
             "caller_name": names.of(cdr.src_user_id, cdr.src),
-            "callee": cdr.dst,
+            "callee": names.number(cdr.dst),
             "callee_name": names.of(cdr.dst_user_id, cdr.dst),
             "duration": cdr.billsec,
             "disposition": cdr.disposition,
@@ -154,7 +167,7 @@ def queue_call_event(qcdr: QueueCdr, names: Names = NO_NAMES) -> CallEvent | Non
         event_type=event_type,
         data={
             "call_id": call_id or "",
-            "caller": qcdr.callerid,
+            "caller": names.number(qcdr.callerid),
             "caller_name": names.of(None, qcdr.callerid),
             "wait_time": qcdr.wait_time,
             "agent": qcdr.answered_by,
@@ -195,6 +208,8 @@ class CallTracker:
         self._records = SeenOnce()  # call records put on the bus
         self._ringing: set[str] = set()  # users whose line we last saw ringing
         self._names = NO_NAMES
+        #: The country numbers are read in (Home Assistant's; set by followup).
+        self.country: str | None = None
 
     def reset(self, statuses: Iterable[UserStatus]) -> None:
         """Take the lines ringing now, after a re-read, as already seen ringing."""
@@ -204,8 +219,8 @@ class CallTracker:
 
     def names(self, users: Mapping[str, User]) -> Names:
         """Return the names of ``users``, indexed once per directory."""
-        if self._names.users is not users:
-            self._names = Names(users)
+        if self._names.users is not users or self._names.country != self.country:
+            self._names = Names(users, self.country)
         return self._names
 
     def event_for(

@@ -81,6 +81,8 @@ class Followup:
 async def async_setup_followup(hass: HomeAssistant, entry: NgucConfigEntry) -> None:
     """Read what was kept and listen to the call records; undone on unload."""
     followup = Followup(hass, entry)
+    # Call events write numbers as the lists and the history do.
+    entry.runtime_data.calls.country = hass.config.country
     for part, load in (
         ("call history", followup.log.async_load),
         ("calls to return", followup.lists.async_load),

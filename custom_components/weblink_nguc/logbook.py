@@ -1,7 +1,8 @@
 """Describe NGUC call records in the logbook.
 
 Only call records (``Cdr``, ``QueueCdr``) get a sentence of their own, with
-the caller (by name when a colleague calls) and an icon, on the call event
+the caller (by name when a colleague calls; a number written as the lists
+and ``get_calls`` write it) and an icon, on the call event
 entity of the user or queue they concern. Line statuses and phone
 registrations are entity states: the logbook already writes a line for each
 of their changes (queue figures, being measurements, it leaves out).
@@ -112,14 +113,16 @@ def _names(
         if isinstance(entry_id, str)
         else None
     )
-    if entry is None or entry.domain != DOMAIN:
-        return NO_NAMES
-    if entry.state is not ConfigEntryState.LOADED:
-        return NO_NAMES
+    if (
+        entry is None
+        or entry.domain != DOMAIN
+        or entry.state is not ConfigEntryState.LOADED
+    ):
+        return Names({}, hass.config.country)
     coordinator = entry.runtime_data
     users = coordinator.following.directory(coordinator.data)
     if (known := cache.get(entry.entry_id)) is None or known.users is not users:
-        known = cache[entry.entry_id] = Names(users)
+        known = cache[entry.entry_id] = Names(users, hass.config.country)
     return known
 
 
@@ -142,9 +145,13 @@ def describe(name: Any, payload: Any, names: Names = NO_NAMES) -> Description:
 
 
 def _party(names: Names, user_id: Any, number: Any) -> str:
-    """Return "Erik Johansson (102)" for a colleague, else the number."""
-    number = as_str(number)
-    name = names.of(as_str(user_id), number)
+    """Return "Erik Johansson (102)" for a colleague, else the number.
+
+    Written as the lists and ``get_calls`` write it (E.164 where it can be).
+    """
+    raw = as_str(number)
+    name = names.of(as_str(user_id), raw)
+    number = names.number(raw)
     if name is None:
         return number or UNKNOWN_NUMBER
     return f"{name} ({number})" if number else name

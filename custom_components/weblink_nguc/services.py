@@ -21,6 +21,7 @@ from .api import NgucNotFoundError, QueueCaller
 from .const import DOMAIN
 from .coordinator import NgucConfigEntry, queue_key
 from .errors import action_errors
+from .numbers import number_key
 
 SERVICE_PICKUP_QUEUE_CALLER = "pickup_queue_caller"
 ATTR_CALLER = "caller"
@@ -145,9 +146,10 @@ def _choose_caller(
             translation_placeholders={"queue": queue_name},
         )
     if (number := call.data.get(ATTR_CALLER)) is not None:
-        wanted = _digits(number)
+        country = call.hass.config.country
+        wanted = number_key(number, country)
         for _, call_guid, caller in waiting:
-            if caller.callerid and _digits(caller.callerid) == wanted:
+            if wanted is not None and number_key(caller.callerid, country) == wanted:
                 return call_guid, caller
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -172,8 +174,3 @@ def _choose_caller(
         ),
     )
     return call_guid, caller
-
-
-def _digits(number: str) -> str:
-    """Return a phone number without spaces, dashes or brackets, to compare."""
-    return "".join(ch for ch in number if ch.isdigit() or ch == "+")

@@ -404,7 +404,8 @@ async def test_missed_calls(
     await wait_for(hass, is_(hass, count, "1"))
     shown = state(hass, last)
     assert before <= datetime.fromisoformat(shown.state) <= dt_util.utcnow()
-    assert shown.attributes["caller"] == "0709998877"
+    # Written as everywhere: E.164 where it can be.
+    assert shown.attributes["caller"] == "+46709998877"
     assert shown.attributes["caller_name"] is None  # an outside number
 
     # Answered, outgoing or the same record again: not missed (again).
@@ -526,7 +527,7 @@ async def test_missed_calls_restored_when_last_shown_unavailable(
         dt_util.start_of_local_day().isoformat()
     )
     assert state(hass, last).state == missed_at
-    assert state(hass, last).attributes["caller"] == OUTSIDE
+    assert state(hass, last).attributes["caller"] == "+46701234567"  # OUTSIDE
     await simulator.push_event("Cdr", missed(ERIK, call_guid="g-m2"))
     await wait_for(hass, is_(hass, count, "2"))
 

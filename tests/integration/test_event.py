@@ -40,6 +40,7 @@ ANNA, ERIK, LARS = "86480", "86481", "86483"
 EXTENSIONS = {ANNA: "101", ERIK: "102", LARS: "104"}
 SUPPORT, SALES = "501", "502"
 REMOTE = "0701234567"
+REMOTE_E164 = "+46701234567"
 
 
 @pytest.fixture
@@ -213,10 +214,11 @@ async def test_call_events(
         ATTR_EVENT_TYPE: event_type,
         "call_id": "1725958989.11",
         "direction": direction.lower(),
-        "caller": REMOTE if incoming else "102",
+        # Written as everywhere (E.164 where it can be), an extension as sent.
+        "caller": REMOTE_E164 if incoming else "102",
         # Erik's end is named: he is a PBX user; the outside number is not.
         "caller_name": None if incoming else "Erik Johansson",
-        "callee": "102" if incoming else REMOTE,
+        "callee": "102" if incoming else REMOTE_E164,
         "callee_name": "Erik Johansson" if incoming else None,
         "duration": 42,
         "disposition": disposition,
@@ -343,7 +345,7 @@ async def test_queue_call_events(
     assert attributes == {
         ATTR_EVENT_TYPE: event_type,
         "call_id": "1725958989.41",
-        "caller": REMOTE,
+        "caller": REMOTE_E164,
         "caller_name": None,  # an outside number
         "wait_time": 17,
         "agent": {ANNA: "Anna Lindqvist", ERIK: "Erik Johansson", None: None}[agent],

@@ -125,19 +125,19 @@ async def test_logbook_tells_of_calls(
     calls = [
         {
             "name": "Erik Johansson",
-            "message": "missed a call from 0701234567",
+            "message": "missed a call from +46701234567",
             "icon": "mdi:phone-missed",
             "entity_id": erik_call,
         },
         {
             "name": "Anna Lindqvist",
-            "message": "called 0731234567 (2 min 5 s)",
+            "message": "called +46731234567 (2 min 5 s)",
             "icon": "mdi:phone-outgoing",
             "entity_id": anna_call,
         },
         {
             "name": "Support",
-            "message": "queue call from 0709876543 abandoned",
+            "message": "queue call from +46709876543 abandoned",
             "icon": "mdi:phone-remove",
             "entity_id": support_call,
         },
@@ -173,9 +173,9 @@ async def test_logbook_leaves_states_to_home_assistant(
     await _calls_and_more(hass, simulator)
     shown = await _logbook(hass, hass_ws_client, start)
     assert [entry["message"] for entry in shown] == [
-        "missed a call from 0701234567",
-        "called 0731234567 (2 min 5 s)",
-        "queue call from 0709876543 abandoned",
+        "missed a call from +46701234567",
+        "called +46731234567 (2 min 5 s)",
+        "queue call from +46709876543 abandoned",
         UNDOCUMENTED["message"],
     ]
 
@@ -244,7 +244,7 @@ async def test_call_entity_activity(
     assert state is not None
     assert lines == sorted(
         [
-            (DOMAIN, "answered a call from 0701234567 (42 s)"),
+            (DOMAIN, "answered a call from +46701234567 (42 s)"),
             ("state", state.state),
         ]
     )
@@ -312,7 +312,7 @@ async def test_logbook_call_entity_disabled(
     assert await _logbook(hass, hass_ws_client, start) == [
         {
             "name": "Erik Johansson",
-            "message": "answered a call from 0701234567 (42 s)",
+            "message": "answered a call from +46701234567 (42 s)",
             "icon": "mdi:phone-incoming",
             "entity_id": None,
         }
@@ -330,7 +330,7 @@ async def test_logbook_call_entity_disabled(
                 "disposition": "ANSWER",
                 "billsec": "42",
             },
-            "answered a call from 0701234567 (42 s)",
+            "answered a call from +46701234567 (42 s)",
             "mdi:phone-incoming",
         ),
         (
@@ -341,7 +341,7 @@ async def test_logbook_call_entity_disabled(
                 "disposition": "ANSWER",
                 "billsec": "3725",
             },
-            "answered a call from 0701234567 (1 h 2 min)",
+            "answered a call from +46701234567 (1 h 2 min)",
             "mdi:phone-incoming",
         ),
         (
@@ -353,7 +353,7 @@ async def test_logbook_call_entity_disabled(
         (
             "Cdr",
             {"direction": "OUT", "dst": "0701234567", "disposition": "NO ANSWER"},
-            "called 0701234567 (no answer)",
+            "called +46701234567 (no answer)",
             "mdi:phone-cancel",
         ),
         (
@@ -364,7 +364,7 @@ async def test_logbook_call_entity_disabled(
                 "disposition": "ANSWER",
                 "billsec": "0",
             },
-            "called 0701234567",
+            "called +46701234567",
             "mdi:phone-outgoing",
         ),
         (
@@ -388,7 +388,7 @@ async def test_logbook_call_entity_disabled(
                 "answered_by": "Erik Johansson",
                 "reason": "CONNECT",
             },
-            "queue call from 0701234567 answered by Erik Johansson",
+            "queue call from +46701234567 answered by Erik Johansson",
             "mdi:phone-check",
         ),
         (
@@ -404,7 +404,7 @@ async def test_logbook_call_entity_disabled(
                 "disposition": "ANSWERED",
                 "reason": "COMPLETECALLER",
             },
-            "queue call from 0701234567 ended",
+            "queue call from +46701234567 ended",
             "mdi:phone-hangup",
         ),
         (
@@ -414,19 +414,19 @@ async def test_logbook_call_entity_disabled(
                 "disposition": "NOANSWERED",
                 "answered_by": "Erik Johansson",
             },
-            "Erik Johansson did not answer a queue call from 0701234567",
+            "Erik Johansson did not answer a queue call from +46701234567",
             "mdi:phone-missed",
         ),
         (
             "QueueCdr",
             {"callerid": "0701234567", "disposition": "NOANSWERED"},
-            "queue call from 0701234567 not answered",
+            "queue call from +46701234567 not answered",
             "mdi:phone-missed",
         ),
         (
             "QueueCdr",
             {"callerid": "0701234567", "disposition": "TRANSFER"},
-            "queue call from 0701234567 transferred",
+            "queue call from +46701234567 transferred",
             "mdi:phone-forward",
         ),
         (
@@ -492,7 +492,7 @@ ERIK = Names({"86481": User("86481", "Erik Johansson", "102", None)})
         (
             "Cdr",
             {"direction": "IN", "src": "0701234567", "disposition": "NO ANSWER"},
-            "missed a call from 0701234567",
+            "missed a call from +46701234567",
         ),
     ],
 )
