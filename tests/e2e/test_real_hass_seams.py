@@ -173,8 +173,8 @@ async def run_seam(
 def evidence(hass: RealHass, since: int) -> str:
     """Return the integration's log lines of a seam: warnings, errors, reads."""
     wanted = re.compile(
-        r"(WARNING|ERROR|CRITICAL) .*weblink_nguc"
-        r"|weblink_nguc.*(Reading|answered 401|renew|retry|lacks|kept|remov|[Rr]ead)"
+        r"(WARNING|ERROR|CRITICAL) .*weblink_nguc|\[custom_components\.weblink_nguc\]"
+        r"|weblink_nguc.*(answered 401|renew)"
     )
     lines = [
         line[:300]
@@ -506,7 +506,7 @@ async def restart_in_outage(seam: Seam) -> None:
     for path in LISTS:
         server.rest_status[path] = 500
     connections = len(server.connections)
-    await restart(seam)
+    first = await restart(seam)
     await wait_stream(seam, connections)
     during = await devices(hass, seam.entry_id)
     assert during == before, (
@@ -520,7 +520,10 @@ async def restart_in_outage(seam: Seam) -> None:
     # Home Assistant restarts; NGUC answers again, the user list empty once.
     connections = len(server.connections)
     store = await restart(seam, before_start=lambda: recover(server))
-    kept = {part: len(items) for part, items in store.items()}
+    kept = [
+        {part: len(items) for part, items in stored.items()}
+        for stored in (first, store)
+    ]
     await wait_stream(seam, connections)
     with contextlib.suppress(TimeoutError):
         await server.wait_until(
@@ -532,7 +535,8 @@ async def restart_in_outage(seam: Seam) -> None:
     assert not lost, (
         "After a restart during a REST outage (lists 500, a Queue event, a"
         f" restart), one empty user list removed or replaced the devices {lost};"
-        f" Home Assistant's copy on disk before that start held {kept}"
+        f" Home Assistant's copy on disk held {kept[0]} at the restart into the"
+        f" outage and {kept[1]} at the next one"
         f" (NGUC: {len(server.rest[USERS])} users, {len(server.rest[DEVICES])}"
         f" phones, {len(server.rest[QUEUES])} queue)"
     )
