@@ -4,7 +4,11 @@ The integration runs in Home Assistant's test harness against the simulator
 (both in this process) for ``--minutes``: the demo company at a high event
 rate, with a random fault every few seconds (tests/harness/faults.py, the
 fault matrix's faults and issue 14's: an empty list once, a refused list,
-the token endpoint down, a token answer after 20 s). After each fault the
+the token endpoint down, a token answer after 20 s; issue 18's: a list cut
+short once, a list whose items cannot be read, 401 on every list with the
+token endpoint down, a restart of the entry during a REST outage, options
+changed (follow a subset, everyone, an item removed from NGUC), and
+connections cut every few seconds). After each fault the
 traffic pauses and the run waits until Home Assistant shows the simulator's
 truth again (the fault matrix's check: every entity, device, websocket and
 repair issue), timing the recovery. It ends with the same check.
@@ -12,8 +16,16 @@ repair issue), timing the recovery. It ends with the same check.
 Some faults are also checked while they last: a device removed while NGUC
 holds its item, a refused list that leaves the rest unavailable or stale, a
 stream that stays down while the token endpoint is down although the access
-token is valid. Faults that rightly ask for the password (the token endpoint
-refusing it) are not drawn: a reauthentication is a failure here.
+token is valid, a device lost in a restart during a REST outage, an unload
+longer than 5 s, options stored other than chosen. Faults that rightly ask
+for the password (the token endpoint refusing it) are not drawn: a
+reauthentication is a failure here. Whom the entry follows is checked as its
+options say (tests/harness/convergence.py).
+
+The summary counts the REST requests per list (path -> count), over the
+whole run and while connections were cut every few seconds (``flapping``;
+``--flap-every S`` cuts them for the whole run, and ``--faults quiet``
+draws no fault at all).
 
 The integration's waits are shortened (tests/harness/timings.py: backoff
 caps, heartbeat, grace) so that an hour of faults fits in minutes;
@@ -43,12 +55,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from homeassistant import const as ha_const
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry, ConfigEntryState
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 
 from custom_components.weblink_nguc.const import DOMAIN
-from tests.harness.convergence import mismatches, wait_converged
+from tests.harness.convergence import Followed, mismatches, wait_converged
 from tests.harness.faults import (
     LISTS,
     ODD_EXPIRES_IN,
@@ -73,6 +86,15 @@ TOKEN_DOWN_LIMIT_S = 10.0
 SLOW_TOKEN_S = 20.0
 # How long a refused list may take to show everything else as NGUC holds it.
 REFUSED_CHECK_S = 15.0
+# Unload and reload finish within this, whatever the token endpoint does (issue 18 §6).
+UNLOAD_LIMIT_S = 5.0
+# Flapping: connections closed this long after they open, for this long. A
+# proxy's 20 s at a scale where the soak's periodic read (10 s) stays rarer
+# than a cut; uncompressed, it would leave no time to read the state at all.
+FLAP_EVERY_S = 3.0
+FLAP_FOR_S = 20.0
+# Not drawn unless named in --faults.
+NOT_DRAWN = frozenset({"quiet"})
 
 
 def _progress(message: str) -> None:
@@ -211,6 +233,14 @@ class Soak:
         self.recoveries: defaultdict[str, list[float]] = defaultdict(list)
         self.failures: list[str] = []
         self.reauth_flows: set[str] = set()
+        # Every event stream the entry has had (each restart makes a new one).
+        self.streams: list[Any] = []
+        self.flap_every: float | None = None
+        self.flapping_requests: Counter[str] = Counter()
+        self.flapping_cuts = 0
+        self.flapping_reconnects = 0
+        self.flapping_seconds = 0.0
+        self.unload_longest = 0.0
         self.kind = ""
         self.kinds: dict[str, Callable[[], Awaitable[None]]] = {
             "go_away": self.go_away,
@@ -233,14 +263,31 @@ class Soak:
             "refused_list": self.refused_list,
             "token_endpoint_down": self.token_endpoint_down,
             "slow_token": self.slow_token,
+            "truncated_list": self.truncated_list,
+            "unreadable_list": self.unreadable_list,
+            "lists_401_token_down": self.lists_401_token_down,
+            "restart_during_outage": self.restart_during_outage,
+            "follow_subset": self.follow_subset,
+            "follow_everyone": self.follow_everyone,
+            "removed_from_nguc": self.removed_from_nguc,
+            "flapping": self.flapping,
+            "quiet": self.quiet,
         }
 
     @property
     def events_applied(self) -> int:
         """Return the NGUC events Home Assistant received (most not on the bus)."""
-        if self.entry is None:
-            return 0
-        return int(self.entry.runtime_data.stream.events)
+        self.note_stream()
+        return sum(int(stream.events) for stream in self.streams)
+
+    def note_stream(self) -> None:
+        """Remember the entry's event stream of now (a restart starts a new one)."""
+        entry = self.entry
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return
+        stream = entry.runtime_data.stream
+        if not any(stream is known for known in self.streams):
+            self.streams.append(stream)
 
     async def setup(self) -> ConfigEntry[Any]:
         """Add the demo account as a user would, and wait until it shows the truth."""
@@ -262,6 +309,8 @@ class Soak:
         """Note a device removed while NGUC holds its item: a failure, even if it comes back."""
         if event.data["action"] != "remove":
             return
+        # Options changed: what is no longer followed goes, rightly.
+        followed = Followed.of(self.entry.options if self.entry else {})
         company = self.sim.company
         held: dict[str, Collection[str]] = {
             "user": company.users,
@@ -271,7 +320,11 @@ class Soak:
         for _domain, identifier in event.data["device"]["identifiers"]:
             kind, _, item = identifier.rpartition("_")
             for name, items in held.items():
-                if kind.endswith(name) and item in items:
+                if (
+                    kind.endswith(name)
+                    and item in items
+                    and _follows(followed, company, name, item)
+                ):
                     self.failures.append(
                         f"during {self.kind}: the device of {name} {item} was "
                         "removed while NGUC holds it"
@@ -302,6 +355,7 @@ class Soak:
         kind = self.kind = self.rng.choice(sorted(self.kinds))
         self.drawn[kind] += 1
         await self.kinds[kind]()
+        self.note_stream()
         ended = time.monotonic()
         await asyncio.sleep(self.rng.uniform(0.5, 2.0))
         await self.traffic.stop()
@@ -423,9 +477,9 @@ class Soak:
     async def empty_list_once(self) -> None:
         """One list answers 200 [] once, at a resync: nothing is deleted (see `_device_removed`).
 
-        Only a list of more than two items: an empty answer for one or two is
-        as believable as one or two leaving, which is believed at once (issue
-        14 §1).
+        Any list that holds something, however few items: an empty answer is
+        always doubted (issue 18 §1; issue 14 believed one for two items or
+        fewer).
         """
         company = self.sim.company
         sizes = {
@@ -433,7 +487,7 @@ class Soak:
             PHONES: len(company.devices),
             QUEUES: len(company.queues),
         }
-        lists = [path for path, size in sizes.items() if size > 2]
+        lists = [path for path, size in sizes.items() if size > 0]
         if not lists:
             return
         self.faults.empty_list_once(self.rng.choice(lists))
@@ -499,9 +553,295 @@ class Soak:
         await asyncio.sleep(SLOW_TOKEN_S + 1.0)
         self.faults.slow_token(0.0)
 
+    # --- issue 18's faults -------------------------------------------------------------------
+
+    def fail(self, what: str) -> None:
+        """Note a failure seen while a fault lasts."""
+        self.failures.append(f"during {self.kind}: {what}"[:3000])
+        _progress(f"FAILED during {self.kind}: {what[:200]}")
+
+    def device_identifiers(self) -> set[str]:
+        """Return the identifiers of the entry's devices now."""
+        assert self.entry is not None
+        return {
+            identifier
+            for device in dr.async_entries_for_config_entry(
+                dr.async_get(self.hass), self.entry.entry_id
+            )
+            for domain, identifier in device.identifiers
+            if domain == DOMAIN
+        }
+
+    async def truncated_list(self) -> None:
+        """One answer of a list holds only its first items (200): nothing goes."""
+        company = self.sim.company
+        sizes = {
+            USERS: len(company.users),
+            STATUSES: len(company.statuses),
+            PHONES: len(company.devices),
+            QUEUES: len(company.queues),
+        }
+        lists = [path for path, size in sizes.items() if size > 1]
+        if not lists:
+            return
+        path = self.rng.choice(lists)
+        self.faults.truncated_list(path, self.rng.randint(1, sizes[path] - 1))
+        await self.faults.force_read()
+        await asyncio.sleep(1.0)  # the read is over; its verdict is in the registry
+
+    async def unreadable_list(self) -> None:
+        """Rename every item's id field in a list's answers for a while: nothing goes."""
+        path = self.rng.choice(LISTS)
+        self.faults.unreadable_list(path)
+        await self.faults.force_read()
+        await asyncio.sleep(self.rng.uniform(2.0, 6.0))
+        self.faults.list_back(path)
+
+    async def lists_401_token_down(self) -> None:
+        """Every list answers 401 while the token endpoint is down, a few seconds.
+
+        The stream stays up on its valid token; the lists must be read again
+        on their own backoff (issue 18 §1), within a minute of the end.
+        """
+        self.faults.lists_401_token_down()
+        await self.faults.force_read()
+        await asyncio.sleep(self.rng.uniform(2.0, 5.0))
+        self.faults.lists_401_back()
+
+    async def restart_entry(self) -> None:
+        """Unload the entry (within `UNLOAD_LIMIT_S`) and set it up again, as a restart does."""
+        hass, entry = self.hass, self.entry
+        assert entry is not None
+        self.note_stream()
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(UNLOAD_LIMIT_S * 4):
+                await hass.config_entries.async_unload(entry.entry_id)
+        except TimeoutError:
+            self.fail(f"unload still running after {UNLOAD_LIMIT_S * 4:.0f} s")
+        took = time.monotonic() - started
+        self.unload_longest = max(self.unload_longest, took)
+        if took > UNLOAD_LIMIT_S:
+            self.fail(f"unload took {took:.1f} s, over {UNLOAD_LIMIT_S:.0f} s")
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        self.note_stream()
+
+    async def restart_during_outage(self) -> None:
+        """Every list fails, a queue event comes, the entry restarts: no device is lost.
+
+        Issue 18 §2: the store must not lose what this run did not read.
+        """
+        company = self.sim.company
+        before = self.device_identifiers()
+        status = self.rng.choice((500, 502, 503))
+        for path in LISTS:
+            self.faults.rest_error(path, status)
+        await self.faults.force_read()
+        await asyncio.sleep(self.rng.uniform(0.5, 2.0))
+        if company.queues:
+            queue = company.queues[self.rng.choice(list(company.queues))]
+            await self.sim.push_events([("Queue", queue.to_wire())], apply=False)
+        await asyncio.sleep(0.5)
+        for _ in range(self.rng.randint(1, 2)):
+            await self.restart_entry()
+            await asyncio.sleep(self.rng.uniform(1.0, 3.0))
+        if lost := before - self.device_identifiers():
+            self.fail(
+                f"{len(lost)} of {len(before)} devices gone after a restart "
+                f"during a REST outage ({status}): {sorted(lost)[:8]}"
+            )
+        for path in LISTS:
+            self.faults.list_back(path)
+        # What the store kept is all this run knows of the items: an empty
+        # answer now must be doubted as ever, not taken to empty the company
+        # (a device removed is noted by `_device_removed`).
+        path = self.rng.choice((USERS, PHONES, QUEUES))
+        self.faults.empty_list_once(path)
+        await self.faults.force_read()
+        await asyncio.sleep(1.0)  # the read is over; its verdict is in the registry
+
+    async def _options_form(self) -> dict[str, Any] | None:
+        """Open the options form; return it, or None (noted) if it did not open."""
+        assert self.entry is not None
+        form = await self.hass.config_entries.options.async_init(self.entry.entry_id)
+        if form["type"] is not FlowResultType.FORM:
+            self.fail(f"the options form did not open: {form.get('reason')}")
+            return None
+        return dict(form)
+
+    async def _submit(
+        self, form: dict[str, Any], choice: dict[str, list[str]], chosen: Followed
+    ) -> None:
+        """Submit ``choice``; the entry reloads; its options must follow ``chosen``."""
+        assert self.entry is not None
+        self.note_stream()
+        try:
+            await self.hass.config_entries.options.async_configure(
+                form["flow_id"], choice
+            )
+        except Exception as err:  # noqa: BLE001 - any refusal is the finding
+            self.fail(f"the options form refused {choice}: {err!r}")
+            return
+        await self.hass.async_block_till_done()
+        stored = Followed.of(self.entry.options)
+        if (stored.users, stored.queues) != (chosen.users, chosen.queues):
+            self.fail(f"options stored {stored!r}, but {chosen!r} was chosen")
+        self.note_stream()
+
+    async def follow_subset(self) -> None:
+        """Follow some users (a third) and some queues, or every queue, by the form."""
+        form = await self._options_form()
+        if form is None:
+            return
+        listed = _listed(form)
+        users = listed.get("users", [])
+        queues = listed.get("queues", [])
+        choice: dict[str, list[str]] = {}
+        if len(users) > 1:
+            choice["users"] = self.rng.sample(users, max(1, len(users) // 3))
+        if len(queues) > 1 and self.rng.random() < 0.5:
+            choice["queues"] = self.rng.sample(queues, 1)
+        await self._submit(
+            form, choice, Followed(choice.get("users"), choice.get("queues"))
+        )
+
+    async def follow_everyone(self) -> None:
+        """Follow everyone again: both fields left empty."""
+        form = await self._options_form()
+        if form is None:
+            return
+        await self._submit(form, {}, Followed())
+
+    async def removed_from_nguc(self) -> None:
+        """Remove a user from NGUC: one followed, or the one left out of the choice.
+
+        The second: follow all users but one, remove that one, then submit
+        the form unchanged. The choice must stay a choice (issue 18 §7), not
+        become everyone.
+        """
+        assert self.entry is not None
+        company = self.sim.company
+        own = {account.pbx_user_id for account in company.accounts.values()}
+        candidates = [user for user in company.users if user not in own]
+        if len(candidates) < 2:
+            return
+        await self.traffic.stop()  # the demo's calls refer to users
+        try:
+            if self.rng.random() < 0.5:
+                followed = Followed.of(self.entry.options)
+                gone = self.rng.choice(
+                    [user for user in candidates if followed.user(user)] or candidates
+                )
+                self.faults.remove_user(gone)
+                await self.faults.force_read()
+                return
+            form = await self._options_form()
+            if form is None:
+                return
+            users = [user for user in _listed(form).get("users", []) if user not in own]
+            if len(users) < 2:
+                return
+            left_out = self.rng.choice(users)
+            chosen = [user for user in _listed(form)["users"] if user != left_out]
+            await self._submit(
+                form,
+                {"users": chosen},
+                Followed(chosen, Followed.of(self.entry.options).queues),
+            )
+            self.faults.remove_user(left_out)
+            await self.faults.force_read()
+            # The form offers the company as last read: once it no longer
+            # has the one left out, submit it as it comes.
+            deadline = time.monotonic() + RECOVERY_TIMEOUT
+            while True:
+                form = await self._options_form()
+                if form is None:
+                    return
+                if left_out not in _listed(form).get("users", []):
+                    break
+                self.hass.config_entries.options.async_abort(form["flow_id"])
+                if time.monotonic() > deadline:
+                    self.fail(f"the options form still lists removed user {left_out}")
+                    return
+                await asyncio.sleep(0.5)
+            unchanged = _suggested(form)
+            await self._submit(
+                form,
+                unchanged,
+                Followed(unchanged.get("users"), unchanged.get("queues")),
+            )
+            if "users" not in self.entry.options:
+                self.fail(
+                    "submitting the form unchanged, after the one user left out "
+                    "left NGUC, turned the choice into everyone"
+                )
+        finally:
+            self.traffic.start()
+
+    async def flapping(self) -> None:
+        """Close every connection `FLAP_EVERY_S` after it opens, for `FLAP_FOR_S`; count the reads."""
+        sim = self.sim
+        before = Counter(_rest_paths(sim))
+        cuts, reconnects = sim.closed_by_lifetime, sim.authenticated_count
+        self.faults.flapping(FLAP_EVERY_S)
+        # A lifetime counts from a connection's start: the one open now goes first.
+        await self.faults.force_read()
+        await asyncio.sleep(FLAP_FOR_S)
+        self.faults.flapping(self.flap_every)
+        self.flapping_requests += Counter(_rest_paths(sim)) - before
+        self.flapping_cuts += sim.closed_by_lifetime - cuts
+        self.flapping_reconnects += sim.authenticated_count - reconnects
+        self.flapping_seconds += FLAP_FOR_S
+
+    async def quiet(self) -> None:
+        """No fault: the traffic only (with ``--flap-every``, the flapping only)."""
+
+
+def _rest_paths(sim: Simulator) -> list[str]:
+    """Return the path of every REST GET so far."""
+    return [
+        request.split(" ", 1)[1]
+        for request in sim.requests
+        if request.startswith("GET ")
+    ]
+
+
+def _listed(form: dict[str, Any]) -> dict[str, list[str]]:
+    """Return the ids the options form offers, per field."""
+    listed: dict[str, list[str]] = {}
+    for key, selector in form["data_schema"].schema.items():
+        options = getattr(selector, "config", {}).get("options", [])
+        listed[str(key)] = [str(option["value"]) for option in options]
+    return listed
+
+
+def _suggested(form: dict[str, Any]) -> dict[str, list[str]]:
+    """Return what the options form comes filled in with (what is submitted unchanged)."""
+    suggested: dict[str, list[str]] = {}
+    for key in form["data_schema"].schema:
+        value = (getattr(key, "description", None) or {}).get("suggested_value")
+        if value:
+            suggested[str(key)] = [str(item) for item in value]
+    return suggested
+
+
+def _follows(followed: Followed, company: Any, name: str, item: str) -> bool:
+    """Return whether the entry follows the item ``name`` ``item`` of ``company``."""
+    if name == "user":
+        return followed.user(item)
+    if name == "queue":
+        return followed.queue(item)
+    phone = company.devices.get(item)
+    return phone is None or followed.phone(phone.pbx_user_id)
+
 
 async def soak(
-    minutes: float, seed: int, rate: float, only: list[str] | None = None
+    minutes: float,
+    seed: int,
+    rate: float,
+    only: list[str] | None = None,
+    flap_every: float | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Run (drawing from the faults ``only``, if given); return the figures and the table."""
     watch = LogWatch()
@@ -520,7 +860,17 @@ async def soak(
                 if unknown:
                     raise SystemExit(f"no such fault: {', '.join(sorted(unknown))}")
                 run.kinds = {kind: run.kinds[kind] for kind in only}
+            else:
+                run.kinds = {
+                    kind: fault
+                    for kind, fault in run.kinds.items()
+                    if kind not in NOT_DRAWN
+                }
             entry = await run.setup()
+            run.note_stream()
+            if flap_every:
+                run.flap_every = flap_every
+                run.faults.flapping(flap_every)
             _progress(f"set up; running {minutes:g} min at {rate:g} events/s")
             deadline = time.monotonic() + minutes * 60
             warm_at = time.monotonic() + min(minutes * 60 * 0.25, 120)
@@ -563,6 +913,16 @@ async def soak(
                 "token_requests": sim.token_requests,
                 "lost_logged": watch.lost,
                 "restored_logged": watch.restored,
+                "rest_requests": dict(sorted(Counter(_rest_paths(sim)).items())),
+                "flapping": {
+                    "seconds": run.flapping_seconds,
+                    "cut_every_s": FLAP_EVERY_S,
+                    "cuts": run.flapping_cuts,
+                    "reconnects": run.flapping_reconnects,
+                    "rest_requests": dict(sorted(run.flapping_requests.items())),
+                },
+                "flap_every_s": flap_every,
+                "longest_unload_s": round(run.unload_longest, 2),
                 "minutes": minutes,
                 "seed": seed,
             }
@@ -604,9 +964,27 @@ def _table(run: Soak, figures: dict[str, Any], watch: LogWatch, elapsed: float) 
         ),
         (
             f"peak RSS {figures['peak_rss_mb']} MiB, growth after warm-up "
-            f"{figures['memory_growth_kb']} KiB"
+            f"{figures['memory_growth_kb']} KiB; longest unload "
+            f"{figures['longest_unload_s']} s"
         ),
     ]
+    flapping = figures["flapping"]
+    whole = (
+        " (connections cut every {:g} s all along)".format(figures["flap_every_s"])
+        if figures["flap_every_s"]
+        else ""
+    )
+    lines += [
+        (
+            f"REST requests per list{whole}; while flapping "
+            f"({flapping['seconds']:g} s, cut every {flapping['cut_every_s']:g} s: "
+            f"{flapping['cuts']} cuts, {flapping['reconnects']} reconnects):"
+        ),
+        f"  {'path':<28}{'whole run':>10}{'flapping':>10}",
+    ]
+    for path, count in figures["rest_requests"].items():
+        during = flapping["rest_requests"].get(path, 0)
+        lines.append(f"  {path:<28}{count:>10}{during:>10}")
     if watch.warnings:
         lines.append("warnings (first 60 characters, count):")
         lines += [
@@ -626,7 +1004,14 @@ def main() -> int:
     parser.add_argument(
         "--faults",
         default="",
-        help="draw only these faults (comma-separated names of the table)",
+        help="draw only these faults (comma-separated names of the table; "
+        "'quiet' draws none)",
+    )
+    parser.add_argument(
+        "--flap-every",
+        type=float,
+        default=None,
+        help="close every connection this many seconds after it opens, all run long",
     )
     parser.add_argument(
         "--rate", type=float, default=150.0, help="pumped status events a second (150)"
@@ -636,7 +1021,9 @@ def main() -> int:
     # Each Home Assistant warns that a custom integration is loaded.
     logging.getLogger("homeassistant.loader").setLevel(logging.ERROR)
     only = args.faults.split(",") if args.faults else None
-    figures, table = asyncio.run(soak(args.minutes, seed, args.rate, only))
+    figures, table = asyncio.run(
+        soak(args.minutes, seed, args.rate, only, args.flap_every)
+    )
     print(table)
     print(json.dumps(figures), flush=True)
     failed = figures["mismatches"] or figures["reauths"] or figures["tracebacks"]

@@ -1,11 +1,13 @@
-"""The shared harness hands every wait it names to the integration (tests/harness/timings.py)."""
+"""The shared harness: every wait it names reaches the integration; convergence follows the options."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, fields
 
 from custom_components.weblink_nguc.timings import DEFAULT_TIMINGS
+from tests.harness.convergence import Followed, _expected_devices
 from tests.harness.timings import Timings
+from tests.simulator import demo_company
 
 
 def test_every_wait_reaches_the_integration() -> None:
@@ -46,3 +48,31 @@ _RENAMED = {
 
 def _name(field: str) -> str:
     return _RENAMED.get(field, field)
+
+
+def test_convergence_expects_only_what_is_followed() -> None:
+    """A user chosen brings their phones; queues not chosen are not expected."""
+    company = demo_company()
+    user_id = next(iter(company.users))
+    queue_id = next(iter(company.queues))
+    everyone = _expected_devices(company)
+    assert len(everyone) == len(company.users) + len(company.devices) + len(
+        company.queues
+    )
+    chosen = _expected_devices(company, Followed([user_id], [queue_id]))
+    phones = {
+        ("device", phone.id)
+        for phone in company.devices.values()
+        if phone.pbx_user_id == user_id
+    }
+    assert set(chosen) == {("user", user_id), ("queue", queue_id)} | phones
+    # A choice of users only: every queue is still followed.
+    assert {
+        key
+        for key in _expected_devices(company, Followed([user_id]))
+        if key[0] == "queue"
+    } == {("queue", queue) for queue in company.queues}
+    assert Followed.of({"users": [user_id]}).user(user_id)
+    assert not Followed.of({"users": [user_id]}).user("nobody")
+    assert Followed.of({}).phone(None)
+    assert not Followed.of({"users": [user_id]}).phone(None)

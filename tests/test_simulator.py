@@ -557,6 +557,41 @@ async def test_path_faults(sim: Simulator, session: aiohttp.ClientSession) -> No
     assert {"pbx_user_id": "86480", "status": "8", "status_text": "Ringing"} in statuses
 
 
+async def test_truncated_and_unreadable_lists(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """A list cut to its first items; a list whose items' id field is renamed."""
+    access = await token(session, sim)
+    _, users = await get(session, sim, "/company/user", access)
+    sim.truncate_path("/company/user", 2, count=1)
+    assert await get(session, sim, "/company/user", access) == (200, users[:2])
+    assert await get(session, sim, "/company/user", access) == (200, users)
+
+    for path, named_by in (
+        ("/company/user", "id"),
+        ("/company/device", "id"),
+        ("/company/user/status", "pbx_user_id"),
+    ):
+        _, items = await get(session, sim, path, access)
+        sim.unreadable_path(path)
+        status, unreadable = await get(session, sim, path, access)
+        assert status == 200
+        assert len(unreadable) == len(items)
+        assert all(named_by not in item for item in unreadable)
+        assert [item[named_by.upper()] for item in unreadable] == [
+            item[named_by] for item in items
+        ]
+        sim.clear_path(path)
+        assert await get(session, sim, path, access) == (200, items)
+    _, queues = await get(session, sim, "/company/queue", access)
+    sim.unreadable_path("/company/queue", count=1)
+    _, unreadable = await get(session, sim, "/company/queue", access)
+    assert [queue["queue"]["ID"] for queue in unreadable] == [
+        queue["queue"]["id"] for queue in queues
+    ]
+    assert await get(session, sim, "/company/queue", access) == (200, queues)
+
+
 async def test_events_delay_and_refusal(
     sim: Simulator, session: aiohttp.ClientSession
 ) -> None:

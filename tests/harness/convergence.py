@@ -5,12 +5,18 @@ registries, repair issues, flows, log records and the simulator's sockets.
 Items are found by the ends of their unique ids and device identifiers
 (``..._user_86480_line_status``), so the check does not depend on how an
 entry's unique id is made.
+
+Only what the entry follows is expected (its options ``users`` and
+``queues``, as custom_components/weblink_nguc/follow.py reads them): a
+user or queue chosen, a phone of a user chosen (a phone of nobody only
+while every user is followed). What it does not follow must have no device
+and no entity.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 import logging
 import re
 import time
@@ -60,20 +66,65 @@ def line_state(status: int) -> str | None:
     return "idle" if status == 0 else None
 
 
+class Followed:
+    """Whom an entry follows: the users and queues chosen, None for everyone."""
+
+    def __init__(
+        self,
+        users: Collection[str] | None = None,
+        queues: Collection[str] | None = None,
+    ) -> None:
+        """Follow ``users`` and ``queues`` by NGUC id; None: all of them."""
+        self.users = None if users is None else frozenset(map(str, users))
+        self.queues = None if queues is None else frozenset(map(str, queues))
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> Followed:
+        """Return whom the options of an entry follow."""
+        users, queues = options.get("users"), options.get("queues")
+        return cls(users, queues)
+
+    def user(self, user_id: str) -> bool:
+        """Return whether the user is followed."""
+        return self.users is None or user_id in self.users
+
+    def queue(self, queue_id: str) -> bool:
+        """Return whether the queue is followed."""
+        return self.queues is None or queue_id in self.queues
+
+    def phone(self, owner: str | None) -> bool:
+        """Return whether a phone of ``owner`` is followed: as its owner is."""
+        return self.users is None if not owner else self.user(owner)
+
+    def __repr__(self) -> str:
+        """Name the choice (for a failure's message)."""
+
+        def named(ids: frozenset[str] | None) -> str:
+            return "everyone" if ids is None else f"{len(ids)} chosen"
+
+        return f"Followed(users: {named(self.users)}, queues: {named(self.queues)})"
+
+
+EVERYONE = Followed()
+
+
 def _expected_devices(
-    company: Company,
+    company: Company, followed: Followed = EVERYONE
 ) -> dict[tuple[str, str], tuple[str, str | None]]:
-    """(kind, id) -> (device name, model or None when not compared)."""
+    """(kind, id) -> (device name, model or None when not compared), of what is followed."""
     devices: dict[tuple[str, str], tuple[str, str | None]] = {}
     for user in company.users.values():
-        devices["user", user.id] = (user.name or user.extension or user.id, None)
+        if followed.user(user.id):
+            devices["user", user.id] = (user.name or user.extension or user.id, None)
     for phone in company.devices.values():
-        devices["device", phone.id] = (
-            phone.name or phone.model or phone.id,
-            phone.model,
-        )
+        if followed.phone(phone.pbx_user_id):
+            devices["device", phone.id] = (
+                phone.name or phone.model or phone.id,
+                phone.model,
+            )
     for queue in company.queues.values():
-        devices["queue", queue.id] = (queue.name or queue.id, None)
+        if followed.queue(queue.id):
+            devices["queue", queue.id] = (queue.name or queue.id, None)
     return devices
 
 
@@ -87,19 +138,23 @@ def mismatches(
     simulator: Simulator,
     *,
     issues: bool = True,
+    followed: Followed | None = None,
 ) -> list[str]:
     """Return every way Home Assistant differs from the simulator's truth (empty: converged).
 
     Compared: the devices of the entry (which exist, their names, phone
-    models); for every user, phone and queue its entities and their states;
-    no entity of an item that is gone; no entity unavailable; the event
-    stream connected over at most one websocket; with ``issues``, no repair
-    issue of ours open.
+    models); for every user, phone and queue followed its entities and
+    their states; no entity of an item that is gone or not followed; no
+    entity unavailable; the event stream connected over at most one
+    websocket; with ``issues``, no repair issue of ours open. ``followed``
+    defaults to what the entry's options choose.
     """
     company = simulator.company
     found: list[str] = []
     dev_reg = dr.async_get(hass)
-    expected = _expected_devices(company)
+    if followed is None:
+        followed = Followed.of(entry.options)
+    expected = _expected_devices(company, followed)
     seen: set[tuple[str, str]] = set()
     for device in dr.async_entries_for_config_entry(dev_reg, entry.entry_id):
         for domain, identifier in device.identifiers:
@@ -108,7 +163,8 @@ def mismatches(
             key = (match[1], match[2])
             if key not in expected:
                 found.append(
-                    f"device of {key[0]} {key[1]} still exists ({device.name})"
+                    f"device of {key[0]} {key[1]} still exists ({device.name}); "
+                    + _why_not(company, followed, key)
                 )
                 continue
             seen.add(key)
@@ -133,7 +189,10 @@ def mismatches(
             found.append(f"event stream is {value}")
         if match := _ENTITY.search(entity.unique_id):
             if (match[1], match[2]) not in expected:
-                found.append(f"{entity.entity_id} of a {match[1]} that is gone")
+                found.append(
+                    f"{entity.entity_id} of a {match[1]} that is "
+                    + _why_not(company, followed, (match[1], match[2]))
+                )
             states[match[1], match[2], match[3]] = value
 
     def check(kind: str, item: str, key: str, want: str | None) -> None:
@@ -145,12 +204,18 @@ def mismatches(
             found.append(f"{kind} {item} {key} is {got}, not {want}")
 
     for user_id in company.users:
+        if not followed.user(user_id):
+            continue
         check(
             "user", user_id, "line_status", line_state(company.statuses.get(user_id, 0))
         )
     for phone in company.devices.values():
+        if not followed.phone(phone.pbx_user_id):
+            continue
         check("device", phone.id, "registered", "on" if phone.status else "off")
     for queue in company.queues.values():
+        if not followed.queue(queue.id):
+            continue
         for figure in QUEUE_FIGURES:
             if ("queue", queue.id, figure) in states or figure == "waiting":
                 check("queue", queue.id, figure, _queue_value(queue, figure))
@@ -160,6 +225,17 @@ def mismatches(
     if issues:
         found.extend(f"repair issue {issue_id}" for issue_id in open_issues(hass))
     return found
+
+
+def _why_not(company: Company, followed: Followed, key: tuple[str, str]) -> str:
+    """Say why an item is not expected: gone from NGUC, or not followed."""
+    kind, item = key
+    held: dict[str, Mapping[str, object]] = {
+        "user": company.users,
+        "device": company.devices,
+        "queue": company.queues,
+    }
+    return f"not followed ({followed!r})" if item in held.get(kind, {}) else "gone"
 
 
 def open_issues(hass: HomeAssistant) -> list[str]:
@@ -192,13 +268,14 @@ async def wait_converged(
     timeout: float = 15.0,
     *,
     issues: bool = True,
+    followed: Followed | None = None,
 ) -> float:
     """Wait until :func:`mismatches` is empty; return how long it took (s)."""
     started = time.monotonic()
     deadline = started + timeout
     while True:
         await hass.async_block_till_done()
-        found = mismatches(hass, entry, simulator, issues=issues)
+        found = mismatches(hass, entry, simulator, issues=issues, followed=followed)
         if not found:
             return time.monotonic() - started
         if time.monotonic() > deadline:

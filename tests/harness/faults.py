@@ -2,7 +2,8 @@
 
 Each is what NGUC, its load balancer or the network does on a bad day, made
 of the simulator's primitives (`fail_path`, `override_path`, `hang_path`,
-`stale_path`, `fail_token`, the connection knobs). A fault only sets the
+`stale_path`, `truncate_path`, `unreadable_path`, `fail_token`, the
+connection knobs). A fault only sets the
 server up; `force_read` then makes the integration meet it in a read of
 the state (a dropped connection is followed by one), and `clear` undoes
 every fault.
@@ -145,6 +146,34 @@ class Faults:
         """Answer the next request for ``path`` with 200 and an empty list."""
         self.sim.override_path(path, [], count=1)
 
+    def truncated_list(self, path: str, n: int, *, count: int | None = 1) -> None:
+        """Answer the next ``count`` requests for ``path`` with its first ``n`` items only (200)."""
+        self.sim.truncate_path(path, n, count=count)
+
+    def unreadable_list(self, path: str, *, count: int | None = None) -> None:
+        """Answer ``path`` with every item's id field renamed (None: until `list_back`)."""
+        self.sim.unreadable_path(path, count=count)
+
+    def lists_401_token_down(self, paths: tuple[str, ...] = LISTS) -> None:
+        """Every list answers 401 and the token endpoint 503, until `lists_401_back`.
+
+        The stream's access token is still good: it stays up. Only the
+        lists' own retries can end the outage.
+        """
+        for path in paths:
+            self.sim.fail_path(path, 401)
+        self.token_endpoint_down()
+
+    def lists_401_back(self, paths: tuple[str, ...] = LISTS) -> None:
+        """The lists and the token endpoint answer again."""
+        for path in paths:
+            self.list_back(path)
+        self.token_endpoint_back()
+
+    def flapping(self, every: float | None) -> None:
+        """Close every connection ``every`` s after it opened (None: no more), as a proxy does."""
+        self.sim.connection_lifetime = every
+
     def rest_timeout(self, path: str, seconds: float, *, count: int | None = 1) -> None:
         """Hold the next ``count`` requests for ``path`` (None: all) ``seconds`` before answering."""
         self.sim.hang_path(path, seconds, count=count)
@@ -155,6 +184,10 @@ class Faults:
             self.sim.stale_path(path, seconds, count=1)
 
     # --- the company ---------------------------------------------------------------------
+
+    def remove_user(self, user_id: str) -> None:
+        """Remove a user (their phones, memberships) from NGUC; no event tells it."""
+        self.sim.company.remove_user(user_id)
 
     async def user_by_event(self, user: User, status: int, phone: Device) -> None:
         """A user and a phone NGUC's lists do not name yet, known by their events only."""

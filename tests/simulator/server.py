@@ -87,6 +87,25 @@ class _PathFault:
     text: str | None = None
     content_type: str = "application/json"
     count: int | None = None
+    #: Changes the true answer's items before it is sent (`truncate_path`, `unreadable_path`).
+    rewrite: Callable[[list[Any]], list[Any]] | None = None
+
+
+# The field that names an item, in each list's items (a queue's is in its `queue`).
+_ID_FIELDS = ("id", "pbx_user_id")
+
+
+def unreadable_item(item: Any) -> Any:
+    """Return ``item`` with the field that names it renamed (``id`` -> ``ID``), as a changed API would."""
+    if not isinstance(item, dict):
+        return item
+    renamed = {
+        (key.upper() if key in _ID_FIELDS else key): value
+        for key, value in item.items()
+    }
+    if isinstance(renamed.get("queue"), dict):
+        renamed["queue"] = unreadable_item(renamed["queue"])
+    return renamed
 
 
 @dataclass
@@ -515,6 +534,27 @@ class Simulator:
             count=count,
         )
 
+    def truncate_path(self, path: str, n: int, *, count: int | None = None) -> None:
+        """Answer the next ``count`` requests to ``path`` (None: until cleared) with its first ``n`` items only.
+
+        The status is 200 and the items are true: a list cut short, as by a
+        server that lost part of the company, or a page that never came.
+        """
+        self._path_faults[path] = _PathFault(
+            rewrite=lambda items: items[: max(0, n)], count=count
+        )
+
+    def unreadable_path(self, path: str, *, count: int | None = None) -> None:
+        """Answer the next ``count`` requests to ``path`` (None: until cleared) with unreadable items.
+
+        Every item is there, with the field that names it renamed (see
+        `unreadable_item`): what a client sees when NGUC renames a field.
+        """
+        self._path_faults[path] = _PathFault(
+            rewrite=lambda items: [unreadable_item(item) for item in items],
+            count=count,
+        )
+
     def clear_path(self, path: str) -> None:
         """Undo the fault of one REST path."""
         self._path_faults.pop(path, None)
@@ -902,6 +942,10 @@ class Simulator:
             )
         # The body is made now, from the state as it is now; sent later.
         response = await handler(request)
+        if fault.rewrite is not None and isinstance(response, web.Response):
+            assert response.body is not None
+            items = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            response = web.json_response(fault.rewrite(items))
         await self._pause(fault.stale)
         return response
 
@@ -1305,6 +1349,16 @@ class Simulator:
                     str(body["path"]),
                     float(body.get("seconds", 60.0)),
                     count=None if count is None else int(count),
+                )
+            case "truncate_path":
+                self.truncate_path(
+                    str(body["path"]),
+                    int(body.get("n", 0)),
+                    count=None if count is None else int(count),
+                )
+            case "unreadable_path":
+                self.unreadable_path(
+                    str(body["path"]), count=None if count is None else int(count)
                 )
             case "clear_path":
                 self.clear_path(str(body["path"]))
