@@ -11,13 +11,15 @@ is not yet read again after it came back, a wait is an estimate for a caller
 who may have left, so a caller due then is held until the view is live again.
 
 What it fired for is remembered per config entry and per automation, beyond
-one attachment of the trigger: turning the automation off and on, or editing
-it, does not fire again for the same wait.
+one attachment of the trigger and on disk: turning the automation off and
+on, editing it or restarting Home Assistant does not fire again for the same
+wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable
+import asyncio
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -31,10 +33,12 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import ATTR_DEVICE_ID, CONF_OPTIONS, CONF_TARGET
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback, split_entity_id
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.trigger import (
     Trigger,
     TriggerActionRunner,
@@ -82,6 +86,12 @@ FIRED_LINGER = timedelta(hours=1)
 # number unless their wait began after that sighting; this much later, as
 # NGUC's whole seconds and the snapshot's travel blur when a wait began.
 NEW_CALL_MARGIN = timedelta(seconds=5)
+
+# Where what the trigger fired for is kept across restarts, and how soon
+# after a change it is saved.
+STORAGE_KEY = f"{DOMAIN}.{CALLER_WAITING}"
+STORAGE_VERSION = 1
+SAVE_DELAY = 10
 
 # How often a caller held during an outage is looked at again: the end of a
 # state read after a reconnect tells no listener when nothing changed.
@@ -164,22 +174,138 @@ class _Seen:
 class _EntryMemory:
     """What the trigger keeps of one config entry beyond one attachment."""
 
-    def __init__(self) -> None:
-        """Start empty."""
+    def __init__(self, changed: Callable[[], None]) -> None:
+        """Start empty; ``changed`` saves, a while later."""
         #: Callers without a call id, by queue and number.
         self.numbers: dict[str, dict[str, _Seen]] = {}
         #: By automation: the calls fired for, and when last seen waiting.
         self.fired: dict[Hashable, dict[str, datetime]] = {}
+        self.changed = changed
 
 
-_MEMORY: HassKey[dict[str, _EntryMemory]] = HassKey(f"{DOMAIN}_{CALLER_WAITING}")
+class _Memory:
+    """What the trigger keeps of every entry, on disk across restarts.
+
+    Small: the callers fired for in the last hour or so, and the numbers
+    waiting without a call id. Saved a while after a change, and when Home
+    Assistant stops.
+    """
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Start empty; :meth:`async_load` reads the disk."""
+        self.entries: dict[str, _EntryMemory] = {}
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, STORAGE_KEY)
+        self.loaded: asyncio.Future[None] = hass.loop.create_future()
+
+    async def async_load(self, hass: HomeAssistant) -> None:
+        """Read what was kept; a part that does not read is set aside, logged."""
+        try:
+            await self._async_read(hass)
+        finally:
+            # Other attachments wait for this one's read, whatever it met.
+            self.loaded.set_result(None)
+
+    async def _async_read(self, hass: HomeAssistant) -> None:
+        data: Any
+        try:
+            data = await self._store.async_load()
+        except (HomeAssistantError, ValueError) as err:
+            data = err
+        if data is not None and not isinstance(data, dict):
+            LOGGER.warning(
+                "Setting aside the callers caller_waiting told of, which do not"
+                " read (%r): it may tell of them again",
+                data,
+            )
+            data = None
+        for entry_id, part in (data or {}).items():
+            if hass.config_entries.async_get_entry(entry_id) is None:
+                continue  # removed while Home Assistant was stopped
+            try:
+                self.entries[entry_id] = self._entry_from_disk(part)
+            except (AttributeError, KeyError, TypeError, ValueError) as err:
+                LOGGER.warning(
+                    "Setting aside the callers caller_waiting told of for entry"
+                    " %s, which do not read (%r): it may tell of them again",
+                    entry_id,
+                    err,
+                )
+
+    def entry(self, entry_id: str) -> _EntryMemory:
+        """Return the memory of one entry, made empty if there is none."""
+        if (memory := self.entries.get(entry_id)) is None:
+            memory = self.entries[entry_id] = _EntryMemory(self.save)
+        return memory
+
+    @callback
+    def remove(self, entry_id: str) -> None:
+        """Forget an entry that was removed."""
+        if self.entries.pop(entry_id, None) is not None:
+            self.save()
+
+    @callback
+    def save(self) -> None:
+        """Save a while later, with what has changed by then."""
+        self._store.async_delay_save(self._to_disk, SAVE_DELAY)
+
+    def _entry_from_disk(self, part: dict[str, Any]) -> _EntryMemory:
+        memory = _EntryMemory(self.save)
+        for queue_id, numbers in part["numbers"].items():
+            memory.numbers[str(queue_id)] = {
+                str(number): _Seen(_date(start), _date(last_seen))
+                for number, (start, last_seen) in numbers.items()
+            }
+        for owner, fired in part["fired"].items():
+            memory.fired[str(owner)] = {
+                str(key): _date(last_seen) for key, last_seen in fired.items()
+            }
+        return memory
+
+    def _to_disk(self) -> dict[str, Any]:
+        return {
+            entry_id: {
+                "numbers": {
+                    queue_id: {
+                        number: [seen.start.isoformat(), seen.last_seen.isoformat()]
+                        for number, seen in numbers.items()
+                    }
+                    for queue_id, numbers in memory.numbers.items()
+                    if numbers
+                },
+                # An attachment's own memory (not an automation's) ends with it.
+                "fired": {
+                    owner: {key: seen.isoformat() for key, seen in fired.items()}
+                    for owner, fired in memory.fired.items()
+                    if isinstance(owner, str) and fired
+                },
+            }
+            for entry_id, memory in self.entries.items()
+        }
 
 
-def _memory(hass: HomeAssistant, entry_id: str) -> _EntryMemory:
-    return hass.data.setdefault(_MEMORY, {}).setdefault(entry_id, _EntryMemory())
+def _date(value: Any) -> datetime:
+    """Return a stored date; ValueError if it is none."""
+    if not isinstance(value, str) or (date := dt_util.parse_datetime(value)) is None:
+        raise ValueError(f"not a date: {value!r}")
+    if date.tzinfo is None:
+        raise ValueError(f"a date without a time zone: {value!r}")
+    return date
 
 
-def _owner_of(action: TriggerAction, threshold: timedelta) -> Hashable | None:
+_MEMORY: HassKey[_Memory] = HassKey(f"{DOMAIN}_{CALLER_WAITING}")
+
+
+async def _async_memory(hass: HomeAssistant) -> _Memory:
+    """Return the trigger's memory, read from disk the first time."""
+    if (memory := hass.data.get(_MEMORY)) is None:
+        memory = hass.data[_MEMORY] = _Memory(hass)
+        await memory.async_load(hass)
+    else:
+        await memory.loaded
+    return memory
+
+
+def _owner_of(action: TriggerAction, threshold: timedelta) -> str | None:
     """Return what stays the same for one trigger of one automation; None if unknown.
 
     The automation's id (its entity id, without one) stays across turning it
@@ -192,7 +318,9 @@ def _owner_of(action: TriggerAction, threshold: timedelta) -> Hashable | None:
     if not isinstance(entity, Entity) or entity.entity_id is None:
         return None
     domain = split_entity_id(entity.entity_id)[0]
-    return (domain, entity.unique_id or entity.entity_id, threshold)
+    seconds = round(threshold.total_seconds())
+    # A string: it is a key of the stored memory.
+    return f"{domain}:{entity.unique_id or entity.entity_id}:{seconds}"
 
 
 class CallerWaitingTrigger(Trigger):
@@ -227,7 +355,7 @@ class CallerWaitingTrigger(Trigger):
         options: dict[str, Any] = config.options or {}
         self._device_ids: list[str] = cv.ensure_list(target.get(ATTR_DEVICE_ID))
         self._threshold = timedelta(seconds=options[CONF_SECONDS])
-        self._owner: Hashable | None = None
+        self._owner: str | None = None
 
     @override
     async def async_attach_action(
@@ -253,6 +381,7 @@ class CallerWaitingTrigger(Trigger):
         # Not an automation's (a script's wait_for_trigger, say): what it
         # fired for lasts as long as this attachment.
         owner: Hashable = self._owner if self._owner is not None else object()
+        memories = await _async_memory(self._hass)
         watches: list[_QueueWatch] = []
         for device_id in self._device_ids:
             try:
@@ -261,7 +390,7 @@ class CallerWaitingTrigger(Trigger):
                 # Removed since the automation was validated.
                 LOGGER.warning("Not watching a queue for waiting callers: %s", err)
                 continue
-            memory = _memory(self._hass, entry_id)
+            memory = memories.entry(entry_id)
             watch = _QueueWatch(
                 self._hass,
                 entry_id=entry_id,
@@ -283,7 +412,7 @@ class CallerWaitingTrigger(Trigger):
                 watch.async_stop()
             # Kept for the automation's next attachment, unless empty or
             # nobody's.
-            for entry_memory in self._hass.data.get(_MEMORY, {}).values():
+            for entry_memory in memories.entries.values():
                 if self._owner is None or not entry_memory.fired.get(owner, True):
                     entry_memory.fired.pop(owner, None)
 
@@ -367,8 +496,10 @@ class _QueueWatch:
     def _entry_changed(self, change: ConfigEntryChange, entry: ConfigEntry) -> None:
         if entry.entry_id != self._entry_id:
             return
-        if change is ConfigEntryChange.REMOVED:
-            self._hass.data.get(_MEMORY, {}).pop(self._entry_id, None)
+        if change is ConfigEntryChange.REMOVED and (
+            memories := self._hass.data.get(_MEMORY)
+        ):
+            memories.remove(self._entry_id)
         if change is ConfigEntryChange.UPDATED and entry.state is (
             ConfigEntryState.LOADED
         ):
@@ -506,11 +637,14 @@ class _QueueWatch:
                 wait is not None and start > seen.last_seen + NEW_CALL_MARGIN
             ):
                 seen = numbers[number] = _Seen(start, received)
+                self._memory.changed()
             else:
                 seen.last_seen = max(seen.last_seen, received)
             keys[_number_key(number, seen)] = caller
-        for number in numbers.keys() - listed:
-            del numbers[number]
+        if gone := numbers.keys() - listed:
+            for number in gone:
+                del numbers[number]
+            self._memory.changed()
         return keys
 
     def _prune(self, coordinator: NgucCoordinator, now: datetime) -> None:
@@ -531,6 +665,7 @@ class _QueueWatch:
                 self._fired[key] = now
             else:
                 del self._fired[key]
+        self._memory.changed()
 
     @callback
     def _time(
@@ -571,6 +706,7 @@ class _QueueWatch:
         self._fired[key] = now
         if len(self._fired) > FIRED_KEPT:
             del self._fired[next(iter(self._fired))]
+        self._memory.changed()
         queue = self._snapshot
         name = (queue.name if queue is not None else None) or self._queue_id
         wait = round((now - since).total_seconds())

@@ -35,6 +35,11 @@ import voluptuous as vol
 
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
+from custom_components.weblink_nguc.trigger import (
+    _MEMORY as MEMORY,
+    SAVE_DELAY,
+    STORAGE_KEY,
+)
 from tests.e2e.examples import readme_examples
 from tests.simulator import QueueCaller, Simulator
 
@@ -44,6 +49,7 @@ SUPPORT, SALES = "501", "502"
 ERIK = "86481"
 FIRST, SECOND = "0701111111", "0702222222"
 RAN = "caller_waiting_ran"
+ENTRY = "the entry"  # stands for the entry's id in stored data
 
 # The clock runs, as the simulator answers over real sockets; the tests move
 # it on to a number of seconds after a snapshot arrived.
@@ -852,3 +858,69 @@ async def test_the_readme_automation_runs(
         FIRST,
         SECOND,
     ]
+
+
+async def test_not_again_after_a_restart(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """What an automation fired for is kept on disk: a restart does not repeat it."""
+    support = device_id(init_integration, queue_key(SUPPORT))
+    runs = await add_automation(hass, [support], 60)
+    await simulator.add_caller(SUPPORT, FIRST, wait=70)
+    await wait_for(hass, lambda: len(runs) == 1)
+    await at(hass, freezer, dt_util.utcnow(), SAVE_DELAY + 1)
+    assert hass_storage[STORAGE_KEY]["data"]
+
+    # As after a restart: read back from disk by the automation made anew.
+    hass.data.pop(MEMORY)
+    await reload_automations(
+        hass, automation_config([support], 60, alias="Long wait, restarted")
+    )
+    await at(hass, freezer, dt_util.utcnow(), 30)
+    assert len(runs) == 1
+    await simulator.add_caller(SUPPORT, SECOND, wait=70)
+    await wait_for(hass, lambda: len(runs) == 2)
+    assert [run.data["caller"] for run in runs] == [FIRST, SECOND]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        ["not", "a", "dict"],
+        {
+            ENTRY: {"numbers": [], "fired": {}},
+            # An entry removed meanwhile: left out, not even read.
+            "gone": {"numbers": {}, "fired": {"a": {"call": "not a date"}}},
+        },
+        {ENTRY: {"numbers": {}, "fired": {"a": {"call": "not a date"}}}},
+        {ENTRY: {"numbers": {"501": {"0701": ["2026-12-07T09:00:00"]}}}},
+        {ENTRY: {"numbers": {"501": {"0701": ["9:00", "9:01"]}}, "fired": {}}},
+    ],
+    ids=["not_a_dict", "list_for_dict", "no_date", "missing_key", "bad_dates"],
+)
+async def test_damaged_memory_is_set_aside(
+    *,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    stored: Any,
+) -> None:
+    """What does not read is logged and set aside; the trigger works on."""
+    if isinstance(stored, dict):
+        stored = {
+            init_integration.entry_id if entry_id == ENTRY else entry_id: part
+            for entry_id, part in stored.items()
+        }
+    hass_storage[STORAGE_KEY] = {"version": 1, "key": STORAGE_KEY, "data": stored}
+    runs = await add_automation(
+        hass, [device_id(init_integration, queue_key(SUPPORT))], 60
+    )
+    assert "Setting aside the callers caller_waiting told of" in caplog.text
+    await simulator.add_caller(SUPPORT, FIRST, wait=70)
+    await wait_for(hass, lambda: len(runs) == 1)
