@@ -92,17 +92,26 @@ async def test_calls_to_return_get_calls_and_whom_to_follow(
     # a colleague's missed call goes on none.
     await simulator.finish_call(ANNA, remote=NATIONAL, disposition="NO ANSWER")
     await simulator.finish_call(ERIK, remote=INTERNATIONAL, disposition="BUSY")
-    await simulator.push_event(
-        "QueueCdr",
-        simulator.company.queue_cdr(
-            SUPPORT,
-            call_guid=simulator.company.new_call_guid(),
-            callerid=E164,
-            disposition="NOANSWERED",
-            wait_time=75,
-            reason="ABANDON",
-        ),
-    )
+    # A queue caller rings Erik and Maja, neither answers, and hangs up: one
+    # call, with its steps, in the history and on the list (issue 18).
+    queued = simulator.company.new_call_guid()
+    for agent, reason in (
+        (ERIK, "RINGNOANSWER"),
+        (MAJA, "RINGNOANSWER"),
+        (None, "ABANDON"),
+    ):
+        await simulator.push_event(
+            "QueueCdr",
+            simulator.company.queue_cdr(
+                SUPPORT,
+                call_guid=queued,
+                callerid=E164,
+                disposition="NOANSWERED",
+                agent_id=agent,
+                wait_time=75,
+                reason=reason,
+            ),
+        )
     await simulator.finish_call(MAJA, remote=ERIK_EXTENSION, disposition="NO ANSWER")
 
     # The four records arrived (in order: Maja's last).
@@ -133,6 +142,11 @@ async def test_calls_to_return_get_calls_and_whom_to_follow(
         ("missed", "Anna Lindqvist", None, E164),
     ]
     assert history[0]["name"] == "Erik Johansson"  # a colleague, by name
+    assert [(s["type"], s["user"]) for s in history[1]["steps"]] == [
+        ("queue_not_answered", "Erik Johansson"),
+        ("queue_not_answered", "Maja Karlsson"),
+        ("queue_not_answered", None),
+    ]
     assert all(call["time"].endswith("+00:00") for call in history)  # zoned
     anna_missed = await get_calls(
         hass, {"device_id": [devices["Anna Lindqvist"]], "type": ["missed"]}
