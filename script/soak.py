@@ -6,7 +6,8 @@ rate, with a random fault every few seconds (tests/harness/faults.py, the
 fault matrix's faults and issue 14's: an empty list once, a refused list,
 the token endpoint down, a token answer after 20 s; issue 18's: a list cut
 short once, a list whose items cannot be read, 401 on every list with the
-token endpoint down, a restart of the entry during a REST outage, options
+token endpoint down, a restart of the entry during a REST outage or a slow
+token answer, options
 changed (follow a subset, everyone, an item removed from NGUC), and
 connections cut every few seconds). After each fault the
 traffic pauses and the run waits until Home Assistant shows the simulator's
@@ -267,6 +268,7 @@ class Soak:
             "unreadable_list": self.unreadable_list,
             "lists_401_token_down": self.lists_401_token_down,
             "restart_during_outage": self.restart_during_outage,
+            "restart_during_slow_token": self.restart_during_slow_token,
             "follow_subset": self.follow_subset,
             "follow_everyone": self.follow_everyone,
             "removed_from_nguc": self.removed_from_nguc,
@@ -660,6 +662,22 @@ class Soak:
         self.faults.empty_list_once(path)
         await self.faults.force_read()
         await asyncio.sleep(1.0)  # the read is over; its verdict is in the registry
+
+    async def restart_during_slow_token(self) -> None:
+        """Restart the entry while a token answer takes 20 s: the unload takes at most 5 s.
+
+        The renewal goes on past the unload; its tokens are kept (the next
+        start takes them), so no password is asked for (issue 18 §6).
+        """
+        self.faults.slow_token(SLOW_TOKEN_S)
+        grants = self.sim.token_requests
+        await self.faults.token_expired()
+        deadline = time.monotonic() + 10.0
+        while self.sim.token_requests == grants and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await self.restart_entry()
+        await asyncio.sleep(SLOW_TOKEN_S + 1.0)
+        self.faults.slow_token(0.0)
 
     async def _options_form(self) -> dict[str, Any] | None:
         """Open the options form; return it, or None (noted) if it did not open."""
