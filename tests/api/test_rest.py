@@ -27,6 +27,7 @@ from custom_components.weblink_nguc.api import (
     User,
     UserStatus,
 )
+from custom_components.weblink_nguc.api.client import NgucUnreadableListError
 from tests.simulator import Account, Simulator, demo_company
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -212,6 +213,21 @@ async def test_item_without_id_is_skipped(
     ]
 
 
+async def test_list_of_items_none_readable_is_a_failure(
+    simulator: Simulator, client: NgucClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 case 5: a field renamed in every item is no empty list."""
+    renamed = [
+        {"userId": user["id"], **{k: v for k, v in user.items() if k != "id"}}
+        for user in simulator.company.rest_users()
+    ]
+    monkeypatch.setattr(simulator.company, "rest_users", lambda: renamed)
+    with pytest.raises(NgucUnreadableListError, match="none of the 4 items"):
+        await client.get_users()
+    monkeypatch.setattr(simulator.company, "rest_users", list)
+    assert await client.get_users() == []  # truly empty is an answer
+
+
 async def test_list_endpoint_answering_an_object(
     simulator: Simulator, client: NgucClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,6 +316,20 @@ async def test_401_after_refresh_is_a_fault_not_bad_credentials(
         assert sim.requests.count("GET /company/user") == 2  # retried once only
     finally:
         await sim.stop()
+
+
+async def test_401_while_the_token_endpoint_is_down_is_a_plain_fault(
+    simulator: Simulator, client: NgucClient
+) -> None:
+    """Issue 18 case 1: no wait until the token's next renewal (an hour) rides along.
+
+    The caller retries on its own backoff; a 429's Retry-After is for 429s.
+    """
+    simulator.token_down()
+    simulator.fail_path("/company/user", 401)
+    with pytest.raises(NgucConnectionError, match="could not be renewed") as info:
+        await client.get_users()
+    assert not isinstance(info.value, NgucRateLimitError)
 
 
 async def test_401_and_refresh_rejected_without_password(
