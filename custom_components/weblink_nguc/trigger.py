@@ -97,12 +97,31 @@ SAVE_DELAY = 10
 # state read after a reconnect tells no listener when nothing changed.
 HELD_RECHECK = 1.0
 
-_TARGET_SCHEMA = vol.Schema(
-    {
-        vol.Required(ATTR_DEVICE_ID): vol.All(
-            cv.ensure_list, vol.Length(min=1), [cv.string]
-        ),
-    }
+
+def _queues_only(target: Any) -> Any:
+    """Refuse areas, floors, labels and entities: the target is queue devices."""
+    if isinstance(target, dict) and (
+        others := sorted(
+            key for key, value in target.items() if key != ATTR_DEVICE_ID and value
+        )
+    ):
+        raise vol.Invalid(
+            f"The target of caller_waiting is call queue devices, not {', '.join(others)}"
+        )
+    return target
+
+
+_TARGET_SCHEMA = vol.All(
+    _queues_only,
+    vol.Schema(
+        {
+            vol.Required(ATTR_DEVICE_ID): vol.All(
+                cv.ensure_list, vol.Length(min=1), [cv.string]
+            ),
+        },
+        # Empty lists of other kinds, as the editor may leave them.
+        extra=vol.REMOVE_EXTRA,
+    ),
 )
 
 _CONFIG_SCHEMA = vol.Schema(

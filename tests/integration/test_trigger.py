@@ -556,6 +556,15 @@ async def test_devices_that_are_not_queues_are_rejected(
     for devices, message in cases:
         with pytest.raises(vol.Invalid, match=message):
             await async_validate_trigger_config(hass, [trigger(devices, 60)])
+    # Not an area or a label, even one holding queues.
+    config = trigger([support], 60)
+    config["target"]["area_id"] = ["office"]
+    with pytest.raises(vol.Invalid, match="call queue devices, not area_id"):
+        await async_validate_trigger_config(hass, [config])
+    # What the editor leaves empty is no choice.
+    config["target"]["area_id"] = []
+    (validated,) = await async_validate_trigger_config(hass, [config])
+    assert validated["target"] == {"device_id": [support]}
 
 
 async def test_described_and_translated(
