@@ -333,6 +333,8 @@ def _owner_of(action: TriggerAction, threshold: timedelta) -> str | None:
     minute, a second at five); its queues do not need to: a call is told
     apart by its id, or by its queue and number.
     """
+    # Home Assistant tells a trigger nothing of whose it is; an automation's
+    # action is a method of its entity.
     entity = getattr(action, "__self__", None)
     if not isinstance(entity, Entity) or entity.entity_id is None:
         return None
