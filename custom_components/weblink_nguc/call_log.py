@@ -58,6 +58,8 @@ KEEP: Final = timedelta(days=14)
 MAX_CALLS: Final = 5000
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10  # seconds: a burst of calls is one write
+#: The reasons of a queue's step that rang an agent, the caller still waiting.
+RING_REASONS: Final = frozenset({"RINGNOANSWER", "RINGCANCELED", "RINGNOTAVAIL"})
 #: A queue's steps without call_guid, of one number, this close: one call.
 SAME_CALL: Final = timedelta(minutes=10)
 
@@ -78,15 +80,22 @@ class Step:
     duration: int | None
     recorded: bool
     call_guid: str | None
+    reason: str | None = None  # a queue's step: NGUC's reason, when it says
 
     @property
     def left_queue(self) -> bool:
         """Return True for a queue's step that ends the caller's wait unanswered.
 
-        A step naming an agent is that agent rung without answer; the
-        caller still waits. Without one, the caller hung up or timed out.
+        ``RINGNOANSWER`` is an agent rung without answer: the caller still
+        waits; any other reason (``ABANDON``, ``EXITWITHTIMEOUT``...) ends
+        the wait. Without a reason, a step naming an agent is that agent
+        rung, and one without the caller leaving.
         """
-        return self.type == CALL_QUEUE_NOT_ANSWERED and self.user_id is None
+        if self.type != CALL_QUEUE_NOT_ANSWERED:
+            return False
+        if self.reason:
+            return self.reason not in RING_REASONS
+        return self.user_id is None
 
     @property
     def same(self) -> tuple[str | None, ...]:
@@ -120,6 +129,7 @@ class Step:
             "duration": self.duration,
             "recorded": self.recorded,
             "call_guid": self.call_guid,
+            "reason": self.reason,
         }
 
     @classmethod
@@ -144,6 +154,7 @@ class Step:
             else None,
             recorded=bool(data.get("recorded")),
             call_guid=_opt(data.get("call_guid")),
+            reason=_opt(data.get("reason")),
         )
 
 
@@ -414,7 +425,14 @@ def _queue_step(record: QueueCdr, directory: Directory, time: datetime) -> Step 
         duration=record.talk_time,
         recorded=False,  # a queue's record does not say
         call_guid=record.call_guid or record.id,
+        # Read once the record carries it (api.QueueCdr); until then, the
+        # agent named tells a ring from the caller leaving.
+        reason=_reason(getattr(record, "reason", None)),
     )
+
+
+def _reason(value: object) -> str | None:
+    return value.strip().upper() or None if isinstance(value, str) else None
 
 
 def _fingerprint(record: Cdr | QueueCdr) -> str:

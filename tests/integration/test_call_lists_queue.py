@@ -23,6 +23,7 @@ from custom_components.weblink_nguc.call_log import (
     SAME_CALL,
     CallLog,
     Directory,
+    Step,
     step_of,
 )
 from custom_components.weblink_nguc.const import DOMAIN
@@ -237,3 +238,36 @@ async def test_steps_without_call_guid_by_number_and_close_times(
     later = SAME_CALL + timedelta(minutes=2)
     assert add(CALLER, "NOANSWERED", None, later) != first
     assert len(log) == 3
+
+
+@pytest.mark.parametrize(
+    ("agent", "reason", "left"),
+    [
+        (ERIK, None, False),  # an agent rung, no reason given
+        (None, None, True),  # no agent: the caller left
+        (ERIK, "RINGNOANSWER", False),
+        (None, "RINGNOANSWER", False),
+        (ERIK, "ABANDON", True),  # the caller hung up while the agent rang
+        (None, "EXITWITHTIMEOUT", True),
+    ],
+)
+def test_a_step_that_ends_the_wait(
+    agent: str | None, reason: str | None, left: bool
+) -> None:
+    """NGUC's reason, when a record has one, tells a ring from the caller leaving."""
+    step = Step(
+        time=dt_util.utcnow(),
+        type="queue_not_answered",
+        user_id=agent,
+        user=None,
+        queue_id=SUPPORT,
+        queue="Support",
+        number=CALLER_E164,
+        name=None,
+        colleague=False,
+        duration=None,
+        recorded=False,
+        call_guid="q.1",
+        reason=reason,
+    )
+    assert step.left_queue is left
