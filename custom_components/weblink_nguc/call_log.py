@@ -51,6 +51,7 @@ _QUEUE_TYPES: Final = {
     c.QDISPOSITION_NOANSWERED: CALL_QUEUE_NOT_ANSWERED,
     c.QDISPOSITION_TRANSFER: CALL_QUEUE_TRANSFERRED,
 }
+_INCOMING_TYPES: Final = frozenset({CALL_ANSWERED, CALL_MISSED})
 #: Calls that reached the other party: after one, nobody needs to call back.
 REACHED_TYPES: Final = frozenset({CALL_ANSWERED, CALL_OUTGOING, CALL_QUEUE_ANSWERED})
 
@@ -195,7 +196,9 @@ class Call:
         """Return the step that says what the call was for the caller.
 
         A queue's call is its queue's (answered: by whom); else an answered
-        leg, else the first leg.
+        leg, an incoming one before an outgoing one (a colleague's call is
+        the callee's), else the first leg: the same whatever order the
+        records came in.
         """
         steps = self.steps
         queued = [step for step in steps if step.queue_id is not None]
@@ -204,10 +207,13 @@ class Call:
                 if step.type == CALL_QUEUE_ANSWERED:
                     return step
             return queued[-1]
-        for step in steps:
-            if step.type in REACHED_TYPES:
-                return step
-        return steps[0]
+        return min(
+            steps,
+            key=lambda step: (
+                step.type not in REACHED_TYPES,
+                step.type not in _INCOMING_TYPES,
+            ),
+        )
 
     @property
     def type(self) -> str:

@@ -18,7 +18,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.weblink_nguc.api import QueueCdr
+from custom_components.weblink_nguc.api import Cdr, QueueCdr
 from custom_components.weblink_nguc.call_log import (
     SAME_CALL,
     CallLog,
@@ -271,3 +271,38 @@ def test_a_step_that_ends_the_wait(
         reason=reason,
     )
     assert step.left_queue is left
+
+
+@pytest.mark.parametrize("answered_first", [True, False])
+async def test_legs_of_one_call_read_alike_in_any_order(
+    hass: HomeAssistant, answered_first: bool
+) -> None:
+    """Anna missed it and Erik answered (one call_guid): answered, by Erik, once."""
+    log = CallLog(hass, "entry")
+    directory = Directory({}, {}, "SE")
+
+    def leg(user: str, disposition: str) -> Cdr:
+        return Cdr(
+            id=f"{user}-leg",
+            call_guid="g.1",
+            calldate=None,
+            direction="IN",
+            src=CALLER,
+            dst="101",
+            src_user_id=None,
+            dst_user_id=user,
+            billsec=5,
+            disposition=disposition,
+            recording_id=None,
+        )
+
+    legs = [leg(ERIK, "ANSWER"), leg(ANNA, "NO ANSWER")]
+    call = None
+    for record in legs if answered_first else legs[::-1]:
+        step = step_of(record, directory, dt_util.utcnow())
+        assert step is not None
+        call = log.add(record, step) or call
+    assert call is not None
+    assert len(log) == 1
+    assert (call.type, call.user_id, call.number) == ("answered", ERIK, CALLER_E164)
+    assert call.users() == {ANNA, ERIK}
