@@ -1,0 +1,1 @@
+"""Stateful property tests of the whole integration (Hypothesis state machines)."""
