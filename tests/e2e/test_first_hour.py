@@ -559,7 +559,7 @@ async def look_at_device_pages(
             (
                 "Waiting callers",
                 "Completed calls today",
-                "queue call from 0731234567 answered by Erik Johansson",
+                "queue call from +46731234567 answered by Erik Johansson",
             ),
             "device-queue.png",
         ),

@@ -1031,7 +1031,7 @@ async def test_missed_calls_without_ids_each_count(
     missed = state_of(hass, Platform.SENSOR, user_key(ERIK), "missed_calls_today")
     assert missed.state == "3"
     last = state_of(hass, Platform.SENSOR, user_key(ERIK), "last_missed_call")
-    assert last.attributes["caller"] == "0739876543"
+    assert last.attributes["caller"] == "+46739876543"
     assert not errors_in(caplog)
 
 
@@ -1071,7 +1071,7 @@ async def test_queue_calls_without_ids_each_fire(
         if event.data["entity_id"] == entity_id
         and event.data["new_state"].state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
     ]
-    assert fired == ["0701234567", "0701234567", "0739876543"]
+    assert fired == ["+46701234567", "+46701234567", "+46739876543"]
     assert not errors_in(caplog)
 
 
