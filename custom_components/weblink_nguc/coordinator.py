@@ -277,7 +277,7 @@ class NgucCoordinator:
 
     # --- Publishing --------------------------------------------------------------
 
-    def _replace(self, new: NgucData, first_answers: frozenset[str]) -> None:
+    def _replace(self, new: NgucData, stale_check: frozenset[str]) -> None:
         """Replace the data by a read's; tell what changed."""
         new = self.following.filter(new)
         # A queue the read answered anew is as of now; one an event brought
@@ -293,9 +293,9 @@ class NgucCoordinator:
         changes = self.data.diff(new)
         self.data = new
         self.calls.reset(new.statuses.values())
-        if first_answers:
+        if stale_check:
             # Devices of items removed while Home Assistant was stopped.
-            kinds = self.reader.kinds_of(first_answers)
+            kinds = self.reader.kinds_of(stale_check)
             self.devices.async_remove_stale(new, kinds)
         # Coming back from unavailable, the flip writes every entity.
         self._publish(changes, notify=self.available)

@@ -68,6 +68,13 @@ class Answers:
     lists: dict[str, list[Any] | NgucError] = field(default_factory=dict)
     first_answers: frozenset[str] = frozenset()
     """Parts whose list answered for the first time in this run."""
+    stale_check: frozenset[str] = frozenset()
+    """Parts whose answer tells which devices went while Home Assistant was stopped.
+
+    Their first answer in this run, which is judged with what was kept on
+    disk; the second when what was kept of the part was set aside: nothing
+    then vouches for the items a single answer lacks.
+    """
 
 
 @dataclass(slots=True)
@@ -103,6 +110,7 @@ class NgucReader:
         self.store = NgucStore(hass, entry, lambda: self.ever_answered)
         self._missing: dict[str, str] = {}  # part -> the path that answered 404
         self._failing: dict[str, _Failing] = {}
+        self._answers: dict[str, int] = {}  # part -> answers in this run
 
     async def async_read(self, parts: Collection[str], *, read_me: bool) -> Answers:
         """Read the lists of ``parts`` (and ``/user/me`` if asked), each on its own.
@@ -139,6 +147,13 @@ class NgucReader:
                 self._endpoint_answers(part)
                 answered.add(part)
         answers.first_answers = frozenset(answered - self.ever_answered)
+        for part in answered:
+            self._answers[part] = self._answers.get(part, 0) + 1
+        answers.stale_check = frozenset(
+            part
+            for part in answered
+            if self._answers[part] == (2 if part in self.store.set_aside else 1)
+        )
         self.answered = (self.answered - set(wanted)) | answered
         self.ever_answered |= answered
         return answers

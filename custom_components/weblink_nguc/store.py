@@ -48,6 +48,8 @@ class NgucStore:
         self._store = _store(hass, entry)
         self._answered = answered
         self._parts: dict[str, dict[str, Any]] = {}
+        #: Parts kept on disk that could not be read at load.
+        self.set_aside: set[str] = set()
         self._save_pending = False
         self._data: Callable[[], NgucData] | None = None
 
@@ -60,6 +62,7 @@ class NgucStore:
                 type(stored).__name__,
             )
             stored = None
+            self.set_aside.update(_FROM_DISK)
         self._parts = {}
         for part, from_disk in _FROM_DISK.items():
             try:
@@ -72,6 +75,7 @@ class NgucStore:
                     err,
                 )
                 self._parts[part] = {}
+                self.set_aside.add(part)
 
     def items(self, part: str) -> dict[str, Any]:
         """Return the items of a part of NgucData kept at the last run."""

@@ -65,7 +65,8 @@ HELD_EVENTS_MAX = 10_000
 EVENT_PARTS = frozenset({PART_STATUSES, PART_QUEUES})
 LASTING_PARTS = ALL_PARTS - EVENT_PARTS
 
-# Replaces the data by a read's: (new data, parts whose list answered first).
+# Replaces the data by a read's: (new data, parts whose answer tells which
+# devices went while Home Assistant was stopped).
 type Replace = Callable[[NgucData, frozenset[str]], None]
 
 
@@ -288,7 +289,7 @@ class NgucSync:
             # Kept from the event itself, it changes nothing: still unknown.
             if isinstance(update, UserStatus) and update.user_id not in new.users:
                 unknown.add(user_key(update.user_id))
-        self._replace(new, answers.first_answers)
+        self._replace(new, answers.stale_check)
         self._health.synced()
         if len(answers.lists) == len(ALL_PARTS):
             self.unknown.settle(new, unknown)
@@ -326,6 +327,10 @@ class NgucSync:
             )
         if verdict.recheck_at is not None:
             self._due[part] = max(now, verdict.recheck_at)
+        elif part in answers.first_answers and part in self._reader.store.set_aside:
+            # Nothing on disk to doubt a first answer with: a second one
+            # decides which devices went while Home Assistant was stopped.
+            self._due[part] = now + delay
         return verdict.items
 
     def _failed(self, part: str, err: NgucError, now: float) -> None:

@@ -59,6 +59,23 @@ def devices_of(hass: HomeAssistant, entry: MockConfigEntry) -> set[str]:
     }
 
 
+def removed_devices(hass: HomeAssistant) -> list[str]:
+    """Return the ids of the devices removed from now on (a list that grows).
+
+    A device removed and made again keeps its id: only this tells.
+    """
+    removed: list[str] = []
+    hass.bus.async_listen(
+        dr.EVENT_DEVICE_REGISTRY_UPDATED,
+        lambda event: (
+            removed.append(event.data["device_id"])
+            if event.data["action"] == "remove"
+            else None
+        ),
+    )
+    return removed
+
+
 def issue(hass: HomeAssistant, entry: MockConfigEntry, name: str) -> Any:
     """Return one of the entry's repair issues, if raised."""
     return ir.async_get(hass).async_get_issue(DOMAIN, f"{entry.entry_id}_{name}")
@@ -144,6 +161,7 @@ async def test_restart_during_an_outage_keeps_the_store_and_every_device(
     """Case 2: lists fail, a Queue event arrives, restart: the store keeps all."""
     entry = init_integration
     devices = devices_of(hass, entry)
+    removed = removed_devices(hass)
     for path in LIST_PATHS:
         simulator.fail_path(path, 500)
     await restart(hass, entry)
@@ -163,6 +181,7 @@ async def test_restart_during_an_outage_keeps_the_store_and_every_device(
     await simulator.wait_for_requests(c.PATH_USERS, reads(simulator, c.PATH_USERS) + 1)
     await hass.async_block_till_done()
     assert devices_of(hass, entry) == devices
+    assert removed == []
 
 
 # --- Case 3: whom to follow and a truncated answer ------------------------------------
@@ -187,6 +206,7 @@ async def test_truncated_answer_keeps_the_followed_users(
         assert device(hass, mock_config_entry, f"user_{user_id}") is not None
     simulator.override_path(c.PATH_USERS, simulator.company.rest_users()[:8], count=1)
     before = reads(simulator, c.PATH_USERS)
+    removed = removed_devices(hass)
     await reconnect(hass, mock_config_entry, simulator)
     for user_id in FOLLOWED:
         assert device(hass, mock_config_entry, f"user_{user_id}") is not None
@@ -196,6 +216,7 @@ async def test_truncated_answer_keeps_the_followed_users(
     for user_id in FOLLOWED:
         assert device(hass, mock_config_entry, f"user_{user_id}") is not None
     assert len(mock_config_entry.runtime_data.company().users) == 20
+    assert removed == []
 
 
 # --- Case 5: a list whose items cannot be read ------------------------------------------
@@ -212,6 +233,7 @@ async def test_unreadable_list_keeps_its_devices_and_raises_an_issue(
     ]
     simulator.override_path(c.PATH_DEVICES, renamed)
     before = reads(simulator, c.PATH_DEVICES)
+    removed = removed_devices(hass)
     await reconnect(hass, entry, simulator)
     await wait_for(hass, lambda: issue(hass, entry, "list_failing_devices") is not None)
     assert reads(simulator, c.PATH_DEVICES) >= before + 3
@@ -221,6 +243,7 @@ async def test_unreadable_list_keeps_its_devices_and_raises_an_issue(
     assert found.translation_key == "list_unreadable"
     assert found.translation_placeholders["endpoint"] == c.PATH_DEVICES
     assert entry.runtime_data.available
+    assert removed == []
     simulator.clear_path(c.PATH_DEVICES)
     await wait_for(hass, lambda: issue(hass, entry, "list_failing_devices") is None)
 
@@ -247,6 +270,7 @@ async def test_empty_answer_of_a_small_list_is_doubted(
     entry = init_integration
     simulator.override_path(path, [], count=1)
     before = reads(simulator, path)
+    removed = removed_devices(hass)
     await reconnect(hass, entry, simulator)
     for key in keys:
         assert device(hass, entry, key) is not None, key
@@ -254,6 +278,7 @@ async def test_empty_answer_of_a_small_list_is_doubted(
     await hass.async_block_till_done()
     for key in keys:
         assert device(hass, entry, key) is not None, key
+    assert removed == []
 
 
 async def test_one_phone_answered_empty_is_kept(
@@ -267,10 +292,12 @@ async def test_one_phone_answered_empty_is_kept(
     await wait_in_sync(hass, mock_config_entry)
     simulator.override_path(c.PATH_DEVICES, [], count=1)
     before = reads(simulator, c.PATH_DEVICES)
+    removed = removed_devices(hass)
     await reconnect(hass, mock_config_entry, simulator)
     await simulator.wait_for_requests(c.PATH_DEVICES, before + 2)
     await hass.async_block_till_done()
     assert device(hass, mock_config_entry, "device_9001") is not None
+    assert removed == []
 
 
 # --- Case 7: the options form -------------------------------------------------------------
@@ -396,17 +423,9 @@ async def test_events_between_two_empty_answers_save_a_queue(
 ) -> None:
     """Case 13: Support sends an event between two empty answers: it stays; Sales goes."""
     entry = init_integration
-    removed: list[str] = []
     registry = dr.async_get(hass)
     support = device(hass, entry, "queue_501").id
-    hass.bus.async_listen(
-        dr.EVENT_DEVICE_REGISTRY_UPDATED,
-        lambda event: (
-            removed.append(event.data["device_id"])
-            if event.data["action"] == "remove"
-            else None
-        ),
-    )
+    removed = removed_devices(hass)
     with applied(hass, Timings(shrink_recheck_delay=1.0)):
         simulator.override_path(c.PATH_QUEUES, [])
         before = reads(simulator, c.PATH_QUEUES)
@@ -470,6 +489,33 @@ async def test_damaged_store_part_is_set_aside(
     for part in ("users", "devices", "queues"):
         assert bool(store.items(part)) == (part != damaged and isinstance(data, dict))
     assert "Traceback" not in caplog.text
+
+
+async def test_damaged_store_part_and_an_empty_first_answer_keep_the_devices(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The users kept on disk set aside, then `[]` at the first read: no device goes.
+
+    Nothing on disk vouches for the users, so a second answer decides which
+    went while Home Assistant was stopped.
+    """
+    entry = init_integration
+    devices = devices_of(hass, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["users"] = "damaged"
+    simulator.override_path(c.PATH_USERS, [], count=1)
+    before = reads(simulator, c.PATH_USERS)
+    removed = removed_devices(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_in_sync(hass, entry)
+    await simulator.wait_for_requests(c.PATH_USERS, before + 2)
+    await wait_for(hass, lambda: "86481" in entry.runtime_data.data.users)
+    assert removed == []
+    assert devices_of(hass, entry) == devices
 
 
 # --- §6: a connection cut every 20 s -----------------------------------------------------
