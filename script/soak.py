@@ -271,7 +271,8 @@ class Soak:
             "restart_during_slow_token": self.restart_during_slow_token,
             "follow_subset": self.follow_subset,
             "follow_everyone": self.follow_everyone,
-            "removed_from_nguc": self.removed_from_nguc,
+            "followed_removed": self.followed_removed,
+            "left_out_removed": self.left_out_removed,
             "flapping": self.flapping,
             "quiet": self.quiet,
         }
@@ -587,7 +588,16 @@ class Soak:
         if not lists:
             return
         path = self.rng.choice(lists)
-        self.faults.truncated_list(path, self.rng.randint(1, sizes[path] - 1))
+        n = self.rng.randint(1, sizes[path] - 1)
+        assert self.entry is not None
+        followed = Followed.of(self.entry.options).users
+        if path == USERS and followed is not None:
+            # Following some users: cut the list before the first of them,
+            # so the answer names none of them (issue 18 §3).
+            order = list(company.users)
+            first = min((order.index(u) for u in followed if u in order), default=0)
+            n = first or n
+        self.faults.truncated_list(path, n)
         await self.faults.force_read()
         await asyncio.sleep(1.0)  # the read is over; its verdict is in the registry
 
@@ -731,46 +741,64 @@ class Soak:
             return
         await self._submit(form, {}, Followed())
 
-    async def removed_from_nguc(self) -> None:
-        """Remove a user from NGUC: one followed, or the one left out of the choice.
-
-        The second: follow all users but one, remove that one, then submit
-        the form unchanged. The choice must stay a choice (issue 18 §7), not
-        become everyone.
-        """
-        assert self.entry is not None
+    def _removable_users(self) -> list[str]:
+        """Return the users that may leave NGUC (not an account's); add one if few are left."""
         company = self.sim.company
         own = {account.pbx_user_id for account in company.accounts.values()}
-        candidates = [user for user in company.users if user not in own]
-        if len(candidates) < 2:
-            return
+        if len(company.users) - len(own) < 3:
+            # Someone joins (told by no event): the next read finds them.
+            user_id = company.new_item_id("user")
+            company.add_user(User(user_id, f"Nyanställd {user_id}", user_id[-3:], ""))
+            phone_id = company.new_item_id("device")
+            company.add_device(
+                Device(phone_id, user_id, f"Telefon {phone_id}", "Yealink T54W")
+            )
+        return [user for user in company.users if user not in own]
+
+    async def followed_removed(self) -> None:
+        """Remove a followed user from NGUC (no event): their devices go, nothing else."""
+        assert self.entry is not None
         await self.traffic.stop()  # the demo's calls refer to users
         try:
-            if self.rng.random() < 0.5:
-                followed = Followed.of(self.entry.options)
-                gone = self.rng.choice(
-                    [user for user in candidates if followed.user(user)] or candidates
-                )
-                self.faults.remove_user(gone)
-                await self.faults.force_read()
-                return
+            candidates = self._removable_users()
+            followed = Followed.of(self.entry.options)
+            gone = self.rng.choice(
+                [user for user in candidates if followed.user(user)] or candidates
+            )
+            self.faults.remove_user(gone)
+            await self.faults.force_read()
+        finally:
+            self.traffic.start()
+
+    async def left_out_removed(self) -> None:
+        """Follow all users but one, remove that one from NGUC, submit the form unchanged.
+
+        The choice must stay a choice (issue 18 §7), not become everyone.
+        """
+        assert self.entry is not None
+        await self.traffic.stop()  # the demo's calls refer to users
+        try:
+            removable = set(self._removable_users())
+            await self.faults.force_read()  # the form offers the company as last read
+            await asyncio.sleep(1.0)
             form = await self._options_form()
             if form is None:
                 return
-            users = [user for user in _listed(form).get("users", []) if user not in own]
+            listed = _listed(form).get("users", [])
+            users = [user for user in listed if user in removable]
             if len(users) < 2:
+                self.hass.config_entries.options.async_abort(form["flow_id"])
                 return
             left_out = self.rng.choice(users)
-            chosen = [user for user in _listed(form)["users"] if user != left_out]
-            await self._submit(
-                form,
-                {"users": chosen},
-                Followed(chosen, Followed.of(self.entry.options).queues),
-            )
+            chosen = [user for user in listed if user != left_out]
+            queues = Followed.of(self.entry.options).queues
+            choice: dict[str, list[str]] = {"users": chosen}
+            if queues is not None:
+                choice["queues"] = sorted(queues)
+            await self._submit(form, choice, Followed(chosen, queues))
             self.faults.remove_user(left_out)
             await self.faults.force_read()
-            # The form offers the company as last read: once it no longer
-            # has the one left out, submit it as it comes.
+            # Once the form no longer offers the one left out, submit it as it comes.
             deadline = time.monotonic() + RECOVERY_TIMEOUT
             while True:
                 form = await self._options_form()
@@ -780,7 +808,7 @@ class Soak:
                     break
                 self.hass.config_entries.options.async_abort(form["flow_id"])
                 if time.monotonic() > deadline:
-                    self.fail(f"the options form still lists removed user {left_out}")
+                    self.fail(f"the options form still offers removed user {left_out}")
                     return
                 await asyncio.sleep(0.5)
             unchanged = _suggested(form)
@@ -791,7 +819,7 @@ class Soak:
             )
             if "users" not in self.entry.options:
                 self.fail(
-                    "submitting the form unchanged, after the one user left out "
+                    "the form submitted unchanged, after the one user left out "
                     "left NGUC, turned the choice into everyone"
                 )
         finally:
