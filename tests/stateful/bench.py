@@ -125,9 +125,23 @@ class RecordingSimulator(Simulator):
 
     def __init__(self, made: Company, clock: FakeClock, reads: Reads) -> None:
         """Serve ``made``; record into ``reads``."""
-        super().__init__(made)
         self._clock = clock
         self._reads = reads
+        #: Fake times at which a websocket was authenticated.
+        self.authenticated_at: list[float] = []
+        self._authenticated = 0
+        super().__init__(made)
+
+    @property  # type: ignore[override]
+    def authenticated_count(self) -> int:
+        """Websockets authenticated so far; each one's fake time is noted."""
+        return self._authenticated
+
+    @authenticated_count.setter
+    def authenticated_count(self, count: int) -> None:
+        if count > self._authenticated:
+            self.authenticated_at.append(self._clock.now())
+        self._authenticated = count
 
     def _make_app(self) -> web.Application:
         app = super()._make_app()
@@ -169,13 +183,12 @@ class Bench:
         self.removed: list[tuple[float, str, str]] = []
         #: (fake time, kind, id) of every event pushed that names an item.
         self.named: list[tuple[float, str, str]] = []
-        #: Fake times at which a websocket was authenticated or the entry set up.
-        self.fresh_starts: list[float] = []
+        #: Fake times at which the entry was set up.
+        self.setups: list[float] = []
         self._identifiers: dict[str, set[str]] = {}
         self._stack = contextlib.AsyncExitStack()
         self.hass: HomeAssistant
         self.entry: MockConfigEntry
-        self._authenticated = 0
         self.run(self._start())
 
     # --- running steps --------------------------------------------------------------
@@ -217,7 +230,7 @@ class Bench:
 
     async def setup(self) -> None:
         """Set the entry up (again); it reads what it kept on disk."""
-        self.fresh_starts.append(self.clock.now())
+        self.setups.append(self.clock.now())
         # False when NGUC cannot be reached: Home Assistant tries again later.
         await self.hass.config_entries.async_setup(self.entry.entry_id)
         await self.hass.async_block_till_done()
@@ -249,12 +262,11 @@ class Bench:
         for _ in range(3):
             await asyncio.sleep(0)
         await asyncio.sleep(REAL_PAUSE)
-        self._note_connections()
 
-    def _note_connections(self) -> None:
-        if self.sim.authenticated_count != self._authenticated:
-            self._authenticated = self.sim.authenticated_count
-            self.fresh_starts.append(self.clock.now())
+    @property
+    def fresh_starts(self) -> list[float]:
+        """Fake times at which the entry was set up or its stream authenticated."""
+        return sorted([*self.setups, *self.sim.authenticated_at])
 
     async def until(self, condition: Callable[[], bool], fake_seconds: float) -> bool:
         """Advance until ``condition()``, at most ``fake_seconds``; return whether it held."""

@@ -878,7 +878,7 @@ class NgucMachine(RuleBasedStateMachine):
             for first, second in itertools.pairwise(reads):
                 if first.good:
                     continue
-                fresh = any(first.at < t <= second.at + 0.5 for t in starts)
+                fresh = any(first.at <= t <= second.at for t in starts)
                 renewed = first.status == 401 and any(
                     read.path == TOKEN_PATH and first.at <= read.at <= second.at
                     for read in bench.reads.log
