@@ -180,8 +180,16 @@ class NgucSync:
     def read(
         self, parts: Collection[str] = ALL_PARTS, *, read_me: bool = False
     ) -> None:
-        """Read ``parts`` now, or after the read under way."""
+        """Read ``parts`` now, or after the read under way.
+
+        A list that failed is left to its own retry until its backoff ends,
+        whoever asks: a reconnect or an unknown item must not make a retry
+        storm of a list that keeps failing.
+        """
         self._read_me |= read_me
+        parts = set(parts) - self._backing_off()
+        if not parts:
+            return
         if self._task is not None and not self._task.done():
             self._again.update(parts)
             return
@@ -291,7 +299,7 @@ class NgucSync:
                 unknown.add(user_key(update.user_id))
         self._replace(new, answers.stale_check)
         self._health.synced()
-        if len(answers.lists) == len(ALL_PARTS):
+        if answers.lists.keys() | self._backing_off() >= ALL_PARTS:
             self.unknown.settle(new, unknown)
         self.unknown.ask_about(unknown)
         self._schedule_retry()
@@ -333,6 +341,13 @@ class NgucSync:
             self._due[part] = now + delay
         return verdict.items
 
+    def _backing_off(self) -> set[str]:
+        """Return the lists that failed and whose retry is not due yet."""
+        now = self._hass.loop.time()
+        return {
+            part for part in self._backoffs if self._due.get(part, now) > now + 0.01
+        }
+
     def _failed(self, part: str, err: NgucError, now: float) -> None:
         """Read a list that failed again, with its own backoff."""
         timings = timings_of(self._hass)
@@ -365,8 +380,11 @@ class NgucSync:
             return
         now = self._hass.loop.time()
         due = {part for part, at in self._due.items() if at <= now + 0.01}
+        due = due or set(self._due)
+        # Their time has come, whatever the clock says (a timer may fire early).
+        self._due.update(dict.fromkeys(due, now))
         LOGGER.debug("Reading again %s", sorted(PATHS[part] for part in due))
-        self.read(due or self._due)
+        self.read(due)
 
     @callback
     def _periodic(self, _now: datetime) -> None:
@@ -377,8 +395,11 @@ class NgucSync:
 
 
 def _retry_delay(backoff: Backoff, err: NgucError) -> float:
-    """Return the backoff's next delay, at least what a 429 asked for."""
-    delay = backoff.next_delay()
+    """Return the backoff's next delay, at least what a 429 asked for.
+
+    Never next to nothing, whatever the jitter draws: a fifth of the base.
+    """
+    delay = max(backoff.next_delay(), backoff.base / 5)
     if isinstance(err, NgucRateLimitError) and err.retry_after:
         delay = max(delay, err.retry_after)
     return delay

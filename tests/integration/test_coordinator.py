@@ -35,6 +35,7 @@ from custom_components.weblink_nguc.sensor import (
     NgucSensor,
     NgucWaitingSinceSensor,
 )
+from tests.harness.clock import advance
 from tests.harness.timings import Timings, applied
 from tests.simulator import Device, Queue, QueueMember, Simulator, User
 
@@ -148,9 +149,11 @@ async def test_missing_list_at_resync_keeps_devices(
     }
     assert not found.is_fixable
 
-    # Once NGUC answers again, the phone it no longer lists goes; so does the issue.
+    # Once NGUC answers again, the phone it no longer lists goes; so does the
+    # issue. A reconnect leaves the list to its own retry (30 s to a minute).
     simulator.clear_path(c.PATH_DEVICES)
     await reconnect(hass, init_integration, simulator)
+    await advance(hass, 61)
     await wait_for(hass, lambda: device(hass, init_integration, "device_9004") is None)
     assert not entities_of(hass, init_integration, "device_9004")
     assert issue(hass, init_integration, "missing_endpoint_devices") is None
