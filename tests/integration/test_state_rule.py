@@ -387,6 +387,24 @@ def _field_options(result: Any, name: str) -> list[dict[str, str]]:
     raise AssertionError(f"no field {name}")
 
 
+# --- A failed list is read on its own backoff, whoever asks --------------------------
+
+
+async def test_reconnects_do_not_make_a_retry_storm_of_a_failing_list(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Rule 7's backoff holds for every read: reconnects leave a failing list to it."""
+    entry = init_integration
+    with applied(hass, Timings(resync_retry_base=5.0, resync_retry_cap=300.0)):
+        simulator.fail_path(c.PATH_USER_STATUSES, 403)
+        before = reads(simulator, c.PATH_USER_STATUSES)
+        users = reads(simulator, c.PATH_USERS)
+        for _ in range(3):
+            await reconnect(hass, entry, simulator)
+    assert reads(simulator, c.PATH_USERS) == users + 3
+    assert reads(simulator, c.PATH_USER_STATUSES) - before <= 2
+
+
 # --- Case 12: a repair issue says the latest reason ---------------------------------------
 
 
