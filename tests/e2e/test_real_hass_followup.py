@@ -280,7 +280,7 @@ async def run_readme_caller_waiting(
     (automation,) = readme_examples("caller_waiting automation")
     for trigger in automation["triggers"]:
         # As the README says: the queue picked again in the editor.
-        trigger["options"]["device_id"] = [support]
+        trigger["target"]["device_id"] = [support]
     await hass.request(
         "POST", "/api/config/automation/config/caller_waiting", json_body=automation
     )
