@@ -29,10 +29,10 @@ from .api import (
     NgucError,
     NgucNotFoundError,
     NgucResponseError,
+    NgucUnreadableListError,
     UserStatus,
     contract as c,
 )
-from .api.client import NgucUnreadableListError
 from .const import (
     DOMAIN,
     ISSUE_LIST_FAILING,

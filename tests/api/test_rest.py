@@ -21,13 +21,13 @@ from custom_components.weblink_nguc.api import (
     NgucConnectionError,
     NgucRateLimitError,
     NgucResponseError,
+    NgucUnreadableListError,
     Queue,
     QueueCaller,
     QueueMember,
     User,
     UserStatus,
 )
-from custom_components.weblink_nguc.api.client import NgucUnreadableListError
 from tests.simulator import Account, Simulator, demo_company
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")

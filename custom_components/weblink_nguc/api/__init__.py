@@ -16,6 +16,7 @@ from .exceptions import (
     NgucRateLimitError,
     NgucResponseError,
     NgucTwoFactorError,
+    NgucUnreadableListError,
 )
 from .models import (
     Cdr,
@@ -52,6 +53,7 @@ __all__ = [
     "NgucRateLimitError",
     "NgucResponseError",
     "NgucTwoFactorError",
+    "NgucUnreadableListError",
     "Queue",
     "QueueCaller",
     "QueueCdr",

@@ -24,6 +24,7 @@ from .exceptions import (
     NgucAuthError,
     NgucConnectionError,
     NgucResponseError,
+    NgucUnreadableListError,
 )
 from .http import TRANSPORT_ERRORS, raise_for_status, read_json, transport_error
 from .models import Device, LastWins, ListItem, Me, Queue, User, UserStatus
@@ -34,13 +35,6 @@ _LOGGER = logging.getLogger(__name__)
 PARSE_SLICE = 0.002  # seconds
 
 REQUEST_TIMEOUT = 20.0
-
-
-class NgucUnreadableListError(NgucResponseError):
-    """A list answered items, none of which can be read (a field renamed?).
-
-    Not an empty list: what the list held is kept, and it is read again.
-    """
 
 
 class NgucClient:

@@ -40,3 +40,10 @@ class NgucResponseError(NgucError):
 
 class NgucNotFoundError(NgucResponseError):
     """NGUC has no such endpoint or item (HTTP 404)."""
+
+
+class NgucUnreadableListError(NgucResponseError):
+    """A list answered items, none of which can be read (a field renamed?).
+
+    Not an empty list: what the list held is kept, and it is read again.
+    """
