@@ -60,7 +60,7 @@ MAX_CALLS: Final = 5000
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10  # seconds: a burst of calls is one write
 #: The reasons of a queue's step that rang an agent, the caller still waiting.
-RING_REASONS: Final = frozenset({"RINGNOANSWER", "RINGCANCELED", "RINGNOTAVAIL"})
+RING_REASONS: Final = c.QREASONS_RING
 #: A queue's steps without call_guid, of one number, this close: one call.
 SAME_CALL: Final = timedelta(minutes=10)
 
@@ -431,9 +431,8 @@ def _queue_step(record: QueueCdr, directory: Directory, time: datetime) -> Step 
         duration=record.talk_time,
         recorded=False,  # a queue's record does not say
         call_guid=record.call_guid or record.id,
-        # Read once the record carries it (api.QueueCdr); until then, the
-        # agent named tells a ring from the caller leaving.
-        reason=_reason(getattr(record, "reason", None)),
+        # Without it, the agent named tells a ring from the caller leaving.
+        reason=_reason(record.reason),
     )
 
 

@@ -147,6 +147,10 @@ QCDR_ANSWERED_BY: Final = "answered_by"
 QCDR_USER_ID: Final = "pbx_user_id"
 QCDR_WAIT_TIME: Final = "wait_time"
 QCDR_TALK_TIME: Final = "talk_time"
+QCDR_REASON: Final = "reason"
+# ASSUMED: the values of ``reason`` are Asterisk's queue_log events; these
+# say an agent was rung without answering while the caller still waits.
+QREASONS_RING: Final = frozenset({"RINGNOANSWER", "RINGCANCELED", "RINGNOTAVAIL"})
 QDISPOSITION_ANSWERED: Final = "ANSWERED"
 QDISPOSITION_NOANSWERED: Final = "NOANSWERED"
 QDISPOSITION_TRANSFER: Final = "TRANSFER"

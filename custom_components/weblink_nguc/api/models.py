@@ -445,6 +445,7 @@ class QueueCdr:
     user_id: str | None
     wait_time: int | None
     talk_time: int | None
+    reason: str | None = None
 
     @classmethod
     def from_api(cls, data: Any) -> QueueCdr:
@@ -469,6 +470,9 @@ class QueueCdr:
             ),
             talk_time=as_ranged(
                 data.get(c.QCDR_TALK_TIME), WEEK, c.QCDR_TALK_TIME, where
+            ),
+            reason=(
+                reason.upper() if (reason := as_str(data.get(c.QCDR_REASON))) else None
             ),
         )
 
