@@ -18,8 +18,7 @@ wait.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -33,12 +32,10 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import ATTR_DEVICE_ID, CONF_OPTIONS, CONF_TARGET
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback, split_entity_id
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.trigger import (
     Trigger,
     TriggerActionRunner,
@@ -51,13 +48,13 @@ from homeassistant.helpers.trigger.models import (
 )
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 import probatio as vol
 
 from .api import Queue, QueueCaller
 from .const import DOMAIN, LOGGER
 from .coordinator import KEY_STREAM, NgucConfigEntry, NgucCoordinator, queue_key
 from .data import callers_known
+from .trigger_memory import MEMORY, EntryMemory, Seen, async_memory
 
 CALLER_WAITING = "caller_waiting"
 CONF_SECONDS = "seconds"
@@ -86,12 +83,6 @@ FIRED_LINGER = timedelta(hours=1)
 # number unless their wait began after that sighting; this much later, as
 # NGUC's whole seconds and the snapshot's travel blur when a wait began.
 NEW_CALL_MARGIN = timedelta(seconds=5)
-
-# Where what the trigger fired for is kept across restarts, and how soon
-# after a change it is saved.
-STORAGE_KEY = f"{DOMAIN}.{CALLER_WAITING}"
-STORAGE_VERSION = 1
-SAVE_DELAY = 10
 
 # How often a caller held during an outage is looked at again: the end of a
 # state read after a reconnect tells no listener when nothing changed.
@@ -182,148 +173,6 @@ def _migrated(config: ConfigType) -> ConfigType:
     return {**config, CONF_OPTIONS: options, CONF_TARGET: target}
 
 
-@dataclass(slots=True)
-class _Seen:
-    """A number waiting in a queue without a call id: since when, last seen when."""
-
-    start: datetime
-    last_seen: datetime
-
-
-class _EntryMemory:
-    """What the trigger keeps of one config entry beyond one attachment."""
-
-    def __init__(self, changed: Callable[[], None]) -> None:
-        """Start empty; ``changed`` saves, a while later."""
-        #: Callers without a call id, by queue and number.
-        self.numbers: dict[str, dict[str, _Seen]] = {}
-        #: By automation: the calls fired for, and when last seen waiting.
-        self.fired: dict[Hashable, dict[str, datetime]] = {}
-        self.changed = changed
-
-
-class _Memory:
-    """What the trigger keeps of every entry, on disk across restarts.
-
-    Small: the callers fired for in the last hour or so, and the numbers
-    waiting without a call id. Saved a while after a change, and when Home
-    Assistant stops.
-    """
-
-    def __init__(self, hass: HomeAssistant) -> None:
-        """Start empty; :meth:`async_load` reads the disk."""
-        self.entries: dict[str, _EntryMemory] = {}
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, STORAGE_KEY)
-        self.loaded: asyncio.Future[None] = hass.loop.create_future()
-
-    async def async_load(self, hass: HomeAssistant) -> None:
-        """Read what was kept; a part that does not read is set aside, logged."""
-        try:
-            await self._async_read(hass)
-        finally:
-            # Other attachments wait for this one's read, whatever it met.
-            self.loaded.set_result(None)
-
-    async def _async_read(self, hass: HomeAssistant) -> None:
-        data: Any
-        try:
-            data = await self._store.async_load()
-        except (HomeAssistantError, ValueError) as err:
-            data = err
-        if data is not None and not isinstance(data, dict):
-            LOGGER.warning(
-                "Setting aside the callers caller_waiting told of, which do not"
-                " read (%r): it may tell of them again",
-                data,
-            )
-            data = None
-        for entry_id, part in (data or {}).items():
-            if hass.config_entries.async_get_entry(entry_id) is None:
-                continue  # removed while Home Assistant was stopped
-            try:
-                self.entries[entry_id] = self._entry_from_disk(part)
-            except (AttributeError, KeyError, TypeError, ValueError) as err:
-                LOGGER.warning(
-                    "Setting aside the callers caller_waiting told of for entry"
-                    " %s, which do not read (%r): it may tell of them again",
-                    entry_id,
-                    err,
-                )
-
-    def entry(self, entry_id: str) -> _EntryMemory:
-        """Return the memory of one entry, made empty if there is none."""
-        if (memory := self.entries.get(entry_id)) is None:
-            memory = self.entries[entry_id] = _EntryMemory(self.save)
-        return memory
-
-    @callback
-    def remove(self, entry_id: str) -> None:
-        """Forget an entry that was removed."""
-        if self.entries.pop(entry_id, None) is not None:
-            self.save()
-
-    @callback
-    def save(self) -> None:
-        """Save a while later, with what has changed by then."""
-        self._store.async_delay_save(self._to_disk, SAVE_DELAY)
-
-    def _entry_from_disk(self, part: dict[str, Any]) -> _EntryMemory:
-        memory = _EntryMemory(self.save)
-        for queue_id, numbers in part["numbers"].items():
-            memory.numbers[str(queue_id)] = {
-                str(number): _Seen(_date(start), _date(last_seen))
-                for number, (start, last_seen) in numbers.items()
-            }
-        for owner, fired in part["fired"].items():
-            memory.fired[str(owner)] = {
-                str(key): _date(last_seen) for key, last_seen in fired.items()
-            }
-        return memory
-
-    def _to_disk(self) -> dict[str, Any]:
-        return {
-            entry_id: {
-                "numbers": {
-                    queue_id: {
-                        number: [seen.start.isoformat(), seen.last_seen.isoformat()]
-                        for number, seen in numbers.items()
-                    }
-                    for queue_id, numbers in memory.numbers.items()
-                    if numbers
-                },
-                # An attachment's own memory (not an automation's) ends with it.
-                "fired": {
-                    owner: {key: seen.isoformat() for key, seen in fired.items()}
-                    for owner, fired in memory.fired.items()
-                    if isinstance(owner, str) and fired
-                },
-            }
-            for entry_id, memory in self.entries.items()
-        }
-
-
-def _date(value: Any) -> datetime:
-    """Return a stored date; ValueError if it is none."""
-    if not isinstance(value, str) or (date := dt_util.parse_datetime(value)) is None:
-        raise ValueError(f"not a date: {value!r}")
-    if date.tzinfo is None:
-        raise ValueError(f"a date without a time zone: {value!r}")
-    return date
-
-
-_MEMORY: HassKey[_Memory] = HassKey(f"{DOMAIN}_{CALLER_WAITING}")
-
-
-async def _async_memory(hass: HomeAssistant) -> _Memory:
-    """Return the trigger's memory, read from disk the first time."""
-    if (memory := hass.data.get(_MEMORY)) is None:
-        memory = hass.data[_MEMORY] = _Memory(hass)
-        await memory.async_load(hass)
-    else:
-        await memory.loaded
-    return memory
-
-
 def _owner_of(action: TriggerAction, threshold: timedelta) -> str | None:
     """Return what stays the same for one trigger of one automation; None if unknown.
 
@@ -402,7 +251,7 @@ class CallerWaitingTrigger(Trigger):
         # Not an automation's (a script's wait_for_trigger, say): what it
         # fired for lasts as long as this attachment.
         owner: Hashable = self._owner if self._owner is not None else object()
-        memories = await _async_memory(self._hass)
+        memories = await async_memory(self._hass)
         watches: list[_QueueWatch] = []
         for device_id in self._device_ids:
             try:
@@ -474,7 +323,7 @@ class _QueueWatch:
         queue_id: str,
         device_id: str,
         threshold: timedelta,
-        memory: _EntryMemory,
+        memory: EntryMemory,
         fired: dict[str, datetime],
         run_action: TriggerActionRunner,
     ) -> None:
@@ -518,7 +367,7 @@ class _QueueWatch:
         if entry.entry_id != self._entry_id:
             return
         if change is ConfigEntryChange.REMOVED and (
-            memories := self._hass.data.get(_MEMORY)
+            memories := self._hass.data.get(MEMORY)
         ):
             memories.remove(self._entry_id)
         if change is ConfigEntryChange.UPDATED and entry.state is (
@@ -657,7 +506,7 @@ class _QueueWatch:
             if seen is None or (
                 wait is not None and start > seen.last_seen + NEW_CALL_MARGIN
             ):
-                seen = numbers[number] = _Seen(start, received)
+                seen = numbers[number] = Seen(start, received)
                 self._memory.changed()
             else:
                 seen.last_seen = max(seen.last_seen, received)
@@ -750,7 +599,7 @@ def _plausible_wait(caller: QueueCaller) -> int | None:
     return wait if wait is not None and 0 <= wait <= MAX_PLAUSIBLE_WAIT else None
 
 
-def _number_key(number: str, seen: _Seen) -> str:
+def _number_key(number: str, seen: Seen) -> str:
     """Return what tells a call without a call id apart: its number and start."""
     return f"number:{number}@{seen.start.isoformat(timespec='seconds')}"
 

@@ -35,8 +35,8 @@ import voluptuous as vol
 
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
-from custom_components.weblink_nguc.trigger import (
-    _MEMORY as MEMORY,
+from custom_components.weblink_nguc.trigger_memory import (
+    MEMORY,
     SAVE_DELAY,
     STORAGE_KEY,
 )
