@@ -26,7 +26,10 @@ options say (tests/harness/convergence.py).
 The summary counts the REST requests per list (path -> count), over the
 whole run and while connections were cut every few seconds (``flapping``;
 ``--flap-every S`` cuts them for the whole run, and ``--faults quiet``
-draws no fault at all).
+draws no fault at all). While connections flap, the periodic read and the
+quiet time after a reconnect are the shipped ones scaled as the cuts are (a
+cut every 3 s stands for the proxy's 20 s), so the counts are the shipped
+integration's.
 
 The integration's waits are shortened (tests/harness/timings.py: backoff
 caps, heartbeat, grace) so that an hour of faults fits in minutes;
@@ -62,6 +65,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 
 from custom_components.weblink_nguc.const import DOMAIN
+from custom_components.weblink_nguc.timings import DEFAULT_TIMINGS
 from tests.harness.convergence import Followed, mismatches, wait_converged
 from tests.harness.faults import (
     LISTS,
@@ -74,7 +78,7 @@ from tests.harness.faults import (
     malformed_frames,
 )
 from tests.harness.home import add_through_flow, home_assistant
-from tests.harness.timings import SOAK, SOAK_COMPRESSION, use
+from tests.harness.timings import SOAK, SOAK_COMPRESSION, Timings, applied, use
 from tests.simulator import Device, Simulator, User, demo_company, run_demo
 
 RECOVERY_TIMEOUT = 60.0
@@ -94,6 +98,10 @@ UNLOAD_LIMIT_S = 5.0
 # than a cut; uncompressed, it would leave no time to read the state at all.
 FLAP_EVERY_S = 3.0
 FLAP_FOR_S = 20.0
+# The proxy of issue 18 §6 cuts every 20 s. While connections flap, the
+# integration's read waits are scaled as the cuts are (see `flap_timings`),
+# so the soak's reads per cut are those of the shipped integration's.
+PROXY_CUT_S = 20.0
 # Not drawn unless named in --faults.
 NOT_DRAWN = frozenset({"quiet"})
 
@@ -831,9 +839,10 @@ class Soak:
         before = Counter(_rest_paths(sim))
         cuts, reconnects = sim.closed_by_lifetime, sim.authenticated_count
         self.faults.flapping(FLAP_EVERY_S)
-        # A lifetime counts from a connection's start: the one open now goes first.
-        await self.faults.force_read()
-        await asyncio.sleep(FLAP_FOR_S)
+        with applied(self.hass, flap_timings(FLAP_EVERY_S)):
+            # A lifetime counts from a connection's start: the one open now goes first.
+            await self.faults.force_read()
+            await asyncio.sleep(FLAP_FOR_S)
         self.faults.flapping(self.flap_every)
         self.flapping_requests += Counter(_rest_paths(sim)) - before
         self.flapping_cuts += sim.closed_by_lifetime - cuts
@@ -842,6 +851,21 @@ class Soak:
 
     async def quiet(self) -> None:
         """No fault: the traffic only (with ``--flap-every``, the flapping only)."""
+
+
+def flap_timings(every: float) -> Timings:
+    """Return the read waits of the shipped integration, scaled as a cut every ``every`` s is.
+
+    The periodic read and the quiet time after a reconnect keep their ratio
+    to a cut every `PROXY_CUT_S`: the counts per list then show how often a
+    list is read in a day of flapping, not the soak's compressed hour.
+    """
+    scale = every / PROXY_CUT_S
+    quiet = getattr(DEFAULT_TIMINGS, "reconnect_quiet", None)
+    return Timings(
+        resync_interval=DEFAULT_TIMINGS.resync_interval * scale,
+        **({} if quiet is None else {"reconnect_quiet": quiet * scale}),
+    )
 
 
 def _rest_paths(sim: Simulator) -> list[str]:
@@ -917,6 +941,7 @@ async def soak(
             if flap_every:
                 run.flap_every = flap_every
                 run.faults.flapping(flap_every)
+                use(hass, flap_timings(flap_every))
             _progress(f"set up; running {minutes:g} min at {rate:g} events/s")
             deadline = time.monotonic() + minutes * 60
             warm_at = time.monotonic() + min(minutes * 60 * 0.25, 120)
