@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterable
 import copy
 from dataclasses import dataclass, field
 import itertools
@@ -47,6 +48,7 @@ from unittest.mock import patch
 from homeassistant.components.todo import DOMAIN as TODO_DOMAIN
 from homeassistant.const import Platform
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -73,6 +75,9 @@ RETRY_CAP = DEFAULT_TIMINGS.resync_retry_cap
 #: The longest wait for a 404 list (it is read again at least hourly).
 MISSING_RETRY_CAP = 3600.0
 SYNC_WITHIN = 60.0
+#: The event stream: a connection this old resets its backoff, whose cap is this.
+HEALTHY_AFTER = 60.0
+STREAM_CAP = 300.0
 #: Home Assistant's longest wait between two tries of a setup, with its jitter.
 SETUP_RETRY = 90.0
 PART_OF_PATH = {USERS: "users", PHONES: "devices", QUEUES: "queues"}
@@ -121,6 +126,8 @@ class Expected:
     #: Persistent list faults, by path.
     faults: dict[str, str] = field(default_factory=dict)
     token_down: bool = False
+    #: The stream was cut before its connection lasted a minute.
+    young_cut: bool = False
     #: A list said for a while that items are gone (empty, truncated).
     shrunk_for_good: bool = False
     #: Fake time the current stretch of faults began (None: none).
@@ -128,6 +135,8 @@ class Expected:
     missing_seen: bool = False
     #: Every (kind, id) NGUC listed at some time.
     ever_listed: set[tuple[str, str]] = field(default_factory=set)
+    #: The owner of every phone NGUC listed.
+    owners: dict[str, str] = field(default_factory=dict)
     #: Ids events named that NGUC never listed.
     strangers: set[str] = field(default_factory=set)
     #: Open calls to return: (list key, E.164 number) -> missed calls counted.
@@ -210,6 +219,7 @@ class NgucMachine(RuleBasedStateMachine):
         company = self.company
         self.want.ever_listed |= {("user", i) for i in company.users}
         self.want.ever_listed |= {("device", i) for i in company.devices}
+        self.want.owners |= {i: d.pbx_user_id for i, d in company.devices.items()}
         self.want.ever_listed |= {("queue", i) for i in company.queues}
 
     def follows(self, kind: str, item_id: str, owner: str | None = None) -> bool:
@@ -218,9 +228,7 @@ class NgucMachine(RuleBasedStateMachine):
             return self.want.users is None or item_id in self.want.users
         if kind == "queue":
             return self.want.queues is None or item_id in self.want.queues
-        if owner is None:
-            phone = self.company.devices.get(item_id)
-            owner = phone.pbx_user_id if phone is not None else None
+        owner = owner or self.want.owners.get(item_id)
         return owner is None or self.follows("user", owner)
 
     def followed_company(self) -> Company:
@@ -280,6 +288,7 @@ class NgucMachine(RuleBasedStateMachine):
                 f"not in sync {within:g} s after {after}:\n  "
                 + "\n  ".join(self._differences()[:12])
             )
+        self.want.young_cut = False
         if reauth_flows(bench.hass):
             raise InvariantError(f"a reauthentication was asked for after {after}")
 
@@ -289,6 +298,11 @@ class NgucMachine(RuleBasedStateMachine):
             self._converge(after, self._sync_bound())
 
     def _sync_bound(self) -> float:
+        # The stream's backoff starts again only after a connection lasted
+        # a minute: one cut sooner waits up to the backoff's cap.
+        return self._list_bound() + (STREAM_CAP if self.want.young_cut else 0.0)
+
+    def _list_bound(self) -> float:
         if not self.bench.loaded:
             # Set up while NGUC could not be reached: Home Assistant retries
             # the setup (every 80 s at most).
@@ -350,7 +364,7 @@ class NgucMachine(RuleBasedStateMachine):
             self.want.missing_seen |= fault == "404"
             self.want.shrunk_for_good |= fault in ("empty", "truncated")
         if reconnect:
-            self.run(sim.drop_connections())
+            self._drop(sim.drop_connections())
         self.run(self.bench.advance(1.0))
         self._steady(f"a list answered {fault} once ({path})")
 
@@ -394,9 +408,22 @@ class NgucMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.bench.loaded)
     @rule()
     def stream_drops(self) -> None:
-        """The event stream's TCP connection is cut; the reconnect reads the lists."""
-        self.run(self.bench.sim.drop_connections())
+        """The event stream's TCP connection is cut; the reconnect reads the lists.
+
+        A connection cut before it lasted a minute is followed by the
+        stream's backoff (flapping): up to its cap (5 minutes) after a long
+        outage.
+        """
+        self._drop(self.bench.sim.drop_connections())
         self._steady("the stream dropped")
+
+    def _drop(self, cut: Any) -> None:
+        """Run ``cut`` (a coroutine that cuts the stream), noting a cut of a young connection."""
+        sim = self.bench.sim
+        now = self.bench.clock.now()
+        if sim.authenticated_at and now - sim.authenticated_at[-1] < HEALTHY_AFTER:
+            self.want.young_cut = True
+        self.run(cut)
 
     @rule(seconds=st.sampled_from((1.0, 5.0, 11.0, 30.0, 60.0, 300.0, 3600.0)))
     def time_passes(self, seconds: float) -> None:
@@ -411,8 +438,8 @@ class NgucMachine(RuleBasedStateMachine):
     def restart(self) -> None:
         """Home Assistant restarts: the entry is unloaded and set up again, reading its store."""
         self._restart_checked()
-        self.run(self.bench.setup())
         self.want.run_since = self.bench.clock.now()
+        self.run(self.bench.setup())
         self._steady("a restart")
 
     def _restart_checked(self) -> None:
@@ -514,8 +541,6 @@ class NgucMachine(RuleBasedStateMachine):
             raise InvariantError(
                 f"invariant 9: the options form ({how}) stored {stored}, meant {meant}"
             )
-        self.want.run_since = self.bench.clock.now()
-        self.want.run_store = self.bench.stored() or {}
         self._steady(f"the options changed ({how})")
 
     def _forget_unfollowed_calls(self) -> None:
@@ -561,7 +586,7 @@ class NgucMachine(RuleBasedStateMachine):
                     Device(phone_id, user_id, f"Telefon {phone_id}", "X")
                 )
 
-        self.run(self.bench.sim.restart(change))
+        self._drop(self.bench.sim.restart(change))
         self._note_listed()
         self._forget_unfollowed_calls()
         self._steady(f"NGUC changed ({kind} {item_id})")
@@ -642,8 +667,10 @@ class NgucMachine(RuleBasedStateMachine):
         self, data: st.DataObject, caller: tuple[str, str], how: int
     ) -> None:
         """A followed user misses a call from outside (Cdr NO ANSWER)."""
-        users = sorted(u for u in self.company.users if self.follows("user", u))
-        if not users or not self._ready_for_calls():
+        if not self._ready_for_calls():
+            return
+        users = self._with_list("user", self.company.users)
+        if not users:
             return
         user_id = data.draw(st.sampled_from(users), label="user")
         self.run(
@@ -671,8 +698,10 @@ class NgucMachine(RuleBasedStateMachine):
         answered: bool,
     ) -> None:
         """A caller waits in a followed queue, rings ``rung`` agents, then is answered or hangs up (QueueCdr steps)."""
-        queues = sorted(q for q in self.company.queues if self.follows("queue", q))
-        if not queues or not self._ready_for_calls():
+        if not self._ready_for_calls():
+            return
+        queues = self._with_list("queue", self.company.queues)
+        if not queues:
             return
         queue_id = data.draw(st.sampled_from(queues), label="queue")
         company = self.company
@@ -750,6 +779,22 @@ class NgucMachine(RuleBasedStateMachine):
             f" {spell(caller[0], how)} ({'answered' if answered else 'not answered'})"
         )
 
+    def _with_list(self, kind: str, ids: Iterable[str]) -> list[str]:
+        """Return the followed items that have a list of calls to return now.
+
+        An item the entry has not read yet (its list failing) has none: a
+        call of it is on no list, and expected on none.
+        """
+        return sorted(
+            item_id
+            for item_id in ids
+            if self.follows(kind, item_id)
+            and self.bench.entity_id(
+                Platform.TODO, f"{kind}_{item_id}", "calls_to_return"
+            )
+            is not None
+        )
+
     def _reached(self, number: str) -> None:
         for key in [key for key in self.want.calls if key[1] == number]:
             del self.want.calls[key]
@@ -788,14 +833,17 @@ class NgucMachine(RuleBasedStateMachine):
             entity_id = bench.entity_id(Platform.TODO, key, "calls_to_return")
             if entity_id is None or bench.hass.states.get(entity_id) is None:
                 continue
-            answer = await bench.hass.services.async_call(
-                TODO_DOMAIN,
-                "get_items",
-                {"status": ["needs_action"]},
-                target={"entity_id": entity_id},
-                blocking=True,
-                return_response=True,
-            )
+            try:
+                answer = await bench.hass.services.async_call(
+                    TODO_DOMAIN,
+                    "get_items",
+                    {"status": ["needs_action"]},
+                    target={"entity_id": entity_id},
+                    blocking=True,
+                    return_response=True,
+                )
+            except HomeAssistantError:
+                continue  # registered, not loaded (its state restored)
             for item in answer[entity_id]["items"]:  # type: ignore[index]
                 number = _number_of(item["summary"])
                 count = re.match(r"(\d+) x ", item.get("description") or "")

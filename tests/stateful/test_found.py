@@ -86,3 +86,109 @@ def test_queue_caller_answered_after_two_agents_leaves_nothing() -> None:
         lambda m: m.queue_call(Draws("501"), CALLERS[0], 0, rung=2, answered=True),
         lambda m: m.queue_call(Draws("501"), CALLERS[0], 0, rung=2, answered=False),
     )
+
+
+# --- The cases of issue 18, as the machine meets them -------------------------------
+
+
+def test_case_1_token_hiccup_with_401_lists_in_sync_within_a_minute() -> None:
+    """Case 1: the access token ran out and the token endpoint answers 503 for a few seconds.
+
+    The stream stays up; a read (here for an item an event named) meets
+    401 on every list. Once the endpoint answers, in sync within a minute.
+    """
+    replay(
+        lambda m: m.token_endpoint_down(expire=True),
+        lambda m: m.unknown_item("UserStatus"),
+        lambda m: m.time_passes(11.0),
+        lambda m: m.token_endpoint_up(),
+    )
+
+
+def test_case_2_restart_during_a_rest_outage_keeps_the_store() -> None:
+    """Case 2: every list fails, Home Assistant restarts, a Queue event comes, it restarts again."""
+    replay(
+        *(
+            (
+                lambda m, path=path: m.list_answers(
+                    path, "500", once=False, reconnect=False
+                )
+            )
+            for path in (USERS, STATUSES, PHONES, QUEUES)
+        ),
+        lambda m: m.restart(),
+        lambda m: m.time_passes(5.0),
+        lambda m: m.queue_event(Draws("501"), 1),
+        lambda m: m.time_passes(11.0),
+        lambda m: m.restart(),
+        lambda m: m.heal(),
+        lambda m: m.list_answers(USERS, "empty", once=True, reconnect=True),
+        lambda m: m.time_passes(30.0),
+    )
+
+
+def test_case_3_truncated_answer_while_following_a_subset() -> None:
+    """Case 3: following two users, an answer with the first two users of five."""
+    replay(
+        lambda m: m.options_changed("subset", Draws(["86483", "86484"], [])),
+        lambda m: m.list_answers(USERS, "truncated", once=True, reconnect=True),
+        lambda m: m.time_passes(1.0),
+    )
+
+
+def test_case_4_queue_caller_rang_two_agents() -> None:
+    """Case 4: answered after two agents leaves no item; hung up after two counts once."""
+    replay(
+        lambda m: m.queue_call(Draws("501"), CALLERS[0], 0, rung=2, answered=True),
+        lambda m: m.queue_call(Draws("501"), CALLERS[1], 0, rung=2, answered=False),
+        lambda m: m.queue_call(Draws("501"), CALLERS[0], 0, rung=2, answered=False),
+        lambda m: m.queue_call(Draws("501"), CALLERS[0], 0, rung=1, answered=True),
+    )
+
+
+def test_case_5_unreadable_list_is_a_failed_list() -> None:
+    """Case 5: every item of the phones list has its id field renamed."""
+    replay(
+        lambda m: m.list_answers(PHONES, "unreadable", once=False, reconnect=True),
+        lambda m: m.time_passes(30.0),
+        lambda m: m.time_passes(300.0),
+    )
+
+
+def test_case_6_empty_answer_for_two_queues_is_doubted() -> None:
+    """Case 6: the queue list of two queues answers empty once."""
+    replay(
+        lambda m: m.list_answers(QUEUES, "empty", once=True, reconnect=True),
+        lambda m: m.time_passes(1.0),
+    )
+
+
+def test_case_7_options_submitted_unchanged_keep_the_subset() -> None:
+    """Case 7: after a restart with a failing user list, the form submitted unchanged."""
+    replay(
+        lambda m: m.options_changed("subset", Draws(["86481", "86482"], [])),
+        lambda m: m.list_answers(USERS, "500", once=False, reconnect=False),
+        lambda m: m.restart(),
+        lambda m: m.time_passes(5.0),
+        lambda m: m.options_changed("unchanged", Draws()),
+    )
+
+
+def test_case_9_numbers_in_every_spelling_are_one_caller() -> None:
+    """Case 9: a missed call from 46701234567 (no +) is ticked by a callback to 0701234567."""
+    replay(
+        lambda m: m.user_missed_a_call(Draws("86481"), CALLERS[0], 3),
+        lambda m: m.user_missed_a_call(Draws("86481"), CALLERS[0], 5),
+        lambda m: m.callback(Draws("86482"), CALLERS[0], 0, "OUT", answered=True),
+    )
+
+
+def test_case_13_events_between_two_reads_keep_the_queue() -> None:
+    """Case 13: a queue that sends events between two empty answers is not removed."""
+    replay(
+        lambda m: m.list_answers(QUEUES, "empty", once=False, reconnect=True),
+        lambda m: m.time_passes(5.0),
+        lambda m: m.queue_event(Draws("501"), 1),
+        lambda m: m.queue_event(Draws("502"), 1),
+        lambda m: m.time_passes(30.0),
+    )
