@@ -1,9 +1,12 @@
 """Hypothesis profiles of the stateful tests: the fast set of script/test, and script/fuzz's long run.
 
 The fast set is the same every run: a fixed seed (set by the test), with
-the committed example database read but never written, so that failures
-kept there are replayed first. script/fuzz runs random examples
-for as long as asked and saves what fails into that database.
+the example database read but never written, so that what script/fuzz
+found on this machine is replayed first until it passes. script/fuzz runs
+random examples for as long as asked and saves what fails into that
+database. The database is not committed: Hypothesis keys it by the
+machine's source, so any edit makes it stale. What the machine found is
+kept as explicit examples in test_found.py.
 """
 
 from __future__ import annotations
