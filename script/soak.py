@@ -26,10 +26,10 @@ options say (tests/harness/convergence.py).
 The summary counts the REST requests per list (path -> count), over the
 whole run and while connections were cut every few seconds (``flapping``;
 ``--flap-every S`` cuts them for the whole run, and ``--faults quiet``
-draws no fault at all). While connections flap, the periodic read and the
-quiet time after a reconnect are the shipped ones scaled as the cuts are (a
-cut every 3 s stands for the proxy's 20 s), so the counts are the shipped
-integration's.
+draws no fault at all). While connections flap, the quiet time after a
+reconnect (and with ``--flap-every``, the periodic read too) is the shipped
+one scaled as the cuts are (a cut every 3 s stands for the proxy's 20 s),
+so the counts are the shipped integration's.
 
 The integration's waits are shortened (tests/harness/timings.py: backoff
 caps, heartbeat, grace) so that an hour of faults fits in minutes;
@@ -858,7 +858,10 @@ def flap_timings(every: float) -> Timings:
 
     The periodic read and the quiet time after a reconnect keep their ratio
     to a cut every `PROXY_CUT_S`: the counts per list then show how often a
-    list is read in a day of flapping, not the soak's compressed hour.
+    list is read under a flapping proxy, not the soak's compressed hour.
+    The periodic read's interval is taken at setup: the flapping fault,
+    which comes later, changes only the quiet time, and its counts include
+    the soak's periodic read (every 10 s).
     """
     scale = every / PROXY_CUT_S
     quiet = getattr(DEFAULT_TIMINGS, "reconnect_quiet", None)
@@ -936,13 +939,20 @@ async def soak(
                     for kind, fault in run.kinds.items()
                     if kind not in NOT_DRAWN
                 }
+            if flap_every:
+                # Before setup: the periodic read's interval is taken then.
+                use(hass, flap_timings(flap_every))
             entry = await run.setup()
             run.note_stream()
             if flap_every:
                 run.flap_every = flap_every
                 run.faults.flapping(flap_every)
-                use(hass, flap_timings(flap_every))
+                # A lifetime counts from a connection's start: this one goes first.
+                await run.faults.force_read()
             _progress(f"set up; running {minutes:g} min at {rate:g} events/s")
+            flap_started = time.monotonic()
+            flap_cuts, flap_auths = sim.closed_by_lifetime, sim.authenticated_count
+            flap_before = Counter(_rest_paths(sim))
             deadline = time.monotonic() + minutes * 60
             warm_at = time.monotonic() + min(minutes * 60 * 0.25, 120)
             warm_rss: int | None = None
@@ -953,6 +963,12 @@ async def soak(
                     warm_rss = rss_kb()
             # The end: every fault undone, the final check.
             await run.traffic.stop()
+            if flap_every:
+                # Flapping all along: the whole run is the flapping.
+                run.flapping_seconds = round(time.monotonic() - flap_started, 1)
+                run.flapping_cuts = sim.closed_by_lifetime - flap_cuts
+                run.flapping_reconnects = sim.authenticated_count - flap_auths
+                run.flapping_requests = Counter(_rest_paths(sim)) - flap_before
             sim.clear_faults()
             final = time.monotonic()
             await run.converge("the end", final)
@@ -987,7 +1003,7 @@ async def soak(
                 "rest_requests": dict(sorted(Counter(_rest_paths(sim)).items())),
                 "flapping": {
                     "seconds": run.flapping_seconds,
-                    "cut_every_s": FLAP_EVERY_S,
+                    "cut_every_s": flap_every or FLAP_EVERY_S,
                     "cuts": run.flapping_cuts,
                     "reconnects": run.flapping_reconnects,
                     "rest_requests": dict(sorted(run.flapping_requests.items())),
