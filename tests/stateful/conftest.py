@@ -25,8 +25,8 @@ settings.register_profile(
     database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(EXAMPLES)),
     # A failure is reported as found: shrinking it is script/fuzz's work.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    max_examples=6,
-    stateful_step_count=12,
+    max_examples=20,
+    stateful_step_count=25,
     deadline=None,
     suppress_health_check=_SLOW,
     print_blob=True,

@@ -66,17 +66,58 @@ def test_two_empty_answers_read_closer_than_the_re_read_delay() -> None:
     )
 
 
+def strictly_in_sync_within_a_minute(machine: NgucMachine) -> None:
+    """Every fault ends; in sync within a minute, with none of the machine's allowances."""
+    machine.bench.sim.clear_faults()
+    machine.want.faults.clear()
+    machine.want.token_down = False
+    machine.want.shrunk_for_good = False
+    machine.want.young_cut = False
+    machine.want.fault_since = None
+    machine._converge("every fault ended", 60.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by the machine, beyond issue 18's cases: nothing reads a list"
+    " again after it was believed empty; for the lead to decide",
+)
 def test_phones_believed_gone_come_back_within_a_minute() -> None:
-    """A list that said twice it was empty, then answers in full again, is in sync within a minute.
+    """A list that said for a minute that it was empty, then answers in full again, is in sync within a minute.
 
     Two empty answers the re-read delay apart are believed (rule 2): the
-    phones go. When the list answers in full again, nothing read it: the
-    phones came back only with the hourly read, or an event about them.
+    phones go. When the list answers in full again, nothing reads it: the
+    phones come back with the hourly read, or an event about them. The
+    machine allows that (an hour); this example holds it to a minute.
     """
     replay(
         lambda m: m.list_answers(PHONES, "empty", once=False, reconnect=True),
         lambda m: m.time_passes(60.0),
-        lambda m: m.heal(),
+        strictly_in_sync_within_a_minute,
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by the machine, beyond issue 18's cases: the stream's backoff"
+    " is reset only by a connection that lasted a minute; for the lead to decide",
+)
+def test_stream_cut_soon_after_a_long_outage_reconnects_within_a_minute() -> None:
+    """A stream cut right after it came back from a long outage is back within a minute.
+
+    The stream's backoff starts again only after a connection lasted a
+    minute: one cut sooner waits the backoff as it grew during the outage,
+    up to its cap (5 minutes), while NGUC is fine. The machine allows that;
+    this example holds it to a minute.
+    """
+    replay(
+        lambda m: m.token_endpoint_down(expire=True),
+        lambda m: m.stream_drops(),
+        lambda m: m.time_passes(600.0),
+        lambda m: m.token_endpoint_up(),
+        lambda m: m.run(m.bench.until(lambda: m.bench.connected, 600.0)),
+        lambda m: m.run(m.bench.sim.drop_connections()),
+        strictly_in_sync_within_a_minute,
     )
 
 
@@ -184,11 +225,20 @@ def test_case_9_numbers_in_every_spelling_are_one_caller() -> None:
 
 
 def test_case_13_events_between_two_reads_keep_the_queue() -> None:
-    """Case 13: a queue that sends events between two empty answers is not removed."""
+    """Case 13: a queue that sends events between the empty answers is not removed.
+
+    The queue list answers empty from now on; Support sends an event every
+    few seconds, Sales none: Sales may go (two answers without it and no
+    event between), Support never.
+    """
     replay(
         lambda m: m.list_answers(QUEUES, "empty", once=False, reconnect=True),
-        lambda m: m.time_passes(5.0),
-        lambda m: m.queue_event(Draws("501"), 1),
-        lambda m: m.queue_event(Draws("502"), 1),
-        lambda m: m.time_passes(30.0),
+        *(
+            step
+            for _ in range(8)
+            for step in (
+                lambda m: m.time_passes(5.0),
+                lambda m: m.queue_event(Draws("501"), 1),
+            )
+        ),
     )
