@@ -36,8 +36,9 @@ def fixed_seed() -> Iterator[None]:
         del NgucMachine._hypothesis_internal_use_seed  # type: ignore[attr-defined]
 
 
-# Each example starts a Home Assistant: the fast set takes longer than a test.
-@pytest.mark.timeout(240)
+# Each example starts a Home Assistant: the fast set takes longer than a
+# test; script/fuzz runs as long as asked.
+@pytest.mark.timeout(0 if FUZZING else 240)
 def test_the_whole(socket_enabled: None, fixed_seed: None) -> None:
     """Every invariant holds after every step of every example (see machine's docstring)."""
     if not FUZZING:
