@@ -75,6 +75,7 @@ ACCOUNT_USER = "86480"
 #: The re-read delay, and a list's backoff cap, as shipped.
 RE_READ_DELAY = DEFAULT_TIMINGS.shrink_recheck_delay
 RETRY_CAP = DEFAULT_TIMINGS.resync_retry_cap
+RESYNC = DEFAULT_TIMINGS.resync_interval
 #: The longest wait for a 404 list (it is read again at least hourly).
 MISSING_RETRY_CAP = 3600.0
 SYNC_WITHIN = 60.0
@@ -346,7 +347,9 @@ class NgucMachine(RuleBasedStateMachine):
     def list_answers(self, path: str, fault: str, once: bool, reconnect: bool) -> None:
         """A list answers badly (once, or until healed); the stream may drop so it is read."""
         sim = self.bench.sim
-        count = 1 if once or fault == "401" else None
+        # A list refuses a token for good only while no new one can be had
+        # (case 1 of issue 18); both come back together.
+        count = 1 if once or (fault == "401" and not self.want.token_down) else None
         body = self._body(path)
         if fault == "empty":
             sim.override_path(path, [], count=count)
@@ -381,6 +384,36 @@ class NgucMachine(RuleBasedStateMachine):
             QUEUES: company.rest_queues,
         }[path]()
 
+    def _failing(self) -> list[str]:
+        """Return the lists that fail for now (an answer that cannot be read)."""
+        return sorted(
+            path
+            for path, fault in self.want.faults.items()
+            if fault not in ("empty", "truncated", "duplicates")
+        )
+
+    @precondition(lambda self: self.bench.loaded and bool(self._failing()))
+    @rule(data=st.data())
+    def nguc_changes_unseen(self, data: st.DataObject) -> None:
+        """NGUC changes an item of a list that fails now, with no event about it.
+
+        The list's next good answer must bring it, once the fault ends.
+        """
+        path = data.draw(st.sampled_from(self._failing()), label="list")
+        company = self.company
+        if path == STATUSES and company.statuses:
+            user_id = data.draw(st.sampled_from(sorted(company.statuses)), label="user")
+            company.set_status(user_id, 4 if company.statuses[user_id] != 4 else 0)
+        elif path == PHONES and company.devices:
+            phone = data.draw(st.sampled_from(sorted(company.devices)), label="phone")
+            company.devices[phone].status ^= 1
+        elif path == QUEUES and company.queues:
+            queue_id = data.draw(st.sampled_from(sorted(company.queues)), label="queue")
+            company.queues[queue_id].completed += 1
+        elif path == USERS and company.users:
+            user_id = data.draw(st.sampled_from(sorted(company.users)), label="user")
+            company.rename_user(user_id, f"{company.users[user_id].name} Jr")
+
     @precondition(lambda self: self.bench.loaded and self._faulty())
     @rule()
     def heal(self) -> None:
@@ -404,9 +437,14 @@ class NgucMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.want.token_down)
     @rule()
     def token_endpoint_up(self) -> None:
-        """The token endpoint answers again."""
-        self.bench.sim.token_status = None
+        """The token endpoint answers again (and lists stop refusing the token)."""
+        sim = self.bench.sim
+        sim.token_status = None
         self.want.token_down = False
+        for path, fault in list(self.want.faults.items()):
+            if fault == "401":
+                sim.clear_path(path)
+                del self.want.faults[path]
         self._steady("the token endpoint came back")
 
     @precondition(lambda self: self.bench.loaded)
@@ -453,14 +491,21 @@ class NgucMachine(RuleBasedStateMachine):
         for _ in range(5):
             self.run(bench.pause())
         since = self.want.run_since
+        # A read is applied once every list of it answered: one whose other
+        # lists still hang has not changed what is held.
+        hanging = [
+            read.at
+            for read in bench.reads.log
+            if read.status is None and read.path in PART_OF_PATH
+        ]
         answered = {
             part
-            for part, path in (
-                ("users", USERS),
-                ("devices", PHONES),
-                ("queues", QUEUES),
+            for path, part in PART_OF_PATH.items()
+            if any(
+                read.good and not any(abs(read.at - t) < 1.0 for t in hanging)
+                for read in bench.reads.of(path)
+                if read.at >= since
             )
-            if any(read.good for read in bench.reads.of(path) if read.at >= since)
         }
         held = self._held()
         self.run(bench.unload())
@@ -596,7 +641,11 @@ class NgucMachine(RuleBasedStateMachine):
         self._drop(self.bench.sim.restart(change))
         self._note_listed()
         self._forget_unfollowed_calls()
-        self._steady(f"NGUC changed ({kind} {item_id})")
+        if not self._faulty():
+            # A reconnect re-reads the lists that events keep (statuses,
+            # queues); users and phones come with the hourly read.
+            bound = max(self._sync_bound(), RESYNC + SYNC_WITHIN)
+            self._converge(f"NGUC changed ({kind} {item_id})", bound)
 
     # --- rules: events -----------------------------------------------------------------
 

@@ -132,20 +132,6 @@ def test_queue_caller_answered_after_two_agents_leaves_nothing() -> None:
 # --- The cases of issue 18, as the machine meets them -------------------------------
 
 
-def test_case_1_token_hiccup_with_401_lists_in_sync_within_a_minute() -> None:
-    """Case 1: the access token ran out and the token endpoint answers 503 for a few seconds.
-
-    The stream stays up; a read (here for an item an event named) meets
-    401 on every list. Once the endpoint answers, in sync within a minute.
-    """
-    replay(
-        lambda m: m.token_endpoint_down(expire=True),
-        lambda m: m.unknown_item("UserStatus"),
-        lambda m: m.time_passes(11.0),
-        lambda m: m.token_endpoint_up(),
-    )
-
-
 def test_case_2_restart_during_a_rest_outage_keeps_the_store() -> None:
     """Case 2: every list fails, Home Assistant restarts, a Queue event comes, it restarts again."""
     replay(
@@ -241,4 +227,29 @@ def test_case_13_events_between_two_reads_keep_the_queue() -> None:
                 lambda m: m.queue_event(Draws("501"), 1),
             )
         ),
+    )
+
+
+def test_case_1_token_hiccup_with_401_lists_and_a_change_meanwhile() -> None:
+    """Case 1, as the end-to-end seam has it: every list answers 401 while the token endpoint is down.
+
+    The stream reconnects meanwhile (its read refused), NGUC changes a line
+    and a phone with no event; once both recover, in sync within a minute.
+    """
+    replay(
+        lambda m: m.token_endpoint_down(expire=False),
+        *(
+            (
+                lambda m, path=path: m.list_answers(
+                    path, "401", once=False, reconnect=False
+                )
+            )
+            for path in (USERS, STATUSES, PHONES, QUEUES)
+        ),
+        lambda m: m.stream_drops(),
+        lambda m: m.time_passes(5.0),
+        lambda m: m.nguc_changes_unseen(Draws(STATUSES, "86481")),
+        lambda m: m.nguc_changes_unseen(Draws(PHONES, "9002")),
+        lambda m: m.time_passes(5.0),
+        lambda m: m.token_endpoint_up(),
     )
