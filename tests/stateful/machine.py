@@ -349,7 +349,14 @@ class NgucMachine(RuleBasedStateMachine):
         sim = self.bench.sim
         # A list refuses a token for good only while no new one can be had
         # (case 1 of issue 18); both come back together.
-        count = 1 if once or (fault == "401" and not self.want.token_down) else None
+        count = (
+            1
+            if once
+            or (fault == "401" and not self.want.token_down)
+            # Made once, its body would go stale as events change NGUC.
+            or fault == "duplicates"
+            else None
+        )
         body = self._body(path)
         if fault == "empty":
             sim.override_path(path, [], count=count)
