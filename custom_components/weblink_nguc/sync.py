@@ -145,10 +145,13 @@ class NgucSync:
         and phones (renames, new and gone items) are read too when they never
         answered in this run or are due again; else once the connection has
         lasted ``reconnect_quiet``, which a flapping connection never does.
+        After an outage long enough to make the entities unavailable,
+        everything is read at once: they come back showing NGUC's state,
+        never one from before the outage.
         """
         quiet = timings_of(self._hass).reconnect_quiet
         self._connected_at = self._hass.loop.time()
-        if quiet <= 0:
+        if quiet <= 0 or not self._health.available:
             self.read()
             return
         parts = (

@@ -437,8 +437,14 @@ async def follow_the_server(
     await hass.wait_state(
         ids["line_1002"], lambda s: s["state"] == "offline", what="offline (REST)"
     )
+    # After a quick reconnect the phones' list is read once the connection
+    # has lasted 25 s (a proxy closing connections every 20 s costs no read
+    # of every phone); the lines and queues above were read at once.
     await hass.wait_state(
-        ids["registered_9101"], lambda s: s["state"] == "on", what="on (REST)"
+        ids["registered_9101"],
+        lambda s: s["state"] == "on",
+        what="on (REST)",
+        timeout=45,
     )
     for sensor, value in QUEUE_FIGURES_LATER.values():
         await hass.wait_state(

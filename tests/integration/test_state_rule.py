@@ -568,3 +568,26 @@ async def test_flapping_connection_reads_users_and_phones_a_few_times(
     assert counts[c.PATH_QUEUES] >= 30
     assert counts[c.PATH_USERS] <= 3
     assert counts[c.PATH_DEVICES] <= 3
+
+
+async def test_reconnect_after_a_long_outage_reads_phones_at_once(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Entities that went unavailable come back with NGUC's phones, not older ones."""
+    entry = mock_config_entry
+    with applied(hass, Timings(reconnect_quiet=25.0, backoff_cap=0.2)):
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await wait_in_sync(hass, entry)
+        device_id = next(iter(simulator.company.devices))
+        await simulator.go_offline()
+        await wait_for(hass, lambda: not entry.runtime_data.connected)
+        await advance(hass, 31)
+        await wait_for(hass, lambda: not entry.runtime_data.available)
+        simulator.company.devices[device_id].status = 0  # unregistered meanwhile
+        await simulator.come_back()
+        await wait_in_sync(hass, entry)
+        # No 25 s wait: the phones' list was read with the rest.
+        await wait_for(
+            hass, lambda: not entry.runtime_data.data.devices[device_id].registered
+        )
