@@ -42,13 +42,14 @@ def fixed_seed() -> Iterator[None]:
 def test_the_whole(socket_enabled: None, fixed_seed: None) -> None:
     """Every invariant holds after every step of every example (see machine's docstring)."""
     if not FUZZING:
-        run_state_machine_as_test(NgucMachine)
+        run_state_machine_as_test(NgucMachine, settings=settings.get_profile("fast"))
         return
     deadline = time.monotonic() + float(os.environ.get("NGUC_FUZZ_MINUTES", "10")) * 60
     batches = 0
     while time.monotonic() < deadline:
         run_state_machine_as_test(
-            NgucMachine, settings=settings(max_examples=FUZZ_BATCH)
+            NgucMachine,
+            settings=settings(settings.get_profile("fuzz"), max_examples=FUZZ_BATCH),
         )
         batches += 1
     print(f"{batches * FUZZ_BATCH} examples without a failure")
