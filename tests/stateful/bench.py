@@ -76,7 +76,7 @@ class Read:
 
     at: float  # fake time of arrival
     path: str
-    status: int | None = None  # None: no answer (hung, cut)
+    status: int | None = None  # None: no answer yet, or never (hung, cut)
     ids: list[str] | None = None  # the ids of a readable 200 list answer
 
     @property
@@ -157,6 +157,8 @@ class RecordingSimulator(Simulator):
             read = Read(self._clock.now(), path)
             self._reads.log.append(read)
             response = await handler(request)
+            if request.transport is None or request.transport.is_closing():
+                return response  # the client gave up waiting: never answered
             read.status = response.status
             if path in KIND_OF_PATH and isinstance(response, web.Response):
                 with contextlib.suppress(ValueError, TypeError):

@@ -128,8 +128,9 @@ class Expected:
 
     users: set[str] | None = None  # followed; None: everyone
     queues: set[str] | None = None
-    #: Persistent list faults, by path.
+    #: Persistent list faults, by path, and since when.
     faults: dict[str, str] = field(default_factory=dict)
+    fault_at: dict[str, float] = field(default_factory=dict)
     token_down: bool = False
     #: The stream was cut before its connection lasted a minute.
     young_cut: bool = False
@@ -374,6 +375,7 @@ class NgucMachine(RuleBasedStateMachine):
             sim.fail_path(path, int(fault), count=count)
         if count is None:
             self.want.faults[path] = fault
+            self.want.fault_at[path] = self.bench.clock.now()
             self._fault_began()
             self.want.missing_seen |= fault == "404"
             self.want.shrunk_for_good |= fault in ("empty", "truncated")
@@ -392,11 +394,18 @@ class NgucMachine(RuleBasedStateMachine):
         }[path]()
 
     def _failing(self) -> list[str]:
-        """Return the lists that fail for now (an answer that cannot be read)."""
+        """Return the lists that fail for now and were read since (an answer that cannot be read).
+
+        Only a list that failed is owed a read once the fault ends.
+        """
         return sorted(
             path
             for path, fault in self.want.faults.items()
             if fault not in ("empty", "truncated", "duplicates")
+            and any(
+                not read.good and read.at >= self.want.fault_at[path]
+                for read in self.bench.reads.of(path)
+            )
         )
 
     @precondition(lambda self: self.bench.loaded and bool(self._failing()))
@@ -499,22 +508,21 @@ class NgucMachine(RuleBasedStateMachine):
         for _ in range(25):
             self.run(bench.pause())
         since = self.want.run_since
-        # A read is applied once every list of it answered: one whose other
-        # lists still hang has not changed what is held.
-        hanging = [
-            read.at
+        # A read is applied once every list of it answered: while one hangs,
+        # what the others answered is not held yet.
+        hanging = any(
+            read.status is None and read.path in PART_OF_PATH and read.at >= since
             for read in bench.reads.log
-            if read.status is None and read.path in PART_OF_PATH
-        ]
-        answered = {
-            part
-            for path, part in PART_OF_PATH.items()
-            if any(
-                read.good and not any(abs(read.at - t) < 1.0 for t in hanging)
-                for read in bench.reads.of(path)
-                if read.at >= since
-            )
-        }
+        )
+        answered = (
+            set()
+            if hanging
+            else {
+                part
+                for path, part in PART_OF_PATH.items()
+                if any(read.good for read in bench.reads.of(path) if read.at >= since)
+            }
+        )
         held = self._held()
         self.run(bench.unload())
         stored = bench.stored()
