@@ -315,8 +315,13 @@ async def test_a_persistent_403_on_the_queue_list(day: Day) -> None:
         del server.rest_status[QUEUES]
         set_rest_queue(server, queue_payload(QUEUE_FIGURES_LATER))
         await force_read(day)
+        # A list that keeps failing is read again on its own backoff (5 s,
+        # doubling), not at the reconnect: no retry storm of a refused list.
         await hass.wait_state(
-            day.ids["available_agents"], number_is(2), what="2 available (REST)"
+            day.ids["available_agents"],
+            number_is(2),
+            what="2 available (REST)",
+            timeout=150,
         )
         await wait_for(
             lambda: issues(hass), lambda found: found == [], what="no repair issue"
