@@ -68,6 +68,9 @@ class Answers:
     lists: dict[str, list[Any] | NgucError] = field(default_factory=dict)
     first_answers: frozenset[str] = frozenset()
     """Parts whose list answered for the first time in this run."""
+    answered_at: dict[str, float] = field(default_factory=dict)
+    """When each list's answer came (loop time): two answers are as far apart
+    as NGUC said them, however long the slowest list of a read took."""
     stale_check: frozenset[str] = frozenset()
     """Parts whose answer tells which devices went while Home Assistant was stopped.
 
@@ -127,9 +130,17 @@ class NgucReader:
             PART_QUEUES: client.get_queues,
         }
         wanted = [part for part in PATHS if part in parts]
+        loop = self._hass.loop
+        answered_at: dict[str, float] = {}
+
+        async def timed(part: str) -> list[Any]:
+            items = await reads[part]()
+            answered_at[part] = loop.time()
+            return items
+
         me, *results = await asyncio.gather(
             client.get_me() if read_me else _value(None),
-            *(reads[part]() for part in wanted),
+            *(timed(part) for part in wanted),
             return_exceptions=True,
         )
         for result in (me, *results):
@@ -137,7 +148,7 @@ class NgucReader:
                 raise result
             if isinstance(result, BaseException) and not isinstance(result, NgucError):
                 raise result  # a bug of ours, not NGUC's answer
-        answers = Answers(me=me)
+        answers = Answers(me=me, answered_at=answered_at)
         answered: set[str] = set()
         for part, result in zip(wanted, results, strict=True):
             answers.lists[part] = result

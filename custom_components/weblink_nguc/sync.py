@@ -323,7 +323,9 @@ class NgucSync:
             held = self._reader.store.items(part) | held
         answer = {id_of(item): item for item in result}
         delay = timings_of(self._hass).shrink_recheck_delay
-        verdict = self._judges[part].judge(held, answer, now, delay)
+        verdict = self._judges[part].judge(
+            held, answer, answers.answered_at.get(part, now), delay
+        )
         self._backoffs.pop(part, None)
         self._due.pop(part, None)
         if verdict.newly_doubted:

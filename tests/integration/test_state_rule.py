@@ -591,3 +591,32 @@ async def test_reconnect_after_a_long_outage_reads_phones_at_once(
         await wait_for(
             hass, lambda: not entry.runtime_data.data.devices[device_id].registered
         )
+
+
+async def test_answers_closer_than_the_re_read_delay_remove_nothing(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Two empty phone lists 0.1 s apart, the second read slowed by another list: kept.
+
+    What counts is when each list answered, not when its read (which waits
+    for its slowest list) was applied.
+    """
+    entry = init_integration
+    removed = removed_devices(hass)
+    with applied(hass, Timings(shrink_recheck_delay=1.0)):
+        simulator.override_path(c.PATH_DEVICES, [])
+        before = reads(simulator, c.PATH_DEVICES)
+        entry.runtime_data.sync.read()
+        await simulator.wait_for_requests(c.PATH_DEVICES, before + 1)
+        # The second read comes at once (a reconnect, an unknown item), and
+        # its queue list takes 1.5 s, past the re-read delay.
+        simulator.hang_path(c.PATH_QUEUES, 1.5, count=1)
+        entry.runtime_data.sync.read()
+        await simulator.wait_for_requests(c.PATH_DEVICES, before + 2)
+        # NGUC lists its phones again: a third answer, the re-read delay
+        # after the first, decides; it names them all.
+        simulator.clear_path(c.PATH_DEVICES)
+        await simulator.wait_for_requests(c.PATH_DEVICES, before + 3)
+        await wait_for(hass, lambda: entry.runtime_data.sync._task is None)
+    assert device(hass, entry, "device_9001") is not None
+    assert not removed
