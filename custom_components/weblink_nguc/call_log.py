@@ -136,7 +136,7 @@ class Step:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Step | None:
         """Return a stored step; None if it cannot be read."""
-        time = _time(data.get("time"))
+        time = stored_time(data.get("time"))
         if time is None or data.get("type") not in CALL_TYPES:
             return None
         duration = data.get("duration")
@@ -159,15 +159,22 @@ class Step:
         )
 
 
-def _time(value: Any) -> datetime | None:
-    """Return a stored time in UTC; None if it is none or impossible."""
+def stored_time(value: Any) -> datetime | None:
+    """Return a stored time in UTC; None if none, not a text or impossible.
+
+    One without a time zone (edited by hand) is taken as UTC: kept, not lost.
+    """
     if not isinstance(value, str):
         return None
     try:
         time = dt_util.parse_datetime(value, raise_on_error=True)
     except ValueError:
         return None
-    return None if time.tzinfo is None else dt_util.as_utc(time)
+    return (
+        dt_util.as_utc(time)
+        if time.tzinfo is not None
+        else time.replace(tzinfo=dt_util.UTC)
+    )
 
 
 def _opt(value: Any) -> str | None:

@@ -30,7 +30,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .call_log import CALL_MISSED, REACHED_TYPES, Call, Step
+from .call_log import CALL_MISSED, REACHED_TYPES, Call, Step, stored_time
 from .const import DOMAIN, LOGGER
 from .data import queue_key, user_key
 from .numbers import number_key
@@ -110,9 +110,9 @@ class ToReturn:
             raw_times = []
         if not isinstance(raw_times, list):
             return None
-        times = [_time(text) for text in raw_times]
-        created = _time(data.get("created"))
-        completed = _time(data.get("completed"))
+        times = [stored_time(text) for text in raw_times]
+        created = stored_time(data.get("created"))
+        completed = stored_time(data.get("completed"))
         if None in times or (data.get("completed") is not None and completed is None):
             return None  # an impossible date
         number, description = data.get("number"), data.get("description")
@@ -141,17 +141,6 @@ class ToReturn:
             summary_edited=bool(data.get("summary_edited")),
             description_edited=bool(data.get("description_edited")),
         )
-
-
-def _time(value: Any) -> datetime | None:
-    """Return a stored time; None if none, not a text or impossible."""
-    if not isinstance(value, str):
-        return None
-    try:
-        time = dt_util.parse_datetime(value, raise_on_error=True)
-    except ValueError:
-        return None
-    return time if time.tzinfo is not None else time.replace(tzinfo=dt_util.UTC)
 
 
 def describe(times: list[datetime], count: int) -> str:
