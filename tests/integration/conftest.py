@@ -95,6 +95,16 @@ async def wait_in_sync(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
+async def reconnect(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Cut the event stream; wait until it is back and the state was read again."""
+    connections = simulator.authenticated_count
+    await simulator.drop_connections()
+    await simulator.wait_for_authenticated(connections + 1)
+    await wait_in_sync(hass, entry)
+
+
 async def wait_for(hass: HomeAssistant, condition: Any, timeout: float = 10) -> None:
     """Wait until ``condition()`` is true (events travel over a real socket)."""
     async with asyncio.timeout(timeout):

@@ -39,7 +39,7 @@ from tests.harness.clock import advance
 from tests.harness.timings import Timings, applied
 from tests.simulator import Device, Queue, QueueMember, Simulator, User
 
-from .conftest import ENTRY_UNIQUE_ID, StateWrites, wait_for, wait_in_sync
+from .conftest import ENTRY_UNIQUE_ID, StateWrites, reconnect, wait_for, wait_in_sync
 
 ANNA_LINE = "sensor.anna_lindqvist_line_status"
 ERIK_LINE = "sensor.erik_johansson_line_status"
@@ -82,16 +82,6 @@ def issue(
 ) -> ir.IssueEntry | None:
     """Return one of the entry's repair issues, if raised."""
     return ir.async_get(hass).async_get_issue(DOMAIN, f"{entry.entry_id}_{name}")
-
-
-async def reconnect(
-    hass: HomeAssistant, entry: MockConfigEntry, simulator: Simulator
-) -> None:
-    """Cut the event stream; wait until it is back and the state was read again."""
-    connections = simulator.authenticated_count
-    await simulator.drop_connections()
-    await simulator.wait_for_authenticated(connections + 1)
-    await wait_in_sync(hass, entry)
 
 
 async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:

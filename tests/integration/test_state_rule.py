@@ -25,7 +25,7 @@ from tests.harness.clock import advance
 from tests.harness.timings import Timings, applied, applied_to_test
 from tests.simulator import Simulator, User
 
-from .conftest import ENTRY_UNIQUE_ID, wait_for, wait_in_sync
+from .conftest import ENTRY_UNIQUE_ID, reconnect, wait_for, wait_in_sync
 
 LIST_PATHS = (c.PATH_USERS, c.PATH_USER_STATUSES, c.PATH_DEVICES, c.PATH_QUEUES)
 USERS = ("86480", "86481", "86482", "86483")
@@ -84,16 +84,6 @@ def issue(hass: HomeAssistant, entry: MockConfigEntry, name: str) -> Any:
 def reads(simulator: Simulator, path: str) -> int:
     """Return how many REST requests reached ``path``."""
     return sum(1 for request in simulator.requests if request == f"GET {path}")
-
-
-async def reconnect(
-    hass: HomeAssistant, entry: MockConfigEntry, simulator: Simulator
-) -> None:
-    """Cut the event stream; wait until it is back and the state was read again."""
-    connections = simulator.authenticated_count
-    await simulator.drop_connections()
-    await simulator.wait_for_authenticated(connections + 1)
-    await wait_in_sync(hass, entry)
 
 
 async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
