@@ -12,6 +12,7 @@ from homeassistant.helpers import (
 from homeassistant.helpers.typing import ConfigType
 
 from .account import client_from_entry
+from .compat import async_unload_platforms_or_raise, entry_method
 from .const import DOMAIN, ISSUE_DUPLICATE_COMPANY
 from .coordinator import (
     KEY_ACCOUNT,
@@ -40,7 +41,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
+@entry_method
+async def async_setup_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> None:
     """Log in and start the event stream; the state is read once it connects."""
     coordinator = NgucCoordinator(
         hass, entry, client_from_entry(hass, entry), timings_of(hass)
@@ -50,7 +52,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool
     await async_setup_followup(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start()
-    return True
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
@@ -58,13 +59,14 @@ async def async_migrate_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bo
     return await async_migrate(hass, entry)
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> bool:
+@entry_method
+async def async_unload_entry(hass: HomeAssistant, entry: NgucConfigEntry) -> None:
     """Close the event stream, then unload the platforms.
 
     In this order, no event can add entities to a platform being unloaded.
     """
     await entry.runtime_data.async_stop()
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    await async_unload_platforms_or_raise(hass, entry, PLATFORMS)
 
 
 async def async_remove_config_entry_device(
