@@ -43,7 +43,7 @@ from pytest_homeassistant_custom_component.common import (
 from tests.harness.probe import LoopProbe
 
 FLOOR = "floor"
-NAMES = ("Line status", "Queues", "Paused", "Missed calls today", "Registered")
+NAMES = ("Line status", "Queues", "Paused", "Missed today", "Registered")
 
 
 @dataclass

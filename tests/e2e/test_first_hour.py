@@ -110,13 +110,13 @@ ERIK = "86481"
 SUPPORT = "501"
 ANNA_CALL = "event.anna_lindqvist_call"
 ANNA_LINE = "sensor.anna_lindqvist_line_status"
-SUPPORT_WAITING = "sensor.support_waiting_callers"
+SUPPORT_WAITING = "sensor.support_waiting"
 LAMP = "light.desk_lamp"
 CALLER = "+46701234567"
 CALLED_BACK = "0812345678"  # hangs up in Support, then Anna calls back
 HUNG_UP = "0709876543"  # hangs up in Support later
-ANNA_TO_RETURN = "todo.anna_lindqvist_calls_to_return"
-SUPPORT_TO_RETURN = "todo.support_calls_to_return"
+ANNA_TO_RETURN = "todo.anna_lindqvist_call_back"
+SUPPORT_TO_RETURN = "todo.support_call_back"
 LAMP_BEFORE = {"rgb_color": [255, 180, 100], "brightness": 128}
 RED = [255, 0, 0]
 QUEUE_WAIT = 3  # seconds the queue must stay full before the alert
@@ -557,8 +557,8 @@ async def look_at_device_pages(
         (
             "Support",
             (
-                "Waiting callers",
-                "Completed calls today",
+                "Waiting since",
+                "Agents free",
                 "queue call from +46731234567 answered by Erik Johansson",
             ),
             "device-queue.png",

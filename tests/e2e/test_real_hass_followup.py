@@ -59,11 +59,11 @@ ERIK_EXTENSION = "102"
 NATIONAL, E164, INTERNATIONAL = "0701234567", "+46701234567", "0046701234567"
 DIALLED_BACK = "070-123 45 67"
 LISTS = {
-    "todo.anna_lindqvist_calls_to_return": "Anna Lindqvist",
-    "todo.erik_johansson_calls_to_return": "Erik Johansson",
-    "todo.support_calls_to_return": "Support",
+    "todo.anna_lindqvist_call_back": "Anna Lindqvist",
+    "todo.erik_johansson_call_back": "Erik Johansson",
+    "todo.support_call_back": "Support",
 }
-LARS_LIST = "todo.lars_oberg_calls_to_return"
+LARS_LIST = "todo.lars_oberg_call_back"
 
 
 # The simulator (set up first) stops last, after Home Assistant: no warning
@@ -122,8 +122,8 @@ async def test_calls_to_return_get_calls_and_whom_to_follow(
     history = await until(four_calls, "the four calls in the history")
     open_items = {entity_id: [(E164, "needs_action")] for entity_id in LISTS}
     assert await todo_items(hass, *LISTS) == open_items
-    assert await todo_items(hass, "todo.maja_karlsson_calls_to_return") == {
-        "todo.maja_karlsson_calls_to_return": []
+    assert await todo_items(hass, "todo.maja_karlsson_call_back") == {
+        "todo.maja_karlsson_call_back": []
     }
     # The README's card shows a list that exists, holding the missed call.
     for card in readme_examples("card"):

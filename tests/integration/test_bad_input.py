@@ -1124,7 +1124,7 @@ async def test_missed_calls_restored_from_a_damaged_file(
     stored: str,
 ) -> None:
     """A restored count that is no number: the sensor is added all the same, at 0."""
-    entity_id = "sensor.erik_johansson_missed_calls_today"
+    entity_id = "sensor.erik_johansson_missed_today"
     value = {"__type": "<class 'decimal.Decimal'>", "decimal_str": stored}
     mock_restore_cache_with_extra_data(
         hass,

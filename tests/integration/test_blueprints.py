@@ -51,7 +51,7 @@ from .conftest import wait_for
 ANNA = "86480"
 ANNA_CALL = "event.anna_lindqvist_call"
 ANNA_LINE = "sensor.anna_lindqvist_line_status"
-SUPPORT_WAITING = "sensor.support_waiting_callers"
+SUPPORT_WAITING = "sensor.support_waiting"
 LAMP = "light.desk_lamp"
 CALLER = "+46701234567"
 # The lamp before anyone calls: on, warm white, half bright.

@@ -272,7 +272,7 @@ async def test_waiting_callers(
     waiting = queue_sensor(hass, SUPPORT, "waiting")
     current = queue_sensor(hass, SUPPORT, "current_longest_wait")
     today = queue_sensor(hass, SUPPORT, "longest_wait")
-    assert current == "sensor.support_current_longest_wait"
+    assert current == "sensor.support_longest_wait"
     assert state(hass, waiting).attributes["callers"] == []
     assert state(hass, current).state == "0"
     assert state(hass, current).attributes[ATTR_DEVICE_CLASS] == "duration"
@@ -310,7 +310,7 @@ async def test_longest_waiting_since_stays_true_between_snapshots(
     leaving moves it to the next in line, nobody waiting makes it unknown.
     """
     since = queue_sensor(hass, SUPPORT, "longest_waiting_since")
-    assert since == "sensor.support_longest_waiting_since"
+    assert since == "sensor.support_waiting_since"
     assert state(hass, since).state == STATE_UNKNOWN
     assert state(hass, since).attributes[ATTR_DEVICE_CLASS] == "timestamp"
     writes = StateWrites(hass)
@@ -376,7 +376,7 @@ async def test_callers_not_recorded(
     assert [s.state for s in recorded[waiting]] == ["0", "1"]
     for recorded_state in recorded[waiting]:
         assert "callers" not in recorded_state.attributes
-        assert recorded_state.attributes["friendly_name"] == "Support Waiting callers"
+        assert recorded_state.attributes["friendly_name"] == "Support Waiting"
 
 
 # --- Missed calls ------------------------------------------------------------------
@@ -388,8 +388,8 @@ async def test_missed_calls(
     """Each missed call counts once; the last one's time and caller are shown."""
     count = user_sensor(hass, ERIK, "missed_calls_today")
     last = user_sensor(hass, ERIK, "last_missed_call")
-    assert count == "sensor.erik_johansson_missed_calls_today"
-    assert last == "sensor.erik_johansson_last_missed_call"
+    assert count == "sensor.erik_johansson_missed_today"
+    assert last == "sensor.erik_johansson_last_missed"
     assert state(hass, count).state == "0"
     assert state(hass, count).attributes[ATTR_STATE_CLASS] == "total"
     assert state(hass, count).attributes[ATTR_LAST_RESET] == (
@@ -449,16 +449,16 @@ async def test_missed_calls_restored(
         hass,
         [
             (
-                State("sensor.erik_johansson_missed_calls_today", "3"),
+                State("sensor.erik_johansson_missed_today", "3"),
                 {"native_value": 3, "native_unit_of_measurement": None},
             ),
             (
-                State("sensor.lars_oberg_missed_calls_today", "5"),
+                State("sensor.lars_oberg_missed_today", "5"),
                 {"native_value": 5, "native_unit_of_measurement": None},
             ),
             (
                 State(
-                    "sensor.erik_johansson_last_missed_call",
+                    "sensor.erik_johansson_last_missed",
                     last_call.isoformat(),
                     {"caller": "0709998877", "caller_name": None},
                 ),
@@ -475,8 +475,8 @@ async def test_missed_calls_restored(
     # The restored states' last reset: today for Erik, yesterday for Lars.
     cache = hass.data["restore_state"].last_states
     for entity_id, reset in (
-        ("sensor.erik_johansson_missed_calls_today", today),
-        ("sensor.lars_oberg_missed_calls_today", yesterday),
+        ("sensor.erik_johansson_missed_today", today),
+        ("sensor.lars_oberg_missed_today", yesterday),
     ):
         stored = cache[entity_id]
         stored.state = State(

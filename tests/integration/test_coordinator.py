@@ -622,8 +622,8 @@ async def test_event_writes_only_what_changed(
     await simulator.add_caller("501", "0701234567")
     await events_handled(hass, seen, 2)
     assert set(state_writes.counts) == {
-        "sensor.support_waiting_callers",
-        "sensor.support_longest_waiting_since",
+        "sensor.support_waiting",
+        "sensor.support_waiting_since",
     }
 
 
@@ -706,7 +706,7 @@ async def test_new_queue_builds_only_its_entities(
     assert {frozenset(identifiers) for identifiers in registered} == {
         frozenset({(DOMAIN, f"{ENTRY_UNIQUE_ID}_queue_503")})
     }
-    assert hass.states.get("sensor.billing_waiting_callers").state == "0"
+    assert hass.states.get("sensor.billing_waiting").state == "0"
 
 
 async def test_nothing_added_while_unloading(
@@ -728,11 +728,11 @@ async def test_nothing_added_while_unloading(
     with patch.object(hass.config_entries, "async_unload_platforms", unload_then_event):
         assert await hass.config_entries.async_unload(init_integration.entry_id)
     assert not entities_of(hass, init_integration, "queue_503")
-    assert hass.states.get("sensor.billing_waiting_callers") is None
+    assert hass.states.get("sensor.billing_waiting") is None
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await wait_in_sync(hass, init_integration)
     # Read at setup like any queue, once.
-    assert hass.states.get("sensor.billing_waiting_callers").state == "0"
+    assert hass.states.get("sensor.billing_waiting").state == "0"
 
 
 async def test_removed_store_with_the_entry(

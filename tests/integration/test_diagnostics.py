@@ -243,19 +243,19 @@ async def test_diagnostics(
         for entity_id in hass.states.async_entity_ids()
         if registry.async_get(entity_id) is not None
     }
-    assert entities["sensor.support_waiting_callers"]["attributes"] == {
+    assert entities["sensor.support_waiting"]["attributes"] == {
         "callers": [{"position": 1, "number": REDACTED, "wait": 25}]
     }
     lars_call = entities["event.lars_oberg_call"]["attributes"]
     assert lars_call["caller_name"] == lars_call["callee_name"] == REDACTED
-    assert entities["sensor.erik_johansson_last_missed_call"]["attributes"] == {
+    assert entities["sensor.erik_johansson_last_missed"]["attributes"] == {
         "caller": REDACTED,
         "caller_name": None,  # an outside number has no name
     }
-    assert entities["sensor.erik_johansson_missed_calls_today"]["state"] == "1"
+    assert entities["sensor.erik_johansson_missed_today"]["state"] == "1"
     assert entities["sensor.support_agents_on_call"]["state"] == "1"
     assert entities["sensor.support_paused_agents"]["state"] == "1"
-    assert entities["sensor.support_current_longest_wait"]["state"] == "25"
+    assert entities["sensor.support_longest_wait"]["state"] == "25"
     assert entities["sensor.maja_karlsson_queues"]["attributes"] == {
         "queues": [{"name": "Support", "paused": True}]
     }

@@ -269,7 +269,7 @@ async def test_queue_activity_leaves_figures_out(
     assert support is not None
     start = dt_util.utcnow()
     await simulator.add_caller("501", "0709876543", wait=5)
-    waiting = "sensor.support_waiting_callers"
+    waiting = "sensor.support_waiting"
     await wait_for(hass, lambda: hass.states.is_state(waiting, "1"))
     await async_wait_recording_done(hass)
     # As the device page's Activity card asks: the device and its entities.
@@ -290,7 +290,7 @@ async def test_queue_activity_leaves_figures_out(
     answer = await client.receive_json()
     assert answer["success"], answer
     shown = {entry.get("entity_id") for entry in answer["result"]}
-    assert shown == {"sensor.support_longest_waiting_since"}
+    assert shown == {"sensor.support_waiting_since"}
 
 
 @pytest.mark.usefixtures("logbook")

@@ -33,8 +33,8 @@ from .conftest import ENTRY_UNIQUE_ID, entity_id_of, wait_for, wait_in_sync
 SYNC = "custom_components.weblink_nguc.sync"
 USERS = ("86480", "86481", "86482", "86483")
 ERIK_LINE = "sensor.erik_johansson_line_status"
-ERIK_MISSED = "sensor.erik_johansson_missed_calls_today"
-SUPPORT_WAITING = "sensor.support_waiting_callers"
+ERIK_MISSED = "sensor.erik_johansson_missed_today"
+SUPPORT_WAITING = "sensor.support_waiting"
 
 
 @pytest.fixture(autouse=True)
