@@ -4,10 +4,12 @@ Custom integrations run hassfest in their CI (a GitHub action), and it needs a
 checkout of Home Assistant's repository, so it cannot run here. These tests
 check the same files the same way, with schemas of our own written after
 hassfest's rules: ``services.yaml`` (no device filter on a target, valid
-selectors), ``triggers.yaml`` (when there is one), the structure of the
-translations and that every action, trigger and field in them has a name and
-a description in every language, ``manifest.json`` (the keys hassfest and HACS
-require) and ``hacs.json`` (the keys HACS accepts).
+selectors), ``triggers.yaml`` and ``conditions.yaml`` (when there is one:
+selectors, a target of this integration's devices), the structure of the
+translations and that every action, trigger, condition and field in them has
+a name and a description in every language, that every trigger and condition
+has an icon, ``manifest.json`` (the keys hassfest and HACS require) and
+``hacs.json`` (the keys HACS accepts).
 
 ``tests/integration/test_translations.py`` checks the other half: that every
 translation key the *code* uses exists.
@@ -30,6 +32,7 @@ from homeassistant.util.yaml import load_yaml_dict, parse_yaml
 import pytest
 import voluptuous as vol
 
+from custom_components.weblink_nguc import condition
 from custom_components.weblink_nguc.const import DOMAIN
 
 REPO = Path(__file__).parents[1]
@@ -180,6 +183,31 @@ TRIGGERS_SCHEMA = vol.Schema(
             ),
             None,
         )
+    }
+)
+
+
+def _starts_with_dot(key: str) -> str:
+    """A key of YAML anchors only (``.queues:``), dropped before the schema."""
+    if not key.startswith("."):
+        raise vol.Invalid("Key does not start with .")
+    return key
+
+
+# hassfest's conditions.yaml schema: a trigger's, plus anchors to leave out.
+CONDITIONS_SCHEMA = vol.Schema(
+    {
+        vol.Remove(vol.All(str, _starts_with_dot)): object,
+        cv.underscore_slug: vol.Any(
+            vol.All(
+                {
+                    vol.Optional("target"): selector.TargetSelector.CONFIG_SCHEMA,
+                    vol.Optional("fields"): {str: TRIGGER_FIELD},
+                },
+                _field_contexts,
+            ),
+            None,
+        ),
     }
 )
 
@@ -445,9 +473,10 @@ def _yaml(name: str) -> dict[str, Any] | None:
 def untranslated(
     kind: str, described: dict[str, Any], strings: dict[str, Any]
 ) -> Iterator[str]:
-    """Yield what of the described actions or triggers lacks texts (or is left over).
+    """Yield what of the described actions, triggers or conditions lacks texts.
 
-    ``kind`` is ``services`` or ``triggers``: the key of both in the translations.
+    Or what the texts have left over. ``kind`` is ``services``, ``triggers``
+    or ``conditions``: their key in the translations.
     """
     texts: dict[str, Any] = strings.get(kind, {})
     for name, description in described.items():
@@ -699,6 +728,170 @@ def test_untranslated_trigger_field_is_found() -> None:
     ]
 
 
+# --- conditions.yaml ----------------------------------------------------------
+
+# Conditions as issue 19 asks for, in the shape of core's (counter, zwave_js).
+GOOD_CONDITIONS_YAML = """
+.behavior: &behavior
+  required: true
+  default: any
+  selector:
+    automation_behavior:
+      mode: condition
+agents_available:
+  target:
+    device:
+      - integration: weblink_nguc
+        model: Call queue
+  fields:
+    behavior: *behavior
+    below:
+      selector:
+        number:
+          min: 0
+          mode: box
+"""
+GOOD_CONDITION_TEXTS = {
+    "conditions": {
+        "agents_available": {
+            "name": "Agents free",
+            "description": "Tests how many agents are free.",
+            "fields": {
+                "behavior": {"name": "Passes if", "description": "Any or all."},
+                "below": {"name": "Fewer than", "description": "Passes below this."},
+            },
+        }
+    }
+}
+
+# The model of each kind of device, as devices.py names it.
+DEVICE_MODELS = {"queue": "Call queue", "user": "PBX user"}
+
+
+def _conditions() -> dict[str, Any]:
+    conditions = _yaml("conditions.yaml")
+    assert conditions is not None, (
+        "condition.py provides conditions: no conditions.yaml"
+    )
+    return CONDITIONS_SCHEMA(conditions)  # type: ignore[no-any-return]
+
+
+def test_conditions_yaml_is_valid() -> None:
+    """conditions.yaml passes, describes every condition, and only their options."""
+    conditions = _conditions()
+    assert set(conditions) == set(condition.CONDITIONS)
+    for name, cls in condition.NGUC_CONDITIONS.items():
+        options = {str(key) for key in cls.options_schema.schema}
+        assert set(conditions[name]["fields"]) == options, name
+
+
+def test_conditions_target_devices_of_their_kind() -> None:
+    """Each condition targets this integration's devices of its kind, nothing else."""
+    devices_py = (INTEGRATION / "devices.py").read_text(encoding="utf-8")
+    for name, description in _conditions().items():
+        target = description["target"]
+        assert set(target) == {"device"}, name
+        kind = condition.NGUC_CONDITIONS[name].kind
+        assert target["device"] == [
+            {"integration": DOMAIN, "model": DEVICE_MODELS[kind]}
+        ], name
+        assert f'model="{DEVICE_MODELS[kind]}"' in devices_py
+
+
+def test_good_condition_sample_passes() -> None:
+    """The schema drops anchors, and accepts a condition done right."""
+    conditions = CONDITIONS_SCHEMA(parse_yaml(GOOD_CONDITIONS_YAML))
+    assert set(conditions) == {"agents_available"}
+    STRINGS_SCHEMA(GOOD_CONDITION_TEXTS)
+    assert list(untranslated("conditions", conditions, GOOD_CONDITION_TEXTS)) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # A behavior selector in a trigger's mode.
+        ("      mode: condition", "      mode: sometimes"),
+        # A misspelt key of a field.
+        ("    below:\n", "    below:\n      requird: false\n"),
+        # A device filter key the target selector does not know.
+        ("      - integration", "      - platform"),
+        # A condition name that is no slug.
+        ("agents_available:", "agents-available:"),
+        # Description keys belong in the translations.
+        ("agents_available:\n", "agents_available:\n  name: Agents free\n"),
+        # A number selector whose bounds are not numbers.
+        ("          min: 0", "          min: none"),
+    ],
+)
+def test_conditions_schema_catches(old: str, new: str) -> None:
+    """Mistakes in a condition's description are refused."""
+    assert old in GOOD_CONDITIONS_YAML
+    with pytest.raises(vol.Invalid):
+        CONDITIONS_SCHEMA(parse_yaml(GOOD_CONDITIONS_YAML.replace(old, new)))
+
+
+def test_conditions_are_translated(strings: dict[str, dict[str, Any]]) -> None:
+    """Each condition and field has a name and a description in every language."""
+    conditions = _conditions()
+    problems = [
+        f"{language}: {problem}"
+        for language, data in strings.items()
+        for problem in untranslated("conditions", conditions, data)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_untranslated_condition_field_is_found() -> None:
+    """A condition field the translations forget is reported."""
+    conditions = CONDITIONS_SCHEMA(parse_yaml(GOOD_CONDITIONS_YAML))
+    texts = json.loads(json.dumps(GOOD_CONDITION_TEXTS))
+    del texts["conditions"]["agents_available"]["fields"]["behavior"]["description"]
+    assert list(untranslated("conditions", conditions, texts)) == [
+        "conditions.agents_available has a field behavior with no description"
+    ]
+
+
+_ICON = re.compile(r"^mdi:[a-z0-9-]+$")
+
+
+def missing_icons(
+    kind: str, described: dict[str, Any], icons: dict[str, Any]
+) -> list[str]:
+    """Return what of the described triggers or conditions has no icon (or is left over).
+
+    ``kind`` is ``triggers`` or ``conditions``; an icon is ``{"trigger": "mdi:…"}``
+    or ``{"condition": "mdi:…"}``.
+    """
+    singular = kind.removesuffix("s")
+    given: dict[str, Any] = icons.get(kind, {})
+    problems = [
+        f"{kind}.{name} has no icon"
+        for name in described
+        if not _ICON.match(str((given.get(name) or {}).get(singular, "")))
+    ]
+    if stale := set(given) - set(described):
+        problems.append(f"{kind} has icons for what is not described: {sorted(stale)}")
+    return problems
+
+
+def test_triggers_and_conditions_have_icons() -> None:
+    """Every trigger and condition has an icon in icons.json, as core's must."""
+    icons = _json(INTEGRATION / "icons.json")
+    problems = missing_icons("conditions", _conditions(), icons) + missing_icons(
+        "triggers", _yaml("triggers.yaml") or {}, icons
+    )
+    assert not problems, "\n".join(problems)
+    conditions = CONDITIONS_SCHEMA(parse_yaml(GOOD_CONDITIONS_YAML))
+    assert missing_icons("conditions", conditions, {"conditions": {}}) == [
+        "conditions.agents_available has no icon"
+    ]
+    assert missing_icons(
+        "conditions",
+        conditions,
+        {"conditions": {"agents_available": {"condition": "headset"}}},
+    ) == ["conditions.agents_available has no icon"]
+
+
 # --- translations -------------------------------------------------------------
 
 
@@ -732,6 +925,10 @@ def test_translations_are_valid(strings: dict[str, dict[str, Any]]) -> None:
                 }
             },
             ["triggers", "x"],
+        ),
+        (
+            {"conditions": {"x": {"name": "X", "fields": {"f": {"name": "F"}}}}},
+            ["conditions", "x"],
         ),
         ({"config": {"step": {"user": {"data_description": {"a": "A"}}}}}, ["config"]),
         ({"unknown_part": {}}, ["unknown_part"]),

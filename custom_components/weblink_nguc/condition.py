@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, Unpack, cast, override
+from typing import Any, ClassVar, Final, Unpack, cast, override
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
@@ -244,16 +244,18 @@ _BEHAVIOR = {
 }
 
 
-class _NgucCondition(Condition):
+class NgucCondition(Condition):
     """A condition on call queue or user devices of this integration.
 
-    A subclass names its ``kind``, its options' schema and which of them is
-    needed (one at least), and tests one item in :meth:`_item_holds`.
+    A subclass names its ``kind``, its ``options_schema`` and which options
+    are needed (one at least), and tests one item in :meth:`_item_holds`.
     """
 
     _key: str
-    _kind: str
-    _options_schema: vol.Schema
+    #: The kind of item the target's devices must be: KIND_QUEUE or KIND_USER.
+    kind: ClassVar[str]
+    #: The options, as the fields of conditions.yaml name them.
+    options_schema: ClassVar[vol.Schema]
     _one_of: tuple[str, ...] = ()
 
     @classmethod
@@ -266,7 +268,7 @@ class _NgucCondition(Condition):
         config = vol.Schema(
             {
                 vol.Required(CONF_TARGET): _TARGET_SCHEMA,
-                vol.Required(CONF_OPTIONS, default={}): cls._options_schema,
+                vol.Required(CONF_OPTIONS, default={}): cls.options_schema,
             }
         )(config)
         target: dict[str, Any] = config[CONF_TARGET]
@@ -284,12 +286,12 @@ class _NgucCondition(Condition):
                 options=" / ".join(cls._one_of),
             )
         for device_id in _target_devices(hass, target):
-            found = _item_of_device(hass, device_id, cls._kind)
+            found = _item_of_device(hass, device_id, cls.kind)
             if not isinstance(found, _Refusal):
                 continue
             key = found.value
             if found is _Refusal.WRONG_KIND:
-                key = MESSAGE_NOT_QUEUE if cls._kind == KIND_QUEUE else MESSAGE_NOT_USER
+                key = MESSAGE_NOT_QUEUE if cls.kind == KIND_QUEUE else MESSAGE_NOT_USER
             raise messages.invalid(
                 key,
                 device=_device_name(hass, device_id),
@@ -318,7 +320,7 @@ class _NgucCondition(Condition):
         )
 
     def _device_holds(self, device_id: str, now: datetime) -> bool:
-        found = _item_of_device(self._hass, device_id, self._kind)
+        found = _item_of_device(self._hass, device_id, self.kind)
         if isinstance(found, _Refusal):
             return False  # removed since the automation was validated
         entry_id, item_id = found
@@ -366,12 +368,12 @@ def longest_wait_now(
     return max(waits) + max(0.0, (now - received).total_seconds())
 
 
-class CallersWaitingCondition(_NgucCondition):
+class CallersWaitingCondition(NgucCondition):
     """More than ``above`` callers wait, and/or one has waited over ``wait_above`` s."""
 
     _key = CALLERS_WAITING
-    _kind = KIND_QUEUE
-    _options_schema = vol.Schema(
+    kind = KIND_QUEUE
+    options_schema = vol.Schema(
         {
             **_BEHAVIOR,
             vol.Optional(CONF_ABOVE): _count(),
@@ -393,12 +395,12 @@ class CallersWaitingCondition(_NgucCondition):
         return _above(longest_wait_now(coordinator, item_id, queue, now), wait_above)
 
 
-class AgentsAvailableCondition(_NgucCondition):
+class AgentsAvailableCondition(NgucCondition):
     """More than ``above`` and/or fewer than ``below`` of a queue's agents are free."""
 
     _key = AGENTS_AVAILABLE
-    _kind = KIND_QUEUE
-    _options_schema = vol.Schema(
+    kind = KIND_QUEUE
+    options_schema = vol.Schema(
         {
             **_BEHAVIOR,
             vol.Optional(CONF_ABOVE): _count(),
@@ -419,12 +421,12 @@ class AgentsAvailableCondition(_NgucCondition):
         )
 
 
-class LineStatusCondition(_NgucCondition):
+class LineStatusCondition(NgucCondition):
     """A user's line status is one of ``status``."""
 
     _key = LINE_STATUS
-    _kind = KIND_USER
-    _options_schema = vol.Schema(
+    kind = KIND_USER
+    options_schema = vol.Schema(
         {
             **_BEHAVIOR,
             vol.Required(CONF_STATUS): vol.All(
@@ -443,11 +445,12 @@ class LineStatusCondition(_NgucCondition):
         return status is not None and line_state(status) in self._options[CONF_STATUS]
 
 
-CONDITIONS: dict[str, type[Condition]] = {
+NGUC_CONDITIONS: dict[str, type[NgucCondition]] = {
     CALLERS_WAITING: CallersWaitingCondition,
     AGENTS_AVAILABLE: AgentsAvailableCondition,
     LINE_STATUS: LineStatusCondition,
 }
+CONDITIONS: dict[str, type[Condition]] = dict(NGUC_CONDITIONS)
 
 
 async def async_get_conditions(hass: HomeAssistant) -> dict[str, type[Condition]]:
