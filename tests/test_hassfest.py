@@ -334,6 +334,8 @@ STRINGS_SCHEMA = vol.Schema(
             cv.slug,
         ),
         vol.Optional("exceptions"): _keys({vol.Optional("message"): TEXT}, cv.slug),
+        # Texts an integration uses itself (hassfest's own), e.g. the logbook's.
+        vol.Optional("common"): vol.Schema({cv.slug: TEXT}),
         vol.Optional("issues"): {
             str: {vol.Required("title"): TEXT, vol.Required("description"): TEXT}
         },

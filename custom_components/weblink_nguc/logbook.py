@@ -6,12 +6,18 @@ and ``get_calls`` write it) and an icon, on the call event
 entity of the user or queue they concern. Line statuses and phone
 registrations are entity states: the logbook already writes a line for each
 of their changes (queue figures, being measurements, it leaves out).
+
+A logbook platform gives plain text, not translation keys, so the sentences
+are read from the ``common`` section of the integration's translations in
+the server's language (Settings → System → General), which Home Assistant
+loads when it sets the integration up; English (``SENTENCES``) when they are
+not loaded or a translation does not fit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.event import DOMAIN as EVENT_DOMAIN
 from homeassistant.components.logbook.const import (
@@ -23,7 +29,11 @@ from homeassistant.components.logbook.const import (
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    translation,
+)
 
 from .api import contract as c
 from .api.models import as_int, as_str
@@ -31,7 +41,29 @@ from .calls import NO_NAMES, Names
 from .const import DOMAIN, EVENT_NGUC
 
 DEFAULT_NAME = "Weblink NGUC"
-UNKNOWN_NUMBER = "an unknown number"
+
+# The sentences in English, as in translations/en.json's ``common`` section
+# (a test keeps the two the same); the other languages come from there.
+SENTENCES: Final[Mapping[str, str]] = {
+    "unknown_number": "an unknown number",
+    "call_answered": "answered a call from {caller}{duration}",
+    "call_missed": "missed a call from {caller}",
+    "called": "called {callee}{duration}",
+    "called_no_answer": "called {callee} (no answer)",
+    "called_busy": "called {callee} (busy)",
+    "called_cancelled": "called {callee} (cancelled)",
+    "call_record": "call record: {disposition}",
+    "queue_call_ended": "queue call from {caller} ended",
+    "queue_call_answered": "queue call from {caller} answered",
+    "queue_call_answered_by": "queue call from {caller} answered by {agent}",
+    "queue_call_abandoned": "queue call from {caller} abandoned",
+    "queue_call_not_answered_by": "{agent} did not answer a queue call from {caller}",
+    "queue_call_not_answered": "queue call from {caller} not answered",
+    "queue_call_transferred": "queue call from {caller} transferred",
+    "queue_call_other": "queue call from {caller}: {disposition}",
+    "nguc_event": "NGUC event {event}",
+    "nguc_event_detail": "NGUC event {event}: {detail}",
+}
 
 # The translation keys of the call event entities (event.py) of a user's and
 # of a queue's device: a call record's entry links to one of them.
@@ -39,10 +71,11 @@ CALL_ENTITY = {c.EVENT_CDR: "call", c.EVENT_QUEUE_CDR: "queue_call"}
 
 _MISSED = {c.DISPOSITION_NO_ANSWER, c.DISPOSITION_BUSY, c.DISPOSITION_CANCEL}
 _NOT_REACHED = {
-    c.DISPOSITION_NO_ANSWER: "no answer",
-    c.DISPOSITION_BUSY: "busy",
-    c.DISPOSITION_CANCEL: "cancelled",
+    c.DISPOSITION_NO_ANSWER: "called_no_answer",
+    c.DISPOSITION_BUSY: "called_busy",
+    c.DISPOSITION_CANCEL: "called_cancelled",
 }
+_PREFIX = f"component.{DOMAIN}.common."
 
 type DescribeCallback = Callable[[Event[Mapping[str, Any]]], dict[str, str]]
 type Description = tuple[str, str]
@@ -62,6 +95,14 @@ def async_describe_events(
     names: dict[str, Names] = {}
 
     @callback
+    def sentences() -> Mapping[str, str]:
+        """Return the sentences in the server's language, English where missing."""
+        cached = translation.async_get_cached_translations(
+            hass, hass.config.language, "common", DOMAIN
+        )
+        return {key: cached.get(_PREFIX + key, text) for key, text in SENTENCES.items()}
+
+    @callback
     def async_describe_nguc_event(event: Event[Mapping[str, Any]]) -> dict[str, str]:
         """Say what happened to which call, on the call entity of its device."""
         data = event.data
@@ -73,7 +114,7 @@ def async_describe_events(
             if (key := CALL_ENTITY.get(as_str(data.get("event")) or "")) is not None:
                 entity_id = _call_entity(ent_reg, device_id, key)
         message, icon = describe(
-            data.get("event"), data.get("data"), _names(hass, data, names)
+            data.get("event"), data.get("data"), _names(hass, data, names), sentences()
         )
         described = {
             LOGBOOK_ENTRY_NAME: name,
@@ -126,25 +167,52 @@ def _names(
     return known
 
 
-def describe(name: Any, payload: Any, names: Names = NO_NAMES) -> Description:
+def describe(
+    name: Any,
+    payload: Any,
+    names: Names = NO_NAMES,
+    sentences: Mapping[str, str] = SENTENCES,
+) -> Description:
     """Return a short sentence on one NGUC event, and its icon.
 
     A colleague (a user of the company, by ``names``) is named, with the
-    number: "missed a call from Erik Johansson (102)".
+    number: "missed a call from Erik Johansson (102)". ``sentences`` are
+    those of ``SENTENCES`` in the language to write.
     """
     event = as_str(name) or "unknown"
     data: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
+    say = _Say(sentences)
     if event == c.EVENT_CDR:
-        return _cdr(data, names)
+        return _cdr(data, names, say)
     if event == c.EVENT_QUEUE_CDR:
-        return _queue_cdr(data, names)
+        return _queue_cdr(data, names, say)
     # Events that NGUC does not document are passed on as they come.
     detail = as_str(data.get(c.STATUS_TEXT)) or as_str(data.get("state"))
-    message = f"NGUC event {event}: {detail}" if detail else f"NGUC event {event}"
-    return message, "mdi:phone-settings"
+    if detail:
+        return say("nguc_event_detail", event=event, detail=detail), (
+            "mdi:phone-settings"
+        )
+    return say("nguc_event", event=event), "mdi:phone-settings"
 
 
-def _party(names: Names, user_id: Any, number: Any) -> str:
+class _Say:
+    """Write one sentence of ``SENTENCES`` in the language of ``sentences``."""
+
+    __slots__ = ("_sentences",)
+
+    def __init__(self, sentences: Mapping[str, str]) -> None:
+        self._sentences = sentences
+
+    def __call__(self, key: str, **values: str) -> str:
+        """Return sentence ``key`` with ``values``; English if it does not fit them."""
+        try:
+            return self._sentences.get(key, SENTENCES[key]).format(**values)
+        except KeyError, IndexError, ValueError:
+            # A translation naming a placeholder this sentence does not have.
+            return SENTENCES[key].format(**values)
+
+
+def _party(names: Names, user_id: Any, number: Any, say: _Say) -> str:
     """Return "Erik Johansson (102)" for a colleague, else the number.
 
     Written as the lists and ``get_calls`` write it (E.164 where it can be).
@@ -153,62 +221,74 @@ def _party(names: Names, user_id: Any, number: Any) -> str:
     name = names.of(as_str(user_id), raw)
     number = names.number(raw)
     if name is None:
-        return number or UNKNOWN_NUMBER
+        return number or say("unknown_number")
     return f"{name} ({number})" if number else name
 
 
-def _cdr(data: Mapping[str, Any], names: Names) -> Description:
+def _cdr(data: Mapping[str, Any], names: Names, say: _Say) -> Description:
     direction = (as_str(data.get(c.CDR_DIRECTION)) or "").upper()
     disposition = (as_str(data.get(c.CDR_DISPOSITION)) or "").upper()
     billsec = as_int(data.get(c.CDR_BILLSEC))
     if direction == c.DIRECTION_IN:
-        caller = _party(names, data.get(c.CDR_SRC_USER_ID), data.get(c.CDR_SRC))
+        caller = _party(names, data.get(c.CDR_SRC_USER_ID), data.get(c.CDR_SRC), say)
         if disposition == c.DISPOSITION_ANSWER:
             return (
-                f"answered a call from {caller}{_duration(billsec)}",
+                say("call_answered", caller=caller, duration=_duration(billsec)),
                 "mdi:phone-incoming",
             )
         if disposition in _MISSED:
-            return f"missed a call from {caller}", "mdi:phone-missed"
+            return say("call_missed", caller=caller), "mdi:phone-missed"
     elif direction == c.DIRECTION_OUT:
-        callee = _party(names, data.get(c.CDR_DST_USER_ID), data.get(c.CDR_DST))
+        callee = _party(names, data.get(c.CDR_DST_USER_ID), data.get(c.CDR_DST), say)
         if disposition == c.DISPOSITION_ANSWER:
-            return f"called {callee}{_duration(billsec)}", "mdi:phone-outgoing"
-        if disposition in _MISSED:
             return (
-                f"called {callee} ({_NOT_REACHED[disposition]})",
-                "mdi:phone-cancel",
+                say("called", callee=callee, duration=_duration(billsec)),
+                "mdi:phone-outgoing",
             )
-    return f"call record: {disposition.lower() or 'unknown'}", "mdi:phone"
+        if disposition in _MISSED:
+            return say(_NOT_REACHED[disposition], callee=callee), "mdi:phone-cancel"
+    return (
+        say("call_record", disposition=disposition.lower() or "unknown"),
+        "mdi:phone",
+    )
 
 
-def _queue_cdr(data: Mapping[str, Any], names: Names) -> Description:
+def _queue_cdr(data: Mapping[str, Any], names: Names, say: _Say) -> Description:
     caller = _party(
         names,
         None,
         as_str(data.get(c.QCDR_CALLERID)) or as_str(data.get(c.QCDR_E164_SRC)),
+        say,
     )
     disposition = (as_str(data.get(c.QCDR_DISPOSITION)) or "").upper()
     agent = as_str(data.get(c.QCDR_ANSWERED_BY))
     reason = (as_str(data.get("reason")) or "").upper()
     if disposition == c.QDISPOSITION_ANSWERED:
         if reason.startswith("COMPLETE"):
-            return f"queue call from {caller} ended", "mdi:phone-hangup"
-        by = f" by {agent}" if agent else ""
-        return f"queue call from {caller} answered{by}", "mdi:phone-check"
-    if disposition == c.QDISPOSITION_NOANSWERED:
-        if reason == "ABANDON":
-            return f"queue call from {caller} abandoned", "mdi:phone-remove"
+            return say("queue_call_ended", caller=caller), "mdi:phone-hangup"
         if agent:
             return (
-                f"{agent} did not answer a queue call from {caller}",
+                say("queue_call_answered_by", caller=caller, agent=agent),
+                "mdi:phone-check",
+            )
+        return say("queue_call_answered", caller=caller), "mdi:phone-check"
+    if disposition == c.QDISPOSITION_NOANSWERED:
+        if reason == "ABANDON":
+            return say("queue_call_abandoned", caller=caller), "mdi:phone-remove"
+        if agent:
+            return (
+                say("queue_call_not_answered_by", caller=caller, agent=agent),
                 "mdi:phone-missed",
             )
-        return f"queue call from {caller} not answered", "mdi:phone-missed"
+        return say("queue_call_not_answered", caller=caller), "mdi:phone-missed"
     if disposition == c.QDISPOSITION_TRANSFER:
-        return f"queue call from {caller} transferred", "mdi:phone-forward"
+        return say("queue_call_transferred", caller=caller), "mdi:phone-forward"
     return (
-        f"queue call from {caller}: {disposition.lower() or 'unknown'}",
+        say(
+            "queue_call_other",
+            caller=caller,
+            disposition=disposition.lower() or "unknown",
+        ),
         "mdi:phone-classic",
     )
 

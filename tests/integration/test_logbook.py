@@ -8,6 +8,9 @@ figures are left to Home Assistant's own lines of their state changes.
 from __future__ import annotations
 
 from datetime import datetime
+import json
+from pathlib import Path
+import string
 from typing import Any
 
 from homeassistant.components.recorder import Recorder
@@ -27,12 +30,12 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.weblink_nguc.api.models import User
-from custom_components.weblink_nguc.calls import Names
+from custom_components.weblink_nguc.calls import NO_NAMES, Names
 from custom_components.weblink_nguc.const import DOMAIN, EVENT_NGUC
-from custom_components.weblink_nguc.logbook import describe
+from custom_components.weblink_nguc.logbook import SENTENCES, describe
 from tests.simulator import Simulator
 
-from .conftest import ENTRY_UNIQUE_ID, entity_id_of, wait_for
+from .conftest import ENTRY_UNIQUE_ID, entity_id_of, wait_for, wait_in_sync
 
 SHOWN = ("name", "message", "icon", "entity_id")
 UNDOCUMENTED = {
@@ -499,3 +502,108 @@ ERIK = Names({"86481": User("86481", "Erik Johansson", "102", None)})
 def test_describe_names_colleagues(name: str, payload: Any, message: str) -> None:
     """A colleague is named, with the number; others read as their number."""
     assert describe(name, payload, ERIK)[0] == message
+
+
+# --- In the server's language -------------------------------------------------
+
+TRANSLATIONS = Path(__file__).parents[2] / "custom_components" / DOMAIN / "translations"
+
+
+def _common(language: str) -> dict[str, str]:
+    """Return the ``common`` section (the logbook's sentences) of a language."""
+    data = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
+    texts: dict[str, str] = data["common"]
+    return texts
+
+
+def _placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def test_sentences_are_translated() -> None:
+    """English is the code's; Swedish has every sentence, with the same blanks."""
+    assert _common("en") == dict(SENTENCES)
+    swedish = _common("sv")
+    assert swedish.keys() == SENTENCES.keys()
+    for key, text in SENTENCES.items():
+        assert _placeholders(swedish[key]) == _placeholders(text), key
+        assert swedish[key] != text, f"{key} is not translated"
+
+
+@pytest.mark.usefixtures("logbook")
+async def test_logbook_in_swedish(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    mock_config_entry: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """A Swedish server writes Activity in Swedish; a change of language follows."""
+    await hass.config.async_update(language="sv")
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_in_sync(hass, mock_config_entry)
+    start = dt_util.utcnow()
+    await _calls_and_more(hass, simulator)
+    swedish = [
+        "missade ett samtal från +46701234567",
+        "ringde +46731234567 (2 min 5 s)",
+        "kösamtal från +46709876543 avbrutet",
+        "NGUC-händelse CallFlow: lunch",
+    ]
+    shown = await _logbook(hass, hass_ws_client, start)
+    assert [entry["message"] for entry in shown] == swedish
+
+    # Sentences are written when Activity is read: in the language of now.
+    await hass.config.async_update(language="en")
+    await hass.async_block_till_done()
+    shown = await _logbook(hass, hass_ws_client, start)
+    assert [entry["message"] for entry in shown] == [
+        "missed a call from +46701234567",
+        "called +46731234567 (2 min 5 s)",
+        "queue call from +46709876543 abandoned",
+        UNDOCUMENTED["message"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "message"),
+    [
+        (
+            "Cdr",
+            {"direction": "IN", "src": "102", "disposition": "ANSWER", "billsec": 5},
+            "besvarade ett samtal från Erik Johansson (102) (5 s)",
+        ),
+        (
+            "Cdr",
+            {"direction": "OUT", "dst_pbx_user_id": "86481", "disposition": "BUSY"},
+            "ringde Erik Johansson (upptaget)",
+        ),
+        (
+            "QueueCdr",
+            {
+                "callerid": "0701234567",
+                "disposition": "NOANSWERED",
+                "answered_by": "Erik Johansson",
+            },
+            "Erik Johansson svarade inte på ett kösamtal från +46701234567",
+        ),
+        (
+            "QueueCdr",
+            {"disposition": "ANSWERED", "answered_by": "Anna Lindqvist"},
+            "kösamtal från ett okänt nummer besvarat av Anna Lindqvist",
+        ),
+    ],
+)
+def test_describe_in_swedish(name: str, payload: Any, message: str) -> None:
+    """Each kind of sentence reads in Swedish, names and numbers in place."""
+    assert describe(name, payload, ERIK, _common("sv"))[0] == message
+
+
+def test_describe_a_translation_that_does_not_fit() -> None:
+    """A translation with a blank the sentence lacks reads in English, not a crash."""
+    wrong = {**_common("sv"), "call_missed": "missade {number}"}
+    payload = {"direction": "IN", "src": "0701234567", "disposition": "NO ANSWER"}
+    assert describe("Cdr", payload, NO_NAMES, wrong)[0] == (
+        "missed a call from +46701234567"
+    )
