@@ -138,7 +138,8 @@ def _item_of_device(
         hass, device_id, domain=DOMAIN, include_child_devices=False
     )
     if device is None:
-        return _Refusal.UNKNOWN
+        # An entity of another integration (see _target_devices) is no device.
+        return _Refusal.NOT_NGUC if "." in device_id else _Refusal.UNKNOWN
     if entry is None:
         return _Refusal.NOT_NGUC
     # The identifier of the item's device, as NgucCoordinator.identifier makes it.
@@ -155,23 +156,27 @@ def _item_of_device(
     return _Refusal.WRONG_KIND
 
 
-def _device_of_entity(hass: HomeAssistant, entity_id: str) -> str | None:
-    """Return the device of one of the integration's entities; None if not one."""
-    entry = er.async_get(hass).async_get(entity_id)
-    if entry is None or entry.platform != DOMAIN:
-        return None
-    return entry.device_id
-
-
-def _target_devices(hass: HomeAssistant, target: dict[str, Any]) -> list[str]:
+def _target_devices(
+    hass: HomeAssistant, target: dict[str, Any], *, validating: bool = False
+) -> list[str]:
     """Return the devices of a target: its devices, then its entities' devices.
 
-    An entity that is not one of ours, or has no device, stands for itself:
-    it is no device, and so is refused (validation) or does not hold.
+    An entity of another integration, or without a device, stands for
+    itself: it is no device of ours, and so is refused or does not hold. One
+    not in the registry is let pass validation, as Home Assistant's entity
+    conditions do (it may be registered later); it does not hold.
     """
+    registry = er.async_get(hass)
     devices: list[str] = list(cv.ensure_list(target.get(ATTR_DEVICE_ID)))
     for entity_id in cv.ensure_list(target.get(ATTR_ENTITY_ID)):
-        device_id = _device_of_entity(hass, entity_id) or entity_id
+        entry = registry.async_get(entity_id)
+        if entry is None and validating:
+            continue
+        device_id = (
+            entry.device_id
+            if entry is not None and entry.platform == DOMAIN and entry.device_id
+            else entity_id
+        )
         if device_id not in devices:
             devices.append(device_id)
     return devices
@@ -285,7 +290,7 @@ class NgucCondition(Condition):
                 condition=f"{DOMAIN}.{cls._key}",
                 options=" / ".join(cls._one_of),
             )
-        for device_id in _target_devices(hass, target):
+        for device_id in _target_devices(hass, target, validating=True):
             found = _item_of_device(hass, device_id, cls.kind)
             if not isinstance(found, _Refusal):
                 continue

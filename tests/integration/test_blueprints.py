@@ -352,3 +352,49 @@ async def test_missed_call_names_a_colleague(
         assert notification["message"] == (
             "Anna Lindqvist missed a call from Erik Johansson."
         )
+
+
+async def test_queue_alert_only_while_few_agents_are_free(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    init_integration: MockConfigEntry,
+    simulator: Simulator,
+) -> None:
+    """With "only while fewer agents are free than", a queue with enough free is quiet.
+
+    Support has two agents free (Anna and Erik; Maja is paused).
+    """
+    hass.config.config_dir = str(tmp_path)
+    shutil.copytree(REPO_ROOT / "blueprints", tmp_path / "blueprints")
+    assert await async_setup_component(hass, "persistent_notification", {})
+    inputs = BLUEPRINT_INPUTS["queue_alert.yaml"]
+    configs = [
+        {
+            "id": f"fewer_than_{limit}",
+            "alias": f"fewer than {limit}",
+            "use_blueprint": {
+                "path": "weblink_nguc/queue_alert.yaml",
+                "input": {**inputs, "fewer_agents_than": limit},
+            },
+        }
+        for limit in (2, 3)
+    ]
+    assert await async_setup_component(hass, "automation", {"automation": configs})
+    await hass.async_block_till_done()
+    assert all(
+        hass.states.is_state(entity_id, "on")
+        for entity_id in hass.states.async_entity_ids("automation")
+    )
+    ran: list[str] = []
+    hass.bus.async_listen(
+        "automation_triggered", lambda event: ran.append(event.data["name"])
+    )
+    assert init_integration.runtime_data.data.queues["501"].member_available == 2
+
+    for number in range(3):
+        await simulator.add_caller("501", f"070000000{number}")
+    await wait_for(hass, lambda: hass.states.is_state(SUPPORT_WAITING, "3"))
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await wait_for(hass, lambda: len(notifications(hass)) == 1)
+    await hass.async_block_till_done()
+    assert ran == ["fewer than 3"]

@@ -310,6 +310,16 @@ async def test_an_entity_stands_for_its_device(
     assert "is not a Weblink NGUC call queue" in await refused(
         hass, {**by_entity, "target": {"entity_id": anna_sensor}}
     )
+    # Another integration's entity is refused; one not registered (yet) is
+    # let pass, and does not hold.
+    other = entity_registry.async_get_or_create("light", "hue", "lamp")
+    assert await refused(
+        hass, {**by_entity, "target": {"entity_id": other.entity_id}}
+    ) == (
+        f"{other.entity_id} is not a Weblink NGUC device; "
+        "weblink_nguc.agents_available tests this integration's devices"
+    )
+    assert not await holds(hass, {**by_entity, "target": {"entity_id": "sensor.later"}})
 
 
 async def test_in_an_automation(
