@@ -31,12 +31,16 @@ import voluptuous as vol
 from custom_components.weblink_nguc.api import LineState
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key, user_key
-from tests.simulator import Simulator
+from tests.e2e.examples import readme_examples
+from tests.simulator import QueueCaller, Simulator
 
 from .conftest import wait_for
 
 SUPPORT, SALES = "501", "502"
-ANNA, ERIK, MAJA = "86480", "86481", "86482"
+ANNA, ERIK, MAJA, LARS = "86480", "86481", "86482", "86483"
+# The example device ids of the README's conditions automation.
+README_SUPPORT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+README_LARS = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 FIRST, SECOND = "0701111111", "0702222222"
 
 pytestmark = pytest.mark.freeze_time("2026-12-07 09:00:00+00:00", tick=True)
@@ -68,6 +72,25 @@ def condition(
         "target": {"device_id": devices},
         "options": options,
     }
+
+
+def with_devices(node: Any, devices: dict[str, str]) -> Any:
+    """Return a configuration with example device ids replaced, as a user picks them."""
+    if isinstance(node, dict):
+        return {key: with_devices(value, devices) for key, value in node.items()}
+    if isinstance(node, list):
+        return [with_devices(item, devices) for item in node]
+    return devices.get(node, node) if isinstance(node, str) else node
+
+
+def readme_automation(entry: MockConfigEntry) -> dict[str, Any]:
+    """Return the README's conditions automation for the demo's Support and Lars."""
+    (automation,) = readme_examples("conditions automation")
+    (support,) = queues(entry, SUPPORT)
+    (lars,) = users(entry, LARS)
+    picked = with_devices(automation, {README_SUPPORT: support, README_LARS: lars})
+    assert picked != automation, "the README's example device ids changed"
+    return {"id": "readme_conditions", **picked}
 
 
 async def holds(hass: HomeAssistant, config: dict[str, Any]) -> bool | None:
@@ -351,3 +374,38 @@ async def test_in_an_automation(
     hass.bus.async_fire("check")
     await hass.async_block_till_done()
     assert len(runs) == 1
+
+
+async def test_the_readme_example(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Lars is asked only while no Support agent is free and his line is free."""
+    assert await async_setup_component(hass, "persistent_notification", {})
+    assert await async_setup_component(
+        hass, "automation", {"automation": readme_automation(init_integration)}
+    )
+    await hass.async_block_till_done()
+    notified = async_capture_events(hass, "automation_triggered")
+    data = init_integration.runtime_data.data
+    waiting: list[QueueCaller] = []
+
+    async def caller(number: str, free: int) -> None:
+        waiting.append(QueueCaller(f"call-{number}", SUPPORT, number, wait=90))
+        await simulator.update_queue(
+            SUPPORT, callers=list(waiting), member_available=free
+        )
+        await wait_for(hass, lambda: len(data.queues[SUPPORT].callers) == len(waiting))
+
+    # Lars is on a call: no.
+    await simulator.set_user_status(LARS, int(LineState.IN_USE))
+    await wait_for(hass, lambda: data.statuses[LARS].status == LineState.IN_USE)
+    await caller(FIRST, free=0)
+    assert notified == []
+    # Lars is free, and so is an agent of Support: no.
+    await simulator.set_user_status(LARS, 0)
+    await wait_for(hass, lambda: data.statuses[LARS].status == 0)
+    await caller(SECOND, free=1)
+    assert notified == []
+    # Lars is free, nobody in Support is: yes.
+    await caller("0703333333", free=0)
+    assert len(notified) == 1
