@@ -112,11 +112,21 @@ def _multi_select(options: list[SelectOptionDict]) -> SelectSelector:
 
 
 def _user_options(users: Collection[User]) -> list[SelectOptionDict]:
-    """Return users as options by name; namesakes told apart by extension."""
-    labels = {user.id: user.name or user.extension or user.id for user in users}
-    return _sorted_options(
-        labels, {user.id: user.extension or user.id for user in users}
-    )
+    """Return users as options by name and extension: "Anna Berg (1001)".
+
+    The extension is always shown: a search by name lists every namesake,
+    also those written a little differently ("Anna Berg", "anna berg"), and
+    the extension tells them apart (and can be searched for too).
+    """
+    labels = {user.id: _user_label(user) for user in users}
+    return _sorted_options(labels, {user.id: user.id for user in users})
+
+
+def _user_label(user: User) -> str:
+    """Return "Anna Berg (1001)", or the name, extension or id that is known."""
+    if user.name and user.extension:
+        return f"{user.name} ({user.extension})"
+    return user.name or user.extension or user.id
 
 
 def _queue_options(queues: Collection[Queue]) -> list[SelectOptionDict]:

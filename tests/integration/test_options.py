@@ -148,15 +148,15 @@ async def settle(hass: HomeAssistant, entry: MockConfigEntry, events: int) -> No
 async def test_form_lists_users_and_queues(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """The form offers every user and queue by name (ids as values), sorted, none chosen."""
+    """The form offers every user (name and extension) and queue by name, sorted, none chosen."""
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     assert field_options(result, "users") == [
-        {"value": ANNA, "label": "Anna Lindqvist"},
-        {"value": ERIK, "label": "Erik Johansson"},
-        {"value": LARS, "label": "Lars Öberg"},
-        {"value": MAJA, "label": "Maja Karlsson"},
+        {"value": ANNA, "label": "Anna Lindqvist (101)"},
+        {"value": ERIK, "label": "Erik Johansson (102)"},
+        {"value": LARS, "label": "Lars Öberg (104)"},
+        {"value": MAJA, "label": "Maja Karlsson (103)"},
     ]
     assert field_options(result, "queues") == [
         {"value": SALES, "label": "Sales"},
@@ -170,16 +170,23 @@ async def test_form_lists_users_and_queues(
 async def test_namesakes_told_apart(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> None:
-    """Two users of one name are told apart by extension; nameless ones shown by it."""
-    simulator.company.rename_user(LARS, "Erik Johansson")
-    simulator.company.rename_user(MAJA, "")
+    """Namesakes, also written differently, told apart by extension; nameless by it.
+
+    Two of one name and extension (an extension NGUC lists twice) by their id.
+    """
+    company = simulator.company
+    company.rename_user(LARS, "erik johansson")
+    company.rename_user(MAJA, "")
+    anna = company.users[ANNA]
+    company.add_user(User("86490", anna.name, anna.extension, "anna2@demo.example"))
     await setup(hass, mock_config_entry)
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     assert field_options(result, "users") == [
         {"value": MAJA, "label": "103"},
-        {"value": ANNA, "label": "Anna Lindqvist"},
+        {"value": ANNA, "label": "Anna Lindqvist (101) (86480)"},
+        {"value": "86490", "label": "Anna Lindqvist (101) (86490)"},
         {"value": ERIK, "label": "Erik Johansson (102)"},
-        {"value": LARS, "label": "Erik Johansson (104)"},
+        {"value": LARS, "label": "erik johansson (104)"},
     ]
 
 
@@ -430,8 +437,8 @@ async def test_thousand_users_follow_a_team(
     users = field_options(result, "users")
     assert len(users) == BIG_USERS
     assert users[:2] == [
-        {"value": str(FIRST_USER), "label": "User 1"},
-        {"value": str(FIRST_USER + 9), "label": "User 10"},
+        {"value": str(FIRST_USER), "label": "User 1 (1000)"},
+        {"value": str(FIRST_USER + 9), "label": "User 10 (1009)"},
     ]
     assert len(field_options(result, "queues")) == BIG_QUEUES
     # What the frontend receives: one dropdown of 1,000, not 1,000 check boxes.
