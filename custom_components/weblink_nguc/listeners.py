@@ -6,6 +6,12 @@ context; platforms listen for new items, and features for call events and
 call records; daily counts for each new local day. Many listeners, or many
 new items, are told a slice of the event loop's time at a time, so that a
 company of thousands does not hold the loop.
+
+A company of thousands has tens of thousands of listeners, most of them
+one of an item's few entities: a key's listeners are one tuple while they
+are few (a dict only for the many of one key, such as every call event
+entity's ``KEY_STREAM``), and a listener's remover is a small object of its
+own, not a ``partial``. Together a few hundred bytes less an entity.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from functools import partial
 import time
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -38,8 +44,13 @@ NOTIFY_SLICE = 0.004  # seconds
 ADD_AT_ONCE = 16
 ADD_SLICE = 0.015  # seconds
 ADD_CHUNK_MAX = 256
+# Listeners of one key kept in a tuple; more are kept in a dict. A tuple is
+# copied to add or remove one, which is cheap while it is short.
+FEW: Final = 8
 
 type RecordListener = Callable[[Cdr | QueueCdr], None]
+# The listeners of one key, in the order they came, each once.
+type Listeners[L] = tuple[L, ...] | dict[L, None]
 # Makes the devices of new items; returns the keys of those that still exist.
 type Register = Callable[[list[str]], list[str]]
 
@@ -51,8 +62,8 @@ class NgucListeners:
         """Start with no listener."""
         self._hass = hass
         self._entry = entry
-        self._by_context: dict[Any, dict[CALLBACK_TYPE, None]] = {}
-        self._calls: dict[str, dict[Callable[[CallEvent], None], None]] = {}
+        self._by_context: dict[Any, Listeners[CALLBACK_TYPE]] = {}
+        self._calls: dict[str, Listeners[Callable[[CallEvent], None]]] = {}
         self._items: dict[Callable[[Collection[str]], None], None] = {}
         self._records: dict[RecordListener, None] = {}
         # Contexts still to notify, and listeners of a context being notified.
@@ -148,7 +159,7 @@ class NgucListeners:
 
     def send(self, context: Any) -> None:
         """Tell the listeners of ``context`` now."""
-        # A copy: a listener may come or go meanwhile.
+        # A copy (a tuple is its own): a listener may come or go meanwhile.
         if (listeners := self._by_context.get(context)) is not None:
             for listener in tuple(listeners):
                 _call(listener)
@@ -245,20 +256,55 @@ class NgucListeners:
 
 
 def _subscribe[L: Callable[..., None]](
-    registry: dict[Any, dict[L, None]], key: Any, listener: L
+    registry: dict[Any, Listeners[L]], key: Any, listener: L
 ) -> CALLBACK_TYPE:
     """Add ``listener`` of ``key`` to ``registry``; return its remover."""
-    registry.setdefault(key, {})[listener] = None
-    return partial(_unsubscribe, registry, key, listener)
+    listeners = registry.get(key)
+    if listeners is None:
+        registry[key] = (listener,)
+    elif type(listeners) is dict:
+        listeners[listener] = None
+    elif listener not in listeners:
+        if len(listeners) < FEW:
+            registry[key] = (*listeners, listener)
+        else:
+            registry[key] = dict.fromkeys((*listeners, listener))
+    return _Remover(registry, key, listener)
 
 
-def _unsubscribe[L: Callable[..., None]](
-    registry: dict[Any, dict[L, None]], key: Any, listener: L
-) -> None:
-    if (listeners := registry.get(key)) is not None:
-        listeners.pop(listener, None)
-        if not listeners:
-            del registry[key]
+class _Remover:
+    """Removes one listener of one key: what :func:`_subscribe` returns.
+
+    An object of three slots rather than a ``partial`` (its arguments'
+    tuple and keywords' dict): there is one for each listening entity.
+    """
+
+    __slots__ = ("_key", "_listener", "_registry")
+
+    def __init__(
+        self,
+        registry: dict[Any, Listeners[Any]],
+        key: Any,
+        listener: Callable[..., None],
+    ) -> None:
+        self._registry = registry
+        self._key = key
+        self._listener = listener
+
+    def __call__(self) -> None:
+        registry, key, listener = self._registry, self._key, self._listener
+        listeners = registry.get(key)
+        if listeners is None:
+            return
+        if type(listeners) is dict:
+            listeners.pop(listener, None)
+            if not listeners:
+                del registry[key]
+        elif listener in listeners:
+            if len(listeners) == 1:
+                del registry[key]
+            else:
+                registry[key] = tuple(other for other in listeners if other != listener)
 
 
 def _call(listener: Callable[..., None], *args: Any) -> None:
