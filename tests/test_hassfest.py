@@ -336,8 +336,21 @@ STRINGS_SCHEMA = vol.Schema(
         vol.Optional("exceptions"): _keys({vol.Optional("message"): TEXT}, cv.slug),
         # Texts an integration uses itself (hassfest's own), e.g. the logbook's.
         vol.Optional("common"): vol.Schema({cv.slug: TEXT}),
+        # As hassfest: a fixable issue's text is its fix flow's steps.
         vol.Optional("issues"): {
-            str: {vol.Required("title"): TEXT, vol.Required("description"): TEXT}
+            str: vol.All(
+                {
+                    vol.Required("title"): TEXT,
+                    vol.Exclusive("description", "fixable"): TEXT,
+                    vol.Exclusive("fix_flow", "fixable"): FLOW,
+                },
+                vol.Any(
+                    vol.Schema(
+                        {vol.Required("description"): TEXT}, extra=vol.ALLOW_EXTRA
+                    ),
+                    vol.Schema({vol.Required("fix_flow"): dict}, extra=vol.ALLOW_EXTRA),
+                ),
+            )
         },
         vol.Optional("services"): _keys(
             {

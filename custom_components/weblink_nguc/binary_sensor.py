@@ -11,11 +11,12 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Device
+from .budget import ENABLED_WHEN_COMFORTABLE
 from .coordinator import KEY_ACCOUNT, KEY_STREAM, NgucConfigEntry, NgucCoordinator
 from .data import Membership
 from .entity import (
@@ -94,6 +95,14 @@ async def async_setup_entry(
 ) -> None:
     """Add the stream's binary sensor, and those of the items known now and later."""
     coordinator = entry.runtime_data
+    # What this platform makes of each item, counted against the limit.
+    coordinator.budget.expect(
+        Platform.BINARY_SENSOR,
+        [
+            (KEY_ACCOUNT, ACCOUNT_BINARY_SENSORS),
+            *((kind.kind, descriptions) for kind, descriptions in ITEM_BINARY_SENSORS),
+        ],
+    )
     async_add_entities(
         NgucStreamBinarySensor(coordinator, description)
         for description in ACCOUNT_BINARY_SENSORS
@@ -107,6 +116,15 @@ class NgucBinarySensor[T](NgucItemEntity[T], BinarySensorEntity):
     """A binary sensor showing ``is_on_fn`` of a phone or of a user's queues."""
 
     entity_description: NgucBinarySensorEntityDescription[T]
+
+    @property
+    @override
+    def entity_registry_enabled_default(self) -> bool:
+        """Return whether the entity starts enabled: by the company's size (budget.py)."""
+        description = self.entity_description
+        if description.key not in ENABLED_WHEN_COMFORTABLE:
+            return super().entity_registry_enabled_default
+        return self.coordinator.budget.enabled_default(self.item_key, description)
 
     @property
     @override

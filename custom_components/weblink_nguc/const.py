@@ -29,6 +29,9 @@ ISSUE_LIST_FORBIDDEN: Final = "list_forbidden"
 ISSUE_LIST_UNREADABLE: Final = "list_unreadable"
 ISSUE_STREAM_REJECTED: Final = "stream_rejected"
 ISSUE_DUPLICATE_COMPANY: Final = "duplicate_company"
+ISSUE_ENTITY_LIMIT: Final = "entity_limit"
+# In a fixable issue's data: the entry its fix flow acts on.
+ISSUE_DATA_ENTRY_ID: Final = "entry_id"
 
 # The bus event that carries every NGUC event, documented or not.
 EVENT_NGUC: Final = f"{DOMAIN}_event"

@@ -31,6 +31,7 @@ from .api import (
     parse_event,
 )
 from .api.ratelimit import RateLimitedLog
+from .budget import EntityBudget
 from .calls import CallEvent, CallTracker
 from .const import (
     DOMAIN,
@@ -131,6 +132,8 @@ class NgucCoordinator:
             follows=self.following.key,
         )
         self.devices = NgucDevices(hass, entry, self.identifier)
+        #: Which new items fit Home Assistant's limit of entities per entry.
+        self.budget = EntityBudget(hass, entry, self.identifier)
         self.calls = CallTracker()
         #: The call event entity of each user and queue (item key: entity id),
         #: kept by the entities themselves, for the bus events of call records.
@@ -197,6 +200,7 @@ class NgucCoordinator:
         # After the stream: its disconnect callback starts the grace timer.
         self.health.stop()
         await self.reader.async_stop(self.data)
+        self.budget.delete_issue()
 
     async def _async_run_stream(self) -> None:
         try:
@@ -311,10 +315,12 @@ class NgucCoordinator:
         if changes.removed:
             self.devices.async_remove(changes.removed)
         if changes.renamed:
-            self.devices.async_update(self.data, changes.renamed - changes.added)
-        if changes.added:
+            # Items left out for lack of room have no device to update.
+            renamed = self.budget.left_out(changes.renamed - changes.added)
+            self.devices.async_update(self.data, renamed)
+        if changes.added and (added := self.budget.admit(self.data, changes.added)):
             self.listeners.announce(
-                in_device_order(changes.added),
+                in_device_order(added),
                 lambda keys: self.devices.async_update(self.data, keys),
             )
         if notify and changes.changed:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import override
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -71,6 +72,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the event entities of the items known now, and of those that appear later."""
+    # What this platform makes of each item, counted against the limit.
+    entry.runtime_data.budget.expect(
+        Platform.EVENT,
+        [(description.kind.kind, (description,)) for description in EVENT_DESCRIPTIONS],
+    )
     async_add_item_entities(entry, async_add_entities, _entities)
 
 

@@ -18,8 +18,10 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 
 from .api import NgucEventStream
+from .compat import async_create_issue
 from .const import (
     DOMAIN,
+    ISSUE_DATA_ENTRY_ID,
     ISSUE_STREAM_REJECTED,
     LOGGER,
     STREAM_REJECTED_ISSUE_AFTER,
@@ -121,11 +123,14 @@ class StreamHealth:
         if count < STREAM_REJECTED_ISSUE_AFTER or self.stopped:
             return
         self._rejected_issue = True
-        ir.async_create_issue(
+        # Fixable: signing in again, perhaps with an account that has the
+        # right, is what a person can do (repairs.py).
+        async_create_issue(
             self._hass,
-            DOMAIN,
+            self._entry,
             self._rejected_issue_id,
-            is_fixable=False,
+            data={ISSUE_DATA_ENTRY_ID: self._entry.entry_id},
+            is_fixable=True,
             severity=ir.IssueSeverity.ERROR,
             translation_key="stream_rejected",
             translation_placeholders={"account": self._entry.title},

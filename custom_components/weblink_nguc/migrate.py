@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
 
+from .compat import async_create_issue
 from .const import CONF_COMPANY, CONF_USER_ID, DOMAIN, ISSUE_DUPLICATE_COMPANY, LOGGER
 from .devices import async_migrate_identifiers
 
@@ -62,12 +62,11 @@ async def _async_migrate_1_2(hass: HomeAssistant, entry: ConfigEntry) -> None:
             entry.title,
             other.title,
         )
-        ir.async_create_issue(
+        async_create_issue(
             hass,
-            DOMAIN,
+            entry,
             f"{entry.entry_id}_{ISSUE_DUPLICATE_COMPANY}",
             is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
             translation_key="duplicate_company",
             translation_placeholders={"account": entry.title, "other": other.title},
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -11,6 +11,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
+from homeassistant.data_entry_flow import FlowHandler, FlowResult
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -41,56 +42,75 @@ class NgucOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show the company's users and queues; store the choice and reload."""
-        entry = self.config_entry
-        coordinator = _coordinator(entry)
-        company = None if coordinator is None else coordinator.company()
-        if coordinator is None or company is None:
-            return self.async_abort(reason="not_read_yet")
-        followed = {
-            key: [str(item_id) for item_id in entry.options[key]]
-            for key in (CONF_USERS, CONF_QUEUES)
-            if entry.options.get(key) is not None
-        }
-        listed = {
-            CONF_USERS: _user_options(company.users.values()),
-            CONF_QUEUES: _queue_options(company.queues.values()),
-        }
-        counts = {key: str(len(items)) for key, items in listed.items()}
-        suggested: dict[str, list[str]] = {}
-        for key, items in listed.items():
-            if key not in followed:
-                continue
-            # Followed but not listed (removed from NGUC, or not read yet):
-            # offered too, by id, so that an unchanged form keeps them.
-            kept = set(followed[key])
-            offered = {item["value"] for item in items}
-            items.extend(
-                SelectOptionDict(value=item_id, label=item_id)
-                for item_id in sorted(kept - offered)
-            )
-            # In the order of the names.
-            suggested[key] = [item["value"] for item in items if item["value"] in kept]
-        if user_input is not None:
-            options = {
-                key: value for key, value in entry.options.items() if key not in listed
-            }
-            for key in listed:
-                ids = chosen(user_input.get(key))
-                if ids is not None:
-                    options[key] = ids
-            return self.async_create_entry(data=options)
-        schema = vol.Schema(
-            {vol.Optional(key): _multi_select(items) for key, items in listed.items()}
+        return follow_step(
+            self,
+            self.config_entry,
+            user_input,
+            lambda options: self.async_create_entry(data=options),
         )
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
-            description_placeholders=counts,
-            # Shown above the fields: the lists offered may lack new items.
-            errors=None
-            if coordinator.company_current
-            else {"base": "company_out_of_date"},
+
+
+def follow_step[R: FlowResult[Any, Any]](
+    flow: FlowHandler[Any, R, Any],
+    entry: ConfigEntry,
+    user_input: dict[str, Any] | None,
+    save: Callable[[dict[str, Any]], R],
+    placeholders: Mapping[str, str] | None = None,
+) -> R:
+    """Run the step "whom to follow" of ``flow``; ``save`` stores the new options.
+
+    The options flow's one step, and the fix flow of the repair issue that
+    says entities were left out for lack of room (repairs.py): one form,
+    one way to store it. ``placeholders`` are more for the description.
+    """
+    coordinator = _coordinator(entry)
+    company = None if coordinator is None else coordinator.company()
+    if coordinator is None or company is None:
+        return flow.async_abort(reason="not_read_yet")
+    followed = {
+        key: [str(item_id) for item_id in entry.options[key]]
+        for key in (CONF_USERS, CONF_QUEUES)
+        if entry.options.get(key) is not None
+    }
+    listed = {
+        CONF_USERS: _user_options(company.users.values()),
+        CONF_QUEUES: _queue_options(company.queues.values()),
+    }
+    counts = {key: str(len(items)) for key, items in listed.items()}
+    counts.update(placeholders or {})
+    suggested: dict[str, list[str]] = {}
+    for key, items in listed.items():
+        if key not in followed:
+            continue
+        # Followed but not listed (removed from NGUC, or not read yet):
+        # offered too, by id, so that an unchanged form keeps them.
+        kept = set(followed[key])
+        offered = {item["value"] for item in items}
+        items.extend(
+            SelectOptionDict(value=item_id, label=item_id)
+            for item_id in sorted(kept - offered)
         )
+        # In the order of the names.
+        suggested[key] = [item["value"] for item in items if item["value"] in kept]
+    if user_input is not None:
+        options = {
+            key: value for key, value in entry.options.items() if key not in listed
+        }
+        for key in listed:
+            ids = chosen(user_input.get(key))
+            if ids is not None:
+                options[key] = ids
+        return save(options)
+    schema = vol.Schema(
+        {vol.Optional(key): _multi_select(items) for key, items in listed.items()}
+    )
+    return flow.async_show_form(
+        step_id="init",
+        data_schema=flow.add_suggested_values_to_schema(schema, suggested),
+        description_placeholders=counts,
+        # Shown above the fields: the lists offered may lack new items.
+        errors=None if coordinator.company_current else {"base": "company_out_of_date"},
+    )
 
 
 def _coordinator(entry: ConfigEntry) -> NgucCoordinator | None:

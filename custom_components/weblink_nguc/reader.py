@@ -33,8 +33,10 @@ from .api import (
     UserStatus,
     contract as c,
 )
+from .compat import async_create_issue
 from .const import (
     DOMAIN,
+    ISSUE_DATA_ENTRY_ID,
     ISSUE_LIST_FAILING,
     ISSUE_LIST_FORBIDDEN,
     ISSUE_LIST_UNREADABLE,
@@ -207,12 +209,14 @@ class NgucReader:
             return
         # Raised again with the same id: the issue says the latest reason.
         failing.issue = issue
-        ir.async_create_issue(
+        # A refused list has a fix flow that explains and is acknowledged.
+        forbidden = issue[0] == ISSUE_LIST_FORBIDDEN
+        async_create_issue(
             self._hass,
-            DOMAIN,
+            self._entry,
             self._issue_id(ISSUE_LIST_FAILING, part),
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
+            data={ISSUE_DATA_ENTRY_ID: self._entry.entry_id} if forbidden else None,
+            is_fixable=forbidden,
             translation_key=issue[0],
             translation_placeholders=placeholders,
         )
@@ -224,12 +228,11 @@ class NgucReader:
         LOGGER.warning(
             "NGUC has no such endpoint; its items are kept as they were: %s", err
         )
-        ir.async_create_issue(
+        async_create_issue(
             self._hass,
-            DOMAIN,
+            self._entry,
             self._issue_id(ISSUE_MISSING_ENDPOINT, part),
             is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
             translation_key=ISSUE_MISSING_ENDPOINT,
             translation_placeholders={
                 "account": self._entry.title,

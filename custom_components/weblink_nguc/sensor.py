@@ -23,13 +23,14 @@ from homeassistant.components.sensor import (
     SensorExtraStoredData,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
+from homeassistant.const import PERCENTAGE, EntityCategory, Platform, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .api import LineState, Queue, UserStatus
+from .budget import ENABLED_WHEN_COMFORTABLE
 from .calls import CALL_MISSED, CallEvent
 from .coordinator import (
     KEY_ACCOUNT,
@@ -351,14 +352,23 @@ async def async_setup_entry(
 ) -> None:
     """Add the account's sensors, and those of the items known now and later."""
     coordinator = entry.runtime_data
+    # What this platform makes of each item, counted against the limit.
+    coordinator.budget.expect(
+        Platform.SENSOR,
+        [
+            (KEY_ACCOUNT, ACCOUNT_SENSORS),
+            *(
+                (kind.kind, descriptions)
+                for _, items in ITEM_BUILDS
+                for kind, descriptions in items
+            ),
+        ],
+    )
     async_add_entities(
         NgucAccountSensor(coordinator, description) for description in ACCOUNT_SENSORS
     )
-    builds: tuple[BuildEntities[SensorEntity], ...] = (
-        item_entities(NgucSensor, ITEM_SENSORS),
-        item_entities(NgucMissedCallsSensor, ((USER_LINE, (MISSED_CALLS_TODAY,)),)),
-        item_entities(NgucLastMissedCallSensor, ((USER_LINE, (LAST_MISSED_CALL,)),)),
-        item_entities(NgucWaitingSinceSensor, ((QUEUE, (LONGEST_WAITING_SINCE,)),)),
+    builds: tuple[BuildEntities[SensorEntity], ...] = tuple(
+        item_entities(entity_class, items) for entity_class, items in ITEM_BUILDS
     )
 
     def build(coordinator: NgucCoordinator, keys: Iterable[str]) -> list[SensorEntity]:
@@ -374,6 +384,15 @@ class NgucSensor[T](NgucItemEntity[T], SensorEntity):
     entity_description: NgucSensorEntityDescription[T]
     # The waiting callers change all day long and name outside numbers.
     _unrecorded_attributes = frozenset({ATTR_CALLERS})
+
+    @property
+    @override
+    def entity_registry_enabled_default(self) -> bool:
+        """Return whether the entity starts enabled: by the company's size (budget.py)."""
+        description = self.entity_description
+        if description.key not in ENABLED_WHEN_COMFORTABLE:
+            return super().entity_registry_enabled_default
+        return self.coordinator.budget.enabled_default(self.item_key, description)
 
     @property
     @override
@@ -494,6 +513,15 @@ class NgucMissedCallSensorBase(NgucItemEntity[UserStatus], RestoreSensor):
     ) -> None:
         """Attach to the user's device; only calls and availability concern it."""
         super().__init__(coordinator, kind, item_id, description, KEY_AVAILABILITY)
+
+    @property
+    @override
+    def entity_registry_enabled_default(self) -> bool:
+        """Return whether the entity starts enabled: by the company's size (budget.py)."""
+        description = self.entity_description
+        if description.key not in ENABLED_WHEN_COMFORTABLE:
+            return super().entity_registry_enabled_default
+        return self.coordinator.budget.enabled_default(self.item_key, description)
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -670,3 +698,19 @@ class NgucLastMissedCallSensor(NgucMissedCallSensorBase):
             ATTR_CALLER: event.data.get("caller"),
             ATTR_CALLER_NAME: event.data.get("caller_name"),
         }
+
+
+# Each entity class with the items it is made for and their descriptions
+# (after the classes).
+ITEM_BUILDS: tuple[
+    tuple[
+        Callable[[NgucCoordinator, ItemKind[Any], str, Any], SensorEntity],
+        ItemDescriptions[Any],
+    ],
+    ...,
+] = (
+    (NgucSensor, ITEM_SENSORS),
+    (NgucMissedCallsSensor, ((USER_LINE, (MISSED_CALLS_TODAY,)),)),
+    (NgucLastMissedCallSensor, ((USER_LINE, (LAST_MISSED_CALL,)),)),
+    (NgucWaitingSinceSensor, ((QUEUE, (LONGEST_WAITING_SINCE,)),)),
+)

@@ -14,6 +14,7 @@ from typing import override
 from homeassistant.components.todo.const import TodoListEntityFeature
 from homeassistant.components.todo.entity import TodoItem, TodoListEntity
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -34,6 +35,8 @@ PARALLEL_UPDATES = 0
 CALLS_TO_RETURN = EntityDescription(
     key="calls_to_return", translation_key="calls_to_return"
 )
+# The items that have a list: users and queues.
+LIST_KINDS = (KIND_USER, KIND_QUEUE)
 
 
 async def async_setup_entry(
@@ -46,12 +49,16 @@ async def async_setup_entry(
     if followup is None:  # pragma: no cover - set up before the platforms
         return
     lists = followup.lists
+    # What this platform makes of each item, counted against the limit.
+    entry.runtime_data.budget.expect(
+        Platform.TODO, [(kind, (CALLS_TO_RETURN,)) for kind in LIST_KINDS]
+    )
 
     def build(coordinator: NgucCoordinator, keys: Iterable[str]) -> list[CallsToReturn]:
         return [
             CallsToReturn(coordinator, lists, key)
             for key in keys
-            if split_key(key)[0] in (KIND_USER, KIND_QUEUE)
+            if split_key(key)[0] in LIST_KINDS
         ]
 
     async_add_item_entities(entry, async_add_entities, build)
