@@ -24,6 +24,7 @@ from .followup import async_remove_followup, async_setup_followup
 from .migrate import async_migrate
 from .services import async_setup_services
 from .timings import timings_of
+from .wallboard import async_setup_wallboard
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -36,8 +37,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions."""
+    """Register the integration's actions; serve the wallboard to the frontend."""
     async_setup_services(hass)
+    await async_setup_wallboard(hass)
     return True
 
 

@@ -1,0 +1,1 @@
+"""Tests of the integration's frontend module, run under Node.js."""
