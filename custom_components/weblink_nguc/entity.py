@@ -4,13 +4,20 @@ An entity is a coordinator entity whose context is its item's key: it is
 told of that item's changes only, and writes its state only when what it
 shows changed. A platform's entity class says what it shows in
 :meth:`NgucEntity._shown`.
+
+A company of thousands has tens of thousands of entities: what is the same
+for many of them (an item's key, a translation key's path, no placeholders)
+is one object they share, not one each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, override
+from functools import cached_property
+import sys
+from types import MappingProxyType
+from typing import Any, Final, override
 
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
@@ -45,11 +52,14 @@ class ItemKind[T]:
 
     def key(self, item_id: str) -> str:
         """Return the key of an item, which names its device."""
-        return f"{self.kind}_{item_id}"
+        # One string for all the entities of an item.
+        return sys.intern(f"{self.kind}_{item_id}")
 
     def listen_key(self, item_id: str) -> str:
         """Return what the entities of an item listen to."""
-        return self.listen_prefix + self.key(item_id)
+        if not self.listen_prefix:
+            return self.key(item_id)
+        return sys.intern(self.listen_prefix + self.key(item_id))
 
 
 # A user's entities read its line status, which NGUC keeps apart from the user.
@@ -134,6 +144,14 @@ def async_add_item_entities(
 
 
 _NOT_WRITTEN = object()
+# Shared by every entity whose description has no placeholders, rather than
+# an empty dict of each entity's own.
+_NO_PLACEHOLDERS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+def _shared(value: str | None) -> str | None:
+    """Return the one copy of a string many entities keep."""
+    return None if value is None else sys.intern(value)
 
 
 class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
@@ -145,6 +163,11 @@ class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
     """
 
     _attr_has_entity_name = True
+    _attr_translation_placeholders = _NO_PLACEHOLDERS
+    # What was last written: two attributes rather than a tuple of each
+    # entity's own.
+    _written_available: bool | None = None
+    _written_shown: object = _NOT_WRITTEN
 
     def __init__(
         self,
@@ -161,6 +184,8 @@ class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
         super().__init__(coordinator, listen_key or item_key)
         self.item_key = item_key
         self.entity_description = description
+        if description.translation_placeholders:
+            self._attr_translation_placeholders = description.translation_placeholders
         identifier = coordinator.identifier(item_key)
         self._attr_unique_id = f"{identifier}_{description.key}"
         # The coordinator registered the device: attached to it as it is,
@@ -176,7 +201,18 @@ class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
             self.device_entry = device
         else:
             self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
-        self._written: object = _NOT_WRITTEN
+
+    # Home Assistant's own, the same for every entity of a description; kept
+    # as one string (in 2026.10 and 2026.11 alike).
+    @cached_property
+    @override
+    def _name_translation_key(self) -> str | None:
+        return _shared(super()._name_translation_key)
+
+    @cached_property
+    @override
+    def _unit_of_measurement_translation_key(self) -> str | None:
+        return _shared(super()._unit_of_measurement_translation_key)
 
     @property
     def available(self) -> bool:
@@ -195,7 +231,8 @@ class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
         # Every listener is told of availability flips too.
         await super().async_added_to_hass()
         # Home Assistant writes the state once added: this is what it writes.
-        self._written = (self.available, self._shown())
+        self._written_available = self.available
+        self._written_shown = self._shown()
 
     async def async_update(self) -> None:
         """Do nothing: NGUC pushes every change."""
@@ -208,10 +245,16 @@ class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
     @callback
     def _async_item_changed(self) -> None:
         """Write the state if what the entity shows changed."""
-        shown = (self.available, self._shown())
-        if shown != self._written:
-            self._written = shown
-            self.async_write_ha_state()
+        available, shown = self.available, self._shown()
+        # As a tuple compares: the same object is equal to itself.
+        written = self._written_shown
+        if available is self._written_available and (
+            shown is written or shown == written
+        ):
+            return
+        self._written_available = available
+        self._written_shown = shown
+        self.async_write_ha_state()
 
 
 class NgucItemEntity[T](NgucEntity):
