@@ -370,6 +370,8 @@ def banner(status: list[str], sim: Simulator) -> str:
             *status,
             f'Look at the device "{ACCOUNT_USER}" (line status, calls) and the',
             "queues Support and Sales: Settings > Devices & services > Weblink NGUC.",
+            "The demo keeps real time; a caller waits past a minute in Support within",
+            "two minutes of the start and every two minutes after (the README's alert).",
             f"The dashboard: http://{HOST}:{HASS_PORT}/{DASHBOARD_PATH}/0 (in the sidebar).",
             "Two-factor login (one entry per company: delete the entry first):",
             "Add integration > Weblink NGUC, Company demo, Username secure,",

@@ -4,6 +4,12 @@ It shows what a call centre sees: callers queue up and wait, agents take
 breaks (paused in their queues) and come back, calls are missed, colleagues
 call each other, and a caller picked up over the API (Home Assistant's
 ``pickup_queue_caller``) is talked to and hung up like any other.
+
+It keeps real time: a caller's wait is the time on the clock since they
+joined (so when they started waiting never moves), and a call lasts what it
+took. So that the README's ``caller_waiting`` example (a minute in Support)
+shows without waiting for a rare slow day, a caller waits past a minute in
+Support soon after the start and every two minutes after that.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import contextlib
 import copy
 import logging
+import math
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -25,19 +32,37 @@ _LOGGER = logging.getLogger(__name__)
 
 # States of the UserStatus bit field used here.
 IDLE, IN_USE, RINGING, IN_USE_RINGING = 0, 1, 8, 9
-# Queue waits run faster than the clock (this many seconds per demo
-# interval), so that a demo queue looks like a real one at any pace.
-WAIT_PER_INTERVAL = 12.0
+
+# The caller who waits long, in seconds of the clock: the README's example
+# alerts on a minute in Support, so within two minutes of the start, and
+# again every two minutes (an automation turned on later fires soon too).
+LONG_WAIT_QUEUE = "Support"
+LONG_WAIT_FIRST = 15.0
+LONG_WAIT = 75.0
+LONG_WAIT_EVERY = 120.0
+
+type Clock = Callable[[], float]
+type Sleep = Callable[[float], Awaitable[None]]
 
 
 class _Demo:
     """Scenarios that keep users, phones and queues consistent with one another."""
 
-    def __init__(self, sim: Simulator, rng: random.Random, interval: float) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        rng: random.Random,
+        interval: float,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
         self.sim = sim
         self.company = sim.company
         self.rng = rng
         self.interval = interval
+        # The event loop's by default; tests give a clock of their own.
+        self.clock: Clock = clock or asyncio.get_running_loop().time
+        self.sleep: Sleep = sleep or asyncio.sleep
         self.busy_users: set[str] = set()
         self.busy_devices: set[str] = set()
         self.on_break: set[str] = set()
@@ -47,17 +72,16 @@ class _Demo:
         self.pickups_seen = 0
 
     async def pause(self, low: float = 0.5, high: float = 1.5) -> None:
-        await asyncio.sleep(self.interval * self.rng.uniform(low, high))
+        await self.sleep(self.interval * self.rng.uniform(low, high))
 
-    @staticmethod
-    def now() -> float:
-        return asyncio.get_running_loop().time()
+    def now(self) -> float:
+        return self.clock()
 
     def seconds_since(self, start: float) -> int:
         """Whole seconds of the clock since ``start``: a call lasts what it took.
 
-        Unlike queue waits, talk is not sped up: Home Assistant shows a call's
-        length beside the time it ended, and it must fit the clock.
+        Home Assistant shows a call's length beside the time it ended, and it
+        must fit the clock.
         """
         return round(self.now() - start)
 
@@ -82,12 +106,15 @@ class _Demo:
     # --- queues ---------------------------------------------------------------------------
 
     def wait_of(self, guid: str) -> int:
-        """Seconds (demo time) that a caller of ours has waited."""
+        """Whole seconds of the clock that a caller of ours has waited.
+
+        Rounded down, as NGUC counts: the snapshot's time less the wait is
+        never before the caller joined, so *Waiting since* stays put.
+        """
         joined = self.joined.get(guid)
         if joined is None:
             return 0
-        elapsed = asyncio.get_running_loop().time() - joined
-        return round(elapsed / self.interval * WAIT_PER_INTERVAL)
+        return max(0, math.floor(self.now() - joined))
 
     def still_waiting(self, queue_id: str, guid: str) -> bool:
         """False once the caller left the queue, e.g. picked up over the API."""
@@ -110,7 +137,7 @@ class _Demo:
     async def join_queue(self, queue_id: str, callerid: str) -> str:
         """A caller joins the end of a queue; return its call guid."""
         guid = self.company.new_call_guid()
-        self.joined[guid] = asyncio.get_running_loop().time()
+        self.joined[guid] = self.now()
         self.callerids[guid] = callerid
         await self.change_queue(
             queue_id,
@@ -323,6 +350,59 @@ class _Demo:
                     self.busy_users.discard(agent)
             if self.still_waiting(queue_id, guid):
                 await self.abandoned(queue_id, guid, callerid)
+        finally:
+            if not picked_up:
+                self.forget(guid)
+
+    async def long_waits(self) -> None:
+        """A caller waits past a minute in Support, soon and every two minutes."""
+        await self.sleep(LONG_WAIT_FIRST)
+        while True:
+            started = self.now()
+            await self.run("long_wait", self.long_wait())
+            await self.sleep(max(0.0, LONG_WAIT_EVERY - (self.now() - started)))
+
+    async def long_wait(self) -> None:
+        """One caller waits LONG_WAIT in Support, then is answered or hangs up.
+
+        The agents take the callers who came after (the caller asked for
+        someone busy); the waits grow in each snapshot on the way.
+        """
+        queue_id = next(
+            (q.id for q in self.company.queues.values() if q.name == LONG_WAIT_QUEUE),
+            None,
+        )
+        if queue_id is None:
+            return
+        callerid = self.number()
+        guid = await self.join_queue(queue_id, callerid)
+        picked_up = False
+        try:
+            while self.now() - self.joined[guid] < LONG_WAIT:
+                left = LONG_WAIT - (self.now() - self.joined[guid])
+                await self.sleep(min(left, max(self.interval * 3, 1.0)))
+                if not self.still_waiting(queue_id, guid):
+                    picked_up = True  # over the API: `picked_up` goes on
+                    return
+                await self.change_queue(queue_id)  # the waits grew
+            members = [
+                m.pbx_user_id
+                for m in self.company.queues[queue_id].members
+                if not m.paused and m.call_guid is None
+            ]
+            agent = self.take_user(members)
+            if agent is None:
+                await self.abandoned(queue_id, guid, callerid)
+                return
+            try:
+                await self.status(agent, RINGING)
+                await self.pause()
+                if self.still_waiting(queue_id, guid):
+                    await self.answered(queue_id, guid, callerid, agent)
+                else:
+                    await self.status(agent, IDLE)
+            finally:
+                self.busy_users.discard(agent)
         finally:
             if not picked_up:
                 self.forget(guid)
@@ -545,9 +625,14 @@ async def run_demo(
     seed: int | None = None,
     interval: float = 3.0,
     max_parallel: int = 3,
+    clock: Clock | None = None,
+    sleep: Sleep | None = None,
 ) -> None:
-    """Make something happen every `interval` seconds (about) until cancelled."""
-    demo = _Demo(sim, random.Random(seed), interval)
+    """Make something happen every `interval` seconds (about) until cancelled.
+
+    ``clock`` and ``sleep`` are the event loop's unless given (a test's).
+    """
+    demo = _Demo(sim, random.Random(seed), interval, clock, sleep)
     tasks: set[asyncio.Task[None]] = set()  # everything, to cancel at the end
     scenarios: set[asyncio.Task[None]] = set()  # the random ones, at most max_parallel
 
@@ -557,6 +642,7 @@ async def run_demo(
         task.add_done_callback(tasks.discard)
         return task
 
+    start("long_waits", demo.long_waits())
     try:
         while True:
             if len(scenarios) < max_parallel:
