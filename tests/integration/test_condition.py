@@ -392,7 +392,7 @@ async def test_the_readme_example(
     async def caller(number: str, free: int) -> None:
         waiting.append(QueueCaller(f"call-{number}", SUPPORT, number, wait=90))
         await simulator.update_queue(
-            SUPPORT, callers=list(waiting), member_available=free
+            SUPPORT, callers=list(waiting), waiting=len(waiting), member_available=free
         )
         await wait_for(hass, lambda: len(data.queues[SUPPORT].callers) == len(waiting))
 
