@@ -5,7 +5,7 @@ about 13 characters of proportional text: "Longest w…", "Senaste missa…".
 So every entity name is at most ``MAX_NAME`` characters in English and in
 Swedish, and no two entities share a name in one language (a user's device
 and a queue's device show them side by side, and an entity id of a new
-install is made from the English name).
+install is made from the name in the server's language, Swedish included).
 """
 
 from __future__ import annotations
