@@ -56,12 +56,14 @@ def follow_step[R: FlowResult[Any, Any]](
     user_input: dict[str, Any] | None,
     save: Callable[[dict[str, Any]], R],
     placeholders: Mapping[str, str] | None = None,
+    step_id: str = "init",
 ) -> R:
     """Run the step "whom to follow" of ``flow``; ``save`` stores the new options.
 
     The options flow's one step, and the fix flow of the repair issue that
     says entities were left out for lack of room (repairs.py): one form,
-    one way to store it. ``placeholders`` are more for the description.
+    one way to store it. ``placeholders`` are more for the description;
+    ``step_id`` is the step's in ``flow``.
     """
     coordinator = _coordinator(entry)
     company = None if coordinator is None else coordinator.company()
@@ -105,7 +107,7 @@ def follow_step[R: FlowResult[Any, Any]](
         {vol.Optional(key): _multi_select(items) for key, items in listed.items()}
     )
     return flow.async_show_form(
-        step_id="init",
+        step_id=step_id,
         data_schema=flow.add_suggested_values_to_schema(schema, suggested),
         description_placeholders=counts,
         # Shown above the fields: the lists offered may lack new items.

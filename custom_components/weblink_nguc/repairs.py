@@ -55,11 +55,24 @@ class FollowFixFlow(_EntryFixFlow):
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
+        """Go to the form (what the first step is given is no choice)."""
+        return await self.async_step_follow()
+
+    async def async_step_follow(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
         """Show the options form; store the choice and reload."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
             return self.async_abort(reason="entry_gone")
-        return follow_step(self, entry, user_input, self._save, self._placeholders())
+        return follow_step(
+            self,
+            entry,
+            user_input,
+            self._save,
+            self._placeholders(),
+            step_id="follow",
+        )
 
     def _save(self, options: dict[str, Any]) -> RepairsFlowResult:
         entries = self.hass.config_entries

@@ -65,6 +65,18 @@ def scale_company(users: int, queues: int, agents_per_queue: int = 10) -> Compan
     return company
 
 
+# About one queue of ten agents for every sixty users: a company of 3,000
+# has 50, as a large call centre might. With the default entities (three a
+# user, fourteen a queue, one for the account) that is 9,701 enabled
+# entities: within Home Assistant's 10,000 an entry, with room to spare.
+USERS_PER_QUEUE = 60
+
+
+def realistic_queues(users: int) -> int:
+    """Return how many queues a company of ``users`` users has: one per 60, at least one."""
+    return max(1, users // USERS_PER_QUEUE)
+
+
 def new_queue_id(company: Company) -> str:
     """Return an id no queue of the company has."""
     return str(
