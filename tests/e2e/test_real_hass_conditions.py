@@ -122,6 +122,17 @@ def with_devices(node: Any, devices: dict[str, str]) -> Any:
     return devices.get(node, node) if isinstance(node, str) else node
 
 
+async def condition_descriptions(hass: RealHass) -> dict[str, Any]:
+    """Return the conditions the automation editor offers, as it asks for them."""
+    async with hass.websocket() as ws:
+        await ws.send_json({"id": 1, "type": "condition_platforms/subscribe"})
+        while True:
+            message = await ws.receive_json(timeout=30)
+            if message.get("id") == 1 and message["type"] == "event":
+                described: dict[str, Any] = message["event"]
+                return described
+
+
 async def save(hass: RealHass, automation_id: str, config: dict[str, Any]) -> None:
     await hass.request(
         "POST", f"/api/config/automation/config/{automation_id}", json_body=config
@@ -146,6 +157,23 @@ async def test_conditions_in_real_home_assistant(
     assert resources[f"component.{DOMAIN}.conditions.agents_available.name"] == (
         "Lediga agenter"
     )
+
+    # Offered in the automation editor: described, with their targets.
+    described = await condition_descriptions(hass)
+    assert {
+        name: description["target"]["device"][0]["model"]
+        for name, description in described.items()
+        if name.startswith(f"{DOMAIN}.")
+    } == {
+        f"{DOMAIN}.callers_waiting": "Call queue",
+        f"{DOMAIN}.agents_available": "Call queue",
+        f"{DOMAIN}.line_status": "PBX user",
+    }
+    assert set(described[f"{DOMAIN}.callers_waiting"]["fields"]) == {
+        "behavior",
+        "above",
+        "wait_above",
+    }
 
     # A user's device for a queue condition: refused, saying why.
     wrong = automation("wrong", [condition("agents_available", [anna], below=1)])
