@@ -75,7 +75,7 @@ CONF_BELOW: Final = "below"
 CONF_WAIT_ABOVE: Final = "wait_above"
 CONF_STATUS: Final = "status"
 
-# As the caller_waiting trigger's threshold; a longer wait is NGUC's fault.
+# The parser leaves out waits beyond a day (api.models): no longer wait is seen.
 MAX_WAIT_SECONDS = 24 * 3600
 
 # Keys of the validation messages, under ``exceptions`` in the translations.
