@@ -20,7 +20,7 @@ from typing import Any
 from awesomeversion import AwesomeVersion
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform, __version__
-from homeassistant.core import DOMAIN as HOMEASSISTANT_DOMAIN, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import issue_registry as ir
 
@@ -59,7 +59,7 @@ async def async_unload_platforms_or_raise(
         return
     if not await entries.async_unload_platforms(entry, platforms):
         raise ConfigEntryError(
-            translation_domain=HOMEASSISTANT_DOMAIN,
+            translation_domain=DOMAIN,
             translation_key="unload_platforms_failed",
         )
 
