@@ -54,6 +54,9 @@ class FakeHass:
         self.states: dict[str, dict[str, Any]] = {}
         # Every entity made, enabled or not: device id -> role -> entity id.
         self.roles: dict[str, dict[str, str]] = {}
+        # Home Assistant records activity (default_config's logbook).
+        self.config: dict[str, Any] = {"components": ["logbook", "weblink_nguc"]}
+        self.language = "en"
 
     def as_json(self) -> dict[str, Any]:
         """Return what the strategy is given."""
@@ -61,6 +64,9 @@ class FakeHass:
             "devices": self.devices,
             "entities": self.entities,
             "states": self.states,
+            "config": self.config,
+            "language": self.language,
+            "locale": {"language": self.language},
         }
 
     def add_device(

@@ -83,7 +83,7 @@ def test_small_company_in_one_view() -> None:
     [view] = dashboard["views"]
     assert view["type"] == "sections"
     headings = [c["heading"] for c in cards(view) if c.get("type") == "heading"]
-    assert headings == ["Queue 000", "Who is on the phone", "Recent calls"]
+    assert headings == ["Queue 000", "Who is on the phone", "Call back", "Recent calls"]
 
     queue = hass.roles["queue_0"]
     # Each figure of the queue is on it.
@@ -98,8 +98,10 @@ def test_small_company_in_one_view() -> None:
         "abandoned_today",
     ):
         assert tiles_of(dashboard, queue[role]), role
-    todo_lists = [c["entity"] for c in cards(view) if c.get("type") == "todo-list"]
-    assert todo_lists == [queue["calls_to_return"]]
+    todo_lists = [
+        (c["entity"], c["title"]) for c in cards(view) if c.get("type") == "todo-list"
+    ]
+    assert todo_lists == [(queue["calls_to_return"], "Queue 000")]
     # Every user's line, coloured by its status.
     for n in range(3):
         line = hass.roles[f"user_{n}"]["line_status"]
@@ -284,6 +286,17 @@ def test_layout_option() -> None:
     assert len(auto["views"]) > 6
 
 
+def test_in_swedish_and_without_activity() -> None:
+    """The wallboard's own texts follow the language; no logbook, no recent calls."""
+    hass = company(1, 3)
+    hass.language = "sv"
+    hass.config["components"].remove("logbook")
+    dashboard = generate(WALLBOARD, hass.as_json())
+    headings = [c["heading"] for c in cards(dashboard) if c.get("type") == "heading"]
+    assert headings == ["Queue 000", "Vem pratar i telefon", "Ring tillbaka"]
+    assert not [c for c in cards(dashboard) if c.get("type") == "logbook"]
+
+
 def test_names_and_entries() -> None:
     """A device renamed by its user is shown so; ``entry_id`` keeps one company's devices."""
     hass = company(2, 3)
@@ -293,3 +306,8 @@ def test_names_and_entries() -> None:
     assert headings[:2] == ["Queue 000", "Växel"]
     other = generate(WALLBOARD | {"entry_id": "another"}, hass.as_json())
     assert referenced(other) == set()
+    # Devices as Home Assistant listed them before config_entry_id.
+    for device in hass.devices.values():
+        device["config_entries"] = [device.pop("config_entry_id", None)]
+    again = generate(WALLBOARD | {"entry_id": "entry1"}, hass.as_json())
+    assert referenced(again) == referenced(dashboard)

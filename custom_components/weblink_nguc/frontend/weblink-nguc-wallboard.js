@@ -49,6 +49,50 @@ const FREE = ["idle"];
 const KNOWN_LINE_STATES = [...ON_A_CALL, ...RINGING, ...FREE];
 const UNKNOWN = ["unknown", "unavailable"];
 
+// What the wallboard itself writes, in the languages the integration speaks;
+// entity names and states come translated from Home Assistant.
+const TEXTS = {
+  en: {
+    wallboard: "Wallboard",
+    overview: "Overview",
+    queues: "Queues",
+    who: "Who is on the phone",
+    agents: "Agents",
+    people: "People",
+    recent: "Recent calls",
+    recent_queue: "Recent queue calls",
+    call_back: "Call back",
+    nothing:
+      "No Weblink NGUC queue or user to show. Add the integration, or enable " +
+      "its entities, then reload this page.",
+  },
+  sv: {
+    wallboard: "Wallboard",
+    overview: "Översikt",
+    queues: "Köer",
+    who: "Vem pratar i telefon",
+    agents: "Agenter",
+    people: "Personer",
+    recent: "Senaste samtal",
+    recent_queue: "Senaste kösamtal",
+    call_back: "Ring tillbaka",
+    nothing:
+      "Ingen kö eller användare i Weblink NGUC att visa. Lägg till " +
+      "integrationen eller aktivera dess entiteter och ladda om sidan.",
+  },
+};
+
+/**
+ * The texts in the language Home Assistant shows (English if not spoken).
+ * @param {Hass} hass
+ * @returns {typeof TEXTS.en}
+ */
+export function texts(hass) {
+  const language = String(hass.locale?.language || hass.language || "en");
+  const base = /** @type {keyof typeof TEXTS} */ (language.split("-")[0]);
+  return TEXTS[base] || TEXTS.en;
+}
+
 /**
  * @typedef {object} EntityEntry Home Assistant's registry entry for display.
  * @property {string} entity_id
@@ -70,6 +114,9 @@ const UNKNOWN = ["unknown", "unavailable"];
  * @property {Record<string, EntityEntry>} entities
  * @property {Record<string, DeviceEntry>} devices
  * @property {Record<string, {state: string, attributes: Record<string, any>}>} states
+ * @property {{components?: string[]}} [config]
+ * @property {string} [language]
+ * @property {{language?: string}} [locale]
  *
  * @typedef {object} WallboardConfig
  * @property {string} [type]
@@ -318,55 +365,85 @@ function heading(heading, icon, extra = {}) {
 }
 
 /**
- * Everything about one queue: waiting callers, the longest wait (coloured),
- * agents, service level, today's calls, and its calls to return.
+ * @typedef {object} Context What every part of the dashboard is built with.
+ * @property {ReturnType<typeof options>} opts
+ * @property {ReturnType<typeof texts>} t
+ * @property {Hass} hass
+ */
+
+/**
+ * Everything about one queue: waiting callers and the longest wait
+ * (coloured), agents, service level, today's calls, its calls to return
+ * (unless they are shown elsewhere).
  * @param {Item} queue
- * @param {{wait_amber: number, wait_red: number}} opts
- * @param {Card} [headingExtra] e.g. a tap action to the queue's view
+ * @param {Context} ctx
+ * @param {boolean} [withCallBack]
  * @returns {Card[]}
  */
-export function queueCards(queue, opts, headingExtra = {}) {
+export function queueCards(queue, ctx, withCallBack = true) {
   const r = queue.roles;
   /** @type {Card[]} */
-  const cards = [heading(queue.name, "mdi:phone-in-talk", headingExtra)];
-  const half = { grid_options: { columns: 6 } };
-  const third = { grid_options: { columns: 4 } };
+  const cards = [heading(queue.name, "mdi:phone-in-talk")];
   const wait = r.current_longest_wait;
   if (r.waiting) {
-    const waiting = tile(r.waiting, { ...half, icon: "mdi:account-clock" });
-    cards.push(...(wait ? waitColoured(waiting, wait, opts) : [waiting]));
+    const waiting = tile(r.waiting, { icon: "mdi:account-clock" });
+    cards.push(...(wait ? waitColoured(waiting, wait, ctx.opts) : [waiting]));
   }
   if (wait) {
-    cards.push(...waitColoured(tile(wait, { ...half, icon: "mdi:timer-sand" }), wait, opts));
+    cards.push(...waitColoured(tile(wait, { icon: "mdi:timer-sand" }), wait, ctx.opts));
   }
-  for (const role of ["available_agents", "agents_on_call", "agents_paused"]) {
-    if (r[role]) cards.push(tile(r[role], third));
+  for (const role of [
+    "available_agents",
+    "agents_on_call",
+    "agents_paused",
+    "service_level",
+    "completed_today",
+    "abandoned_today",
+  ]) {
+    if (r[role]) cards.push(tile(r[role]));
   }
-  for (const role of ["service_level", "completed_today", "abandoned_today"]) {
-    if (r[role]) cards.push(tile(r[role], third));
-  }
-  if (r.calls_to_return) {
-    cards.push({
-      type: "todo-list",
-      entity: r.calls_to_return,
-      hide_create: true,
-      hide_completed: true,
-    });
-  }
+  if (withCallBack) cards.push(...callBack(queue, ctx.t.call_back));
   return cards;
 }
 
 /**
- * The activity of call event entities (recent calls), or nothing.
- * @param {string[]} events
+ * A queue's calls to return, if its list is there.
+ * @param {Item} queue
  * @param {string} title
  * @returns {Card[]}
  */
-function recentCalls(events, title) {
-  if (!events.length) return [];
+function callBack(queue, title) {
+  if (!queue.roles.calls_to_return) return [];
   return [
-    heading(title, "mdi:phone-log"),
-    { type: "logbook", target: { entity_id: events }, hours_to_show: 24 },
+    {
+      type: "todo-list",
+      entity: queue.roles.calls_to_return,
+      title,
+      hide_create: true,
+      hide_completed: true,
+    },
+  ];
+}
+
+/**
+ * A section of the activity of call event entities (recent calls), if
+ * there are any and Home Assistant records activity (its logbook).
+ * @param {string[]} events
+ * @param {string} title
+ * @param {Context} ctx
+ * @returns {Card[]}
+ */
+function recentCallsSection(events, title, ctx) {
+  const components = ctx.hass.config?.components;
+  if (!events.length || !components || !components.includes("logbook")) return [];
+  return [
+    {
+      type: "grid",
+      cards: [
+        heading(title, "mdi:phone-log"),
+        { type: "logbook", target: { entity_id: events }, hours_to_show: 24 },
+      ],
+    },
   ];
 }
 
@@ -379,7 +456,12 @@ function recentCalls(events, title) {
 function badges(account) {
   return account
     .filter((item) => item.roles.event_stream)
-    .map((item) => ({ type: "entity", entity: item.roles.event_stream, show_name: true }));
+    .map((item) => ({
+      type: "entity",
+      entity: item.roles.event_stream,
+      name: { type: "entity" },
+      show_name: true,
+    }));
 }
 
 /**
@@ -409,7 +491,7 @@ function initials(group) {
 }
 
 /**
- * The section of who is on the phone among `users`.
+ * The section of who is on the phone among `users`, two columns wide.
  * @param {Item[]} users
  * @param {string} title
  * @returns {Card}
@@ -422,49 +504,60 @@ function peopleSection(users, title) {
   };
 }
 
+/**
+ * A view of sections.
+ * @param {Record<string, any>} fields
+ * @param {Card[]} sections
+ * @param {Item[]} account
+ */
+function sectionsView(fields, sections, account) {
+  return { type: "sections", max_columns: 4, badges: badges(account), ...fields, sections };
+}
+
 // --- Views ------------------------------------------------------------------
 
 /**
  * One view with everything: each queue, who is on the phone, recent calls.
  * @param {{queues: Item[], users: Item[], account: Item[]}} found
- * @param {ReturnType<typeof options>} opts
+ * @param {Context} ctx
  */
-function singleView(found, opts) {
+function singleView(found, ctx) {
+  // The figures first, who is on the phone next: the lists of calls to
+  // return, whose height varies, come after, all together.
   const sections = found.queues.map((queue) => ({
     type: "grid",
-    cards: queueCards(queue, opts),
+    cards: queueCards(queue, ctx, false),
   }));
   if (found.users.some((user) => user.roles.line_status)) {
-    sections.push(peopleSection(found.users, "Who is on the phone"));
+    sections.push(peopleSection(found.users, ctx.t.who));
+  }
+  const lists = found.queues.flatMap((queue) => callBack(queue, queue.name));
+  if (lists.length) {
+    sections.push({
+      type: "grid",
+      cards: [heading(ctx.t.call_back, "mdi:phone-return"), ...lists],
+    });
   }
   const events = [
     ...found.queues.map((queue) => queue.roles.queue_call),
     ...found.users.map((user) => user.roles.call),
   ].filter(Boolean);
-  if (events.length) {
-    sections.push({ type: "grid", cards: recentCalls(events, "Recent calls") });
-  }
+  sections.push(...recentCallsSection(events, ctx.t.recent, ctx));
+  const title = ctx.opts.title || ctx.t.wallboard;
   return [
-    {
-      title: opts.title || "Wallboard",
-      path: "wallboard",
-      icon: "mdi:phone-classic",
-      type: "sections",
-      max_columns: 4,
-      badges: badges(found.account),
-      sections,
-    },
+    sectionsView({ title, path: "wallboard", icon: "mdi:phone-classic" }, sections, found.account),
   ];
 }
 
 /**
  * An overview of every queue, a view per queue, and views of people.
  * @param {{queues: Item[], users: Item[], account: Item[]}} found
- * @param {ReturnType<typeof options>} opts
- * @param {Hass} hass
+ * @param {Context} ctx
  */
-function perQueueViews(found, opts, hass) {
-  const subviews = found.queues.length > MAX_QUEUE_TABS;
+function perQueueViews(found, ctx) {
+  const { opts, t } = ctx;
+  // Too many queues for the tab bar: their views open from the overview.
+  const sub = found.queues.length > MAX_QUEUE_TABS ? { subview: true, back_path: "overview" } : {};
   /** @type {Set<string>} */
   const paths = new Set(["overview"]);
   /** @param {string} wanted */
@@ -481,22 +574,23 @@ function perQueueViews(found, opts, hass) {
   );
   const groupPaths = groups.map((group) => uniquePath(`people-${slug(initials(group))}`));
 
-  // The overview: one tile per queue (its waiting callers, coloured by its
+  // The overview: a tile per queue (its waiting callers, coloured by its
   // longest wait) that opens the queue's view, and where the people are.
-  const overviewSections = chunks(
+  const queueGroups = chunks(
     found.queues.map((queue, index) => ({ queue, path: queuePaths[index] })),
     OVERVIEW_QUEUES_PER_SECTION,
-  ).map((group, index, all) => {
+  );
+  const overview = queueGroups.map((group, index) => {
+    const first = index * OVERVIEW_QUEUES_PER_SECTION + 1;
+    const title =
+      queueGroups.length > 1 ? `${t.queues} ${first}–${first + group.length - 1}` : t.queues;
     /** @type {Card[]} */
-    const cards = [
-      heading(all.length > 1 ? `Queues ${index * OVERVIEW_QUEUES_PER_SECTION + 1}–${index * OVERVIEW_QUEUES_PER_SECTION + group.length}` : "Queues", "mdi:phone-in-talk"),
-    ];
+    const cards = [heading(title, "mdi:phone-in-talk")];
     for (const { queue, path } of group) {
       const r = queue.roles;
-      const main = r.waiting || r.current_longest_wait || Object.values(r)[0];
       const card = {
         type: "tile",
-        entity: main,
+        entity: r.waiting || r.current_longest_wait || Object.values(r)[0],
         name: queue.name,
         icon: "mdi:account-clock",
         tap_action: { action: "navigate", navigation_path: path },
@@ -508,74 +602,68 @@ function perQueueViews(found, opts, hass) {
     return { type: "grid", cards };
   });
   if (groups.length) {
-    overviewSections.push({
+    overview.push({
       type: "grid",
       cards: [
-        heading("Who is on the phone", "mdi:account-group"),
+        heading(t.who, "mdi:account-group"),
         ...groups.map((group, index) => ({
           type: "button",
           name: `${initials(group)} (${group.length})`,
           icon: "mdi:account-group",
           tap_action: { action: "navigate", navigation_path: groupPaths[index] },
-          grid_options: { columns: 4, rows: 1 },
+          grid_options: { columns: 4, rows: 2 },
         })),
       ],
     });
   }
   const queueEvents = found.queues.map((queue) => queue.roles.queue_call).filter(Boolean);
-  if (queueEvents.length) {
-    overviewSections.push({ type: "grid", cards: recentCalls(queueEvents, "Recent queue calls") });
-  }
+  overview.push(...recentCallsSection(queueEvents, t.recent_queue, ctx));
 
   const views = [
-    {
-      title: opts.title || "Overview",
-      path: "overview",
-      icon: "mdi:view-dashboard",
-      type: "sections",
-      max_columns: 4,
-      badges: badges(found.account),
-      sections: overviewSections,
-    },
+    sectionsView(
+      { title: opts.title || t.overview, path: "overview", icon: "mdi:view-dashboard" },
+      overview,
+      found.account,
+    ),
   ];
   found.queues.forEach((queue, index) => {
-    const sections = [{ type: "grid", cards: queueCards(queue, opts) }];
-    const members = membersOf(queue, found.users, hass);
-    if (members.length) sections.push(peopleSection(members, "Agents"));
+    const sections = [{ type: "grid", cards: queueCards(queue, ctx) }];
+    const members = membersOf(queue, found.users, ctx.hass);
+    if (members.length) sections.push(peopleSection(members, t.agents));
     const events = queue.roles.queue_call ? [queue.roles.queue_call] : [];
-    if (events.length) sections.push({ type: "grid", cards: recentCalls(events, "Recent calls") });
-    views.push({
-      title: queue.name,
-      path: queuePaths[index],
-      icon: "mdi:phone-in-talk",
-      type: "sections",
-      max_columns: 4,
-      ...(subviews ? { subview: true, back_path: "overview" } : {}),
-      badges: badges(found.account),
-      sections,
-    });
+    sections.push(...recentCallsSection(events, t.recent, ctx));
+    views.push(
+      sectionsView(
+        { title: queue.name, path: queuePaths[index], icon: "mdi:phone-in-talk", ...sub },
+        sections,
+        found.account,
+      ),
+    );
   });
   groups.forEach((group, index) => {
-    views.push({
-      title: `People ${initials(group)}`,
-      path: groupPaths[index],
-      icon: "mdi:account-group",
-      type: "sections",
-      max_columns: 4,
-      ...(subviews ? { subview: true, back_path: "overview" } : {}),
-      badges: badges(found.account),
-      // Sections of 12 people flow side by side.
-      sections: chunks(group, 12).map((part) =>
-        peopleSection(part, `${part[0].name} – ${part[part.length - 1].name}`),
+    // Sections of 12 people flow side by side.
+    const sections = chunks(group, 12).map((part) =>
+      peopleSection(part, `${part[0].name} – ${part[part.length - 1].name}`),
+    );
+    views.push(
+      sectionsView(
+        {
+          title: `${t.people} ${initials(group)}`,
+          path: groupPaths[index],
+          icon: "mdi:account-group",
+          ...sub,
+        },
+        sections,
+        found.account,
       ),
-    });
+    );
   });
   return views;
 }
 
 /**
- * The users who are agents of a queue, as their queues sensor names them.
- * NGUC names a membership by the queue's name, as the queue's device is.
+ * The users who are agents of a queue, as their queues sensor lists them.
+ * NGUC names a membership by the queue's name, as it names the queue's device.
  * @param {Item} queue
  * @param {Item[]} users
  * @param {Hass} hass
@@ -598,33 +686,27 @@ function membersOf(queue, users, hass) {
  * @param {Hass} hass
  */
 export function generateDashboard(config, hass) {
-  const opts = options(config);
-  const found = collect(hass, opts.entry_id);
+  /** @type {Context} */
+  const ctx = { opts: options(config), t: texts(hass), hass };
+  const found = collect(hass, ctx.opts.entry_id);
+  const title = ctx.opts.title || ctx.t.wallboard;
   if (!found.queues.length && !found.users.length) {
     return {
-      title: opts.title || "Wallboard",
       views: [
         {
-          title: opts.title || "Wallboard",
+          title,
           type: "panel",
-          cards: [
-            {
-              type: "markdown",
-              content:
-                "No Weblink NGUC queue or user to show. Add the integration, " +
-                "or enable its entities, then reload this page.",
-            },
-          ],
+          cards: [{ type: "markdown", content: ctx.t.nothing }],
         },
       ],
     };
   }
   const perQueue =
-    opts.layout === "per_queue" ||
-    (opts.layout === "auto" &&
+    ctx.opts.layout === "per_queue" ||
+    (ctx.opts.layout === "auto" &&
       (found.queues.length > SINGLE_VIEW_MAX_QUEUES ||
         found.users.length > SINGLE_VIEW_MAX_PEOPLE));
-  return { views: perQueue ? perQueueViews(found, opts, hass) : singleView(found, opts) };
+  return { views: perQueue ? perQueueViews(found, ctx) : singleView(found, ctx) };
 }
 
 // --- The custom element Home Assistant looks for ------------------------------
