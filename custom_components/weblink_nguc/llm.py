@@ -24,7 +24,7 @@ a note that calls since then are not in them yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from heapq import merge
@@ -177,8 +177,18 @@ def exposed_items(
     hass: HomeAssistant, assistant: str, aspects: Iterable[Aspect]
 ) -> list[Item]:
     """Return the users and queues of loaded entries whose entity of ``aspects`` is exposed."""
+    return list(_exposed(hass, assistant, aspects))
+
+
+def _exposed(
+    hass: HomeAssistant, assistant: str, aspects: Iterable[Aspect]
+) -> Iterator[Item]:
+    """Yield what :func:`exposed_items` returns, one at a time.
+
+    Each item's entity is found by its unique id, not by going through the
+    entry's every entity: a company of 1,000 users has some 20,000.
+    """
     registry = er.async_get(hass)
-    items: list[Item] = []
     for aspect in aspects:
         for entry in _loaded(hass):
             coordinator = entry.runtime_data
@@ -197,17 +207,10 @@ def exposed_items(
                     continue
                 if aspect.kind == KIND_USER:
                     user = data.users[item_id]
-                    items.append(
-                        Item(
-                            entry,
-                            key,
-                            user.name or user.extension or item_id,
-                            user.extension,
-                        )
-                    )
+                    name = user.name or user.extension or item_id
+                    yield Item(entry, key, name, user.extension)
                 else:
-                    items.append(Item(entry, key, data.queues[item_id].name or item_id))
-    return items
+                    yield Item(entry, key, data.queues[item_id].name or item_id)
 
 
 def _unloaded_exposed(
@@ -318,9 +321,9 @@ class NgucTool(Tool):
         args = self.parameters(tool_input.tool_args)
         assistant = llm_context.assistant
         try:
-            if not exposed_items(hass, assistant, self.aspects) and self.down(
-                hass, assistant
-            ):
+            if next(
+                _exposed(hass, assistant, self.aspects), None
+            ) is None and self.down(hass, assistant):
                 # Nothing to name while the entry is not running: rather
                 # than "unknown", say why.
                 raise _unavailable()
@@ -725,10 +728,11 @@ def async_get_tools(
     if api_id != LLM_API_ASSIST:
         return None
     assistant = llm_context.assistant
+    # Asked at every turn of a conversation: the first item exposed will do.
     tools: list[Tool] = [
         tool()
         for tool in TOOLS
-        if exposed_items(hass, assistant, tool.aspects)
+        if next(_exposed(hass, assistant, tool.aspects), None) is not None
         or _unloaded_exposed(hass, assistant, tool.aspects)
     ]
     return LLMTools(tools=tools) if tools else None

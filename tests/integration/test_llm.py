@@ -184,7 +184,8 @@ async def test_queue_status_with_the_demo_figures(
     queues = init_integration.runtime_data.data.queues
     await wait_for(hass, lambda: queues[SUPPORT].waiting == 2)
     # The waits were sent 10 s ago: they are 10 s longer now.
-    freezer.tick(timedelta(seconds=10))
+    sent = init_integration.runtime_data.queue_received[SUPPORT]
+    freezer.move_to(sent + timedelta(seconds=10))
 
     support = {
         "queue": "Support",
