@@ -20,9 +20,10 @@ TRANSLATIONS = (
     Path(__file__).parent.parent / "custom_components" / "weblink_nguc" / "translations"
 )
 LANGUAGES = ("en", "sv")
-# 14 characters: "Längsta väntan", the longest, fits a 6-column tile of a
-# sections dashboard at 1280 pixels, the same tile that cut "Senaste missade
-# samtal" after 13.
+# 14 characters. On a phone (390 pixels wide) a tile of half a section
+# gives its name 117 pixels: the widest name, "Längsta väntan", takes 98,
+# where "Senaste missade samtal" took 156 (tests/e2e/test_tile_names.py
+# measures them in Chromium, in both languages, on a laptop too).
 MAX_NAME = 14
 
 
