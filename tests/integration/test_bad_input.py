@@ -854,7 +854,7 @@ async def test_caller_wait_out_of_range_at_setup(
     mock_config_entry: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A caller's wait of 99999999999 in the first read: 'Longest waiting since' exists, unknown."""
+    """A caller's wait of 99999999999 in the first read: 'Waiting since' exists, unknown."""
     caplog.set_level(logging.INFO, logger="custom_components.weblink_nguc")
     simulator.heartbeat_interval = 1.0
     support = simulator.company.queues[SUPPORT]

@@ -264,7 +264,7 @@ async def test_queue_activity_leaves_figures_out(
     """A queue's Activity: its calls and since when the first caller waits, no figures.
 
     The figures (waiting callers, waits, agents) are measurements, which Home
-    Assistant leaves out; *Longest waiting since* is a time, which it shows.
+    Assistant leaves out; *Waiting since* is a time, which it shows.
     """
     support = device_registry.async_get_device_by_identifier(
         (DOMAIN, f"{ENTRY_UNIQUE_ID}_queue_501"), init_integration.entry_id
