@@ -40,7 +40,7 @@ saving the options does) weighs everything again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
@@ -133,6 +133,11 @@ class EntityBudget:
                 Planned(platform, d.key, d.entity_registry_enabled_default)
                 for d in descriptions
             )
+
+    @property
+    def planned(self) -> Mapping[str, Sequence[Planned]]:
+        """Return what the platforms said they make, by kind of item."""
+        return self._planned
 
     def enabled_default(self, item_key: str, description: EntityDescription) -> bool:
         """Return whether an entity of ``item_key`` starts enabled (the rule above).

@@ -542,3 +542,35 @@ async def test_an_upgrade_keeps_what_the_previous_version_enabled(
                 assert disabled_by(hass, key, "missed_calls_today") is integration
             assert REACHED not in caplog.text
             await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_count_knows_every_entity_the_platforms_make(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """What the platforms declare (budget.expect) is exactly what they register.
+
+    An entity made but not declared would not be counted against the limit.
+    """
+    async with running(scale_company(4, 2)) as sim:
+        entry = entry_for(sim)
+        await set_up(hass, entry)
+        planned = entry.runtime_data.budget.planned
+        declared = {
+            (kind, entity.platform, entity.key, entity.enabled_default)
+            for kind, entities in planned.items()
+            for entity in entities
+        }
+        registered = set()
+        for found in er.async_entries_for_config_entry(
+            er.async_get(hass), entry.entry_id
+        ):
+            item = found.unique_id.removeprefix(f"{SCALE_COMPANY_ID}_")
+            kind, _, rest = item.partition("_")
+            what = rest.partition("_")[2] if kind != "account" else rest
+            # A small company: everything but the three disabled on purpose.
+            default = (
+                found.disabled_by is None or what in budget.ENABLED_WHEN_COMFORTABLE
+            )
+            registered.add((kind, Platform(found.domain), what, default))
+        assert registered == declared
+        await hass.config_entries.async_unload(entry.entry_id)
