@@ -103,8 +103,6 @@ def mock_recorder_before_hass(async_test_recorder: Any) -> None:
 @pytest.fixture
 async def logbook(recorder_mock: Recorder, hass: HomeAssistant) -> None:
     """Home Assistant's logbook, on a recorder in memory."""
-    # The test venv has no frontend build; the logbook needs only its panel.
-    hass.config.components.add("frontend")
     assert await async_setup_component(hass, "logbook", {})
     await hass.async_block_till_done()
 
