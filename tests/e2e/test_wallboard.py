@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 import os
 from pathlib import Path
+import re
 from typing import Any
 
+from playwright.async_api import Locator, Page
 import pytest
 
 from tests.e2e.browser import CHROMIUM, Frontend
@@ -128,6 +130,11 @@ async def tiles(frontend: Frontend) -> dict[str, Any]:
     return found
 
 
+def field(page: Page, label: str) -> Locator:
+    """Return the number field of the wallboard's form whose label starts with ``label``."""
+    return page.get_by_role("spinbutton", name=re.compile(f"^{re.escape(label)}"))
+
+
 def shown_colour(found: dict[str, Any], entity_id: str) -> str | None:
     """Return the colour of the one tile of ``entity_id`` that is shown."""
     visible = [t for t in found["tiles"] if t["entity"] == entity_id and t["visible"]]
@@ -214,18 +221,20 @@ async def test_wallboard_in_a_real_frontend(
     path = await frontend.screenshot(screenshots / "wallboard.png")
     print(f"screenshot: {path}")
 
-    # Thresholds from the strategy's options: Sales is red past 60 s.
-    await hass.ws_command(
-        "lovelace/config/save",
-        url_path=url_path,
-        config={
-            "strategy": {
-                "type": STRATEGY,
-                "wait_amber": 30,
-                "wait_red": 60,
-            }
-        },
-    )
+    # Thresholds from the strategy's options, set in its form (✏️ Edit
+    # dashboard): Sales is red past 60 s.
+    await page.get_by_role("button", name="Edit dashboard").click()
+    await field(page, "Amber past").fill("30")
+    await field(page, "Red past").fill("60")
+    await frontend.click("Save")
+
+    async def saved() -> bool:
+        config = await hass.ws_command("lovelace/config", url_path=url_path)
+        return bool(config.get("strategy", config).get("wait_red") == 60)
+
+    await until(saved, "the options saved")
+    config = await hass.ws_command("lovelace/config", url_path=url_path)
+    assert config["strategy"]["wait_amber"] == 30
     await frontend.open(f"/{url_path}/0", *queues)
     found = await tiles(frontend)
     assert shown_colour(found, sales_wait) == "red"

@@ -67,7 +67,10 @@ def states_of(hass: FakeHass, **changed: str) -> dict[str, str]:
 def test_registers_the_strategy() -> None:
     """The module defines the strategy's element and offers it in Add dashboard."""
     answer = run_strategy(WALLBOARD, company(1, 3).as_json())
-    assert answer["elements"] == ["ll-strategy-dashboard-weblink-nguc-wallboard"]
+    assert answer["elements"] == [
+        "ll-strategy-dashboard-weblink-nguc-wallboard",
+        "weblink-nguc-wallboard-editor",  # its options' form
+    ]
     [strategy] = answer["strategies"]
     assert strategy["type"] == "weblink-nguc-wallboard"
     assert strategy["strategyType"] == "dashboard"
@@ -136,6 +139,11 @@ def test_small_company_in_one_view() -> None:
         (
             {},
             {"0": "green", "60": "green", "61": "amber", "180": "amber", "181": "red"},
+        ),
+        # Emptied in the form: the defaults.
+        (
+            {"wait_amber": None, "wait_red": ""},
+            {"60": "green", "61": "amber", "181": "red"},
         ),
         (
             {"wait_amber": 5, "wait_red": 10},

@@ -55,13 +55,20 @@ const TEXTS = {
   en: {
     wallboard: "Wallboard",
     overview: "Overview",
-    queues: "Queues",
+    waiting: "Waiting callers",
     who: "Who is on the phone",
     agents: "Agents",
     people: "People",
     recent: "Recent calls",
     recent_queue: "Recent queue calls",
     call_back: "Call back",
+    wait_amber: "Amber past (seconds of the longest wait)",
+    wait_red: "Red past (seconds of the longest wait)",
+    layout: "Layout",
+    layout_auto: "By the company's size",
+    layout_single: "Everything in one view",
+    layout_per_queue: "An overview and a view per queue",
+    people_per_view: "People per view (a view per queue)",
     nothing:
       "No Weblink NGUC queue or user to show. Add the integration, or enable " +
       "its entities, then reload this page.",
@@ -69,13 +76,20 @@ const TEXTS = {
   sv: {
     wallboard: "Wallboard",
     overview: "Översikt",
-    queues: "Köer",
+    waiting: "Väntande uppringare",
     who: "Vem pratar i telefon",
     agents: "Agenter",
     people: "Personer",
     recent: "Senaste samtal",
     recent_queue: "Senaste kösamtal",
     call_back: "Ring tillbaka",
+    wait_amber: "Gul efter (sekunder av längsta väntan)",
+    wait_red: "Röd efter (sekunder av längsta väntan)",
+    layout: "Upplägg",
+    layout_auto: "Efter företagets storlek",
+    layout_single: "Allt i en vy",
+    layout_per_queue: "En översikt och en vy per kö",
+    people_per_view: "Personer per vy (med en vy per kö)",
     nothing:
       "Ingen kö eller användare i Weblink NGUC att visa. Lägg till " +
       "integrationen eller aktivera dess entiteter och ladda om sidan.",
@@ -167,7 +181,11 @@ const USER_ROLES = new Set([
  * @param {WallboardConfig} config
  */
 export function options(config) {
-  const merged = { ...DEFAULTS, ...(config || {}) };
+  // A field emptied in the form is no option: its default applies.
+  const given = Object.entries(config || {}).filter(
+    ([, value]) => value !== undefined && value !== null && value !== "",
+  );
+  const merged = { ...DEFAULTS, ...Object.fromEntries(given) };
   for (const key of ["wait_amber", "wait_red", "people_per_view"]) {
     const value = Number(merged[key]);
     if (!Number.isFinite(value) || value < 0) {
@@ -583,7 +601,7 @@ function perQueueViews(found, ctx) {
   const overview = queueGroups.map((group, index) => {
     const first = index * OVERVIEW_QUEUES_PER_SECTION + 1;
     const title =
-      queueGroups.length > 1 ? `${t.queues} ${first}–${first + group.length - 1}` : t.queues;
+      queueGroups.length > 1 ? `${t.waiting} ${first}–${first + group.length - 1}` : t.waiting;
     /** @type {Card[]} */
     const cards = [heading(title, "mdi:phone-in-talk")];
     for (const { queue, path } of group) {
@@ -619,9 +637,10 @@ function perQueueViews(found, ctx) {
   const queueEvents = found.queues.map((queue) => queue.roles.queue_call).filter(Boolean);
   overview.push(...recentCallsSection(queueEvents, t.recent_queue, ctx));
 
+  // No icons: the tab bar shows the views' titles, the queues' names.
   const views = [
     sectionsView(
-      { title: opts.title || t.overview, path: "overview", icon: "mdi:view-dashboard" },
+      { title: opts.title || t.overview, path: "overview" },
       overview,
       found.account,
     ),
@@ -634,7 +653,7 @@ function perQueueViews(found, ctx) {
     sections.push(...recentCallsSection(events, t.recent, ctx));
     views.push(
       sectionsView(
-        { title: queue.name, path: queuePaths[index], icon: "mdi:phone-in-talk", ...sub },
+        { title: queue.name, path: queuePaths[index], ...sub },
         sections,
         found.account,
       ),
@@ -650,7 +669,6 @@ function perQueueViews(found, ctx) {
         {
           title: `${t.people} ${initials(group)}`,
           path: groupPaths[index],
-          icon: "mdi:account-group",
           ...sub,
         },
         sections,
@@ -721,10 +739,93 @@ export class WeblinkNgucWallboardStrategy extends Base {
   static async generate(config, hass) {
     return generateDashboard(config, hass);
   }
+
+  /** The form that *Edit dashboard* shows for the options. */
+  static async getConfigElement() {
+    return document.createElement(EDITOR_NAME);
+  }
+}
+
+const EDITOR_NAME = `${STRATEGY_TYPE}-editor`;
+
+/**
+ * The options as a form of Home Assistant's own fields (`ha-form`); what is
+ * changed is told with a `config-changed` event, as the dashboard's editor
+ * expects of a strategy's editor.
+ */
+export class WeblinkNgucWallboardEditor extends Base {
+  constructor() {
+    super();
+    /** @type {WallboardConfig} */
+    this._config = {};
+    /** @type {Hass | undefined} */
+    this._hass = undefined;
+    /** @type {any} */
+    this._form = undefined;
+  }
+
+  /** @param {WallboardConfig} config */
+  setConfig(config) {
+    this._config = config || {};
+    this._render();
+  }
+
+  /** @param {Hass} hass */
+  set hass(hass) {
+    this._hass = hass;
+    this._render();
+  }
+
+  _render() {
+    if (!this._hass) return;
+    const t = texts(this._hass);
+    if (!this._form) {
+      this._form = document.createElement("ha-form");
+      this._form.addEventListener("value-changed", (/** @type {CustomEvent} */ event) => {
+        event.stopPropagation();
+        const config = { ...this._config, ...event.detail.value };
+        this.dispatchEvent(
+          new CustomEvent("config-changed", { detail: { config }, bubbles: true, composed: true }),
+        );
+      });
+      /** @type {any} */ (this).appendChild(this._form);
+    }
+    const seconds = {
+      number: { min: 0, max: 86400, step: 1, mode: "box", unit_of_measurement: "s" },
+    };
+    this._form.hass = this._hass;
+    this._form.schema = [
+      { name: "wait_amber", required: true, selector: seconds },
+      { name: "wait_red", required: true, selector: seconds },
+      {
+        name: "layout",
+        required: true,
+        selector: {
+          select: {
+            mode: "dropdown",
+            options: ["auto", "single", "per_queue"].map((value) => ({
+              value,
+              label: t[/** @type {keyof typeof t} */ (`layout_${value}`)],
+            })),
+          },
+        },
+      },
+      {
+        name: "people_per_view",
+        required: true,
+        selector: { number: { min: 1, max: 500, mode: "box" } },
+      },
+    ];
+    this._form.data = { ...DEFAULTS, ...this._config };
+    this._form.computeLabel = (/** @type {{name: keyof typeof t}} */ field) => t[field.name];
+  }
 }
 
 if (globalThis.customElements && !customElements.get(ELEMENT_NAME)) {
   customElements.define(ELEMENT_NAME, WeblinkNgucWallboardStrategy);
+}
+if (globalThis.customElements && !customElements.get(EDITOR_NAME)) {
+  customElements.define(EDITOR_NAME, WeblinkNgucWallboardEditor);
 }
 
 if (globalThis.window) {
