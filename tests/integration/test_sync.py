@@ -221,7 +221,8 @@ async def test_refused_list_raises_a_repair_issue_until_it_answers(
     assert found.translation_key == "list_forbidden"
     assert found.translation_placeholders["endpoint"] == c.PATH_QUEUES
     assert "403" in found.translation_placeholders["answer"]
-    assert not found.is_fixable
+    # Explained and acknowledged in its fix flow (repairs.py).
+    assert found.is_fixable
     simulator.clear_path(c.PATH_QUEUES)
     await wait_for(
         hass, lambda: issue(hass, init_integration, "list_failing_queues") is None
