@@ -292,6 +292,13 @@ def test_layout_option() -> None:
     assert_only_existing(single, big)
     auto = generate(WALLBOARD, big.as_json())
     assert len(auto["views"]) > 6
+    # 6 queues and 2 views of people: all in the tab bar.
+    assert not any(v.get("subview") for v in auto["views"])
+    # 6 queues and 21 views of people: the queues in the tab bar, the
+    # people reached from the overview.
+    crowd = generate(WALLBOARD, company(6, 1000).as_json())
+    tabs = [v["path"] for v in crowd["views"] if not v.get("subview")]
+    assert tabs == ["overview", *(f"queue-queue-00{n}" for n in range(6))]
 
 
 def test_in_swedish_and_without_activity() -> None:

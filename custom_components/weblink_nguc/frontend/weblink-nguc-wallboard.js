@@ -36,9 +36,11 @@ export const DEFAULTS = Object.freeze({
 // a view per queue and views of people instead.
 const SINGLE_VIEW_MAX_QUEUES = 4;
 const SINGLE_VIEW_MAX_PEOPLE = 40;
-// Beyond this many queue views, they are reached from the overview's tiles
-// (subviews) rather than from the tab bar, which would no longer fit.
+// Beyond this many queue views, or views of people, they are reached from
+// the overview (subviews) rather than from the tab bar, which would no
+// longer fit.
 const MAX_QUEUE_TABS = 8;
+const MAX_PEOPLE_TABS = 4;
 // Queues per section of the overview: sections flow side by side.
 const OVERVIEW_QUEUES_PER_SECTION = 10;
 
@@ -574,8 +576,8 @@ function singleView(found, ctx) {
  */
 function perQueueViews(found, ctx) {
   const { opts, t } = ctx;
-  // Too many queues for the tab bar: their views open from the overview.
-  const sub = found.queues.length > MAX_QUEUE_TABS ? { subview: true, back_path: "overview" } : {};
+  const subview = { subview: true, back_path: "overview" };
+  const queueSub = found.queues.length > MAX_QUEUE_TABS ? subview : {};
   /** @type {Set<string>} */
   const paths = new Set(["overview"]);
   /** @param {string} wanted */
@@ -653,7 +655,7 @@ function perQueueViews(found, ctx) {
     sections.push(...recentCallsSection(events, t.recent, ctx));
     views.push(
       sectionsView(
-        { title: queue.name, path: queuePaths[index], ...sub },
+        { title: queue.name, path: queuePaths[index], ...queueSub },
         sections,
         found.account,
       ),
@@ -669,7 +671,7 @@ function perQueueViews(found, ctx) {
         {
           title: `${t.people} ${initials(group)}`,
           path: groupPaths[index],
-          ...sub,
+          ...(groups.length > MAX_PEOPLE_TABS ? subview : {}),
         },
         sections,
         found.account,
