@@ -55,6 +55,7 @@ def follow_step[R: FlowResult[Any, Any]](
     entry: ConfigEntry,
     user_input: dict[str, Any] | None,
     save: Callable[[dict[str, Any]], R],
+    *,
     placeholders: Mapping[str, str] | None = None,
     step_id: str = "init",
 ) -> R:

@@ -70,7 +70,7 @@ class FollowFixFlow(_EntryFixFlow):
             entry,
             user_input,
             self._save,
-            self._placeholders(),
+            placeholders=self._placeholders(),
             step_id="follow",
         )
 
