@@ -1,7 +1,8 @@
 """Home Assistant's own cost at a company's size: the floor under the benchmark's figures.
 
 A plain integration, ``floor``, gets as many sensor entities on as many
-devices as the company the benchmark measured, in the same test harness.
+devices as the company the benchmark measured, in the same test harness,
+and as many more disabled by default (registered, not added) as it has.
 The entities do nothing of their own: the devices are registered first and
 each entity is attached to its device as ours are, and a state write is a
 value set and ``async_write_ha_state``. What it costs is what Home Assistant
@@ -52,6 +53,7 @@ class Floor:
 
     entities: int
     devices: int
+    disabled: int = 0
     setup_s: float = 0.0
     setup_block_ms: float = 0.0
     cpu_us_per_write: float = 0.0
@@ -97,11 +99,15 @@ class _PlainSensor(SensorEntity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, number: int, device: dr.DeviceEntry) -> None:
+    def __init__(
+        self, number: int, device: dr.DeviceEntry, *, enabled: bool = True
+    ) -> None:
         self._attr_unique_id = f"floor_{number}"
         self._attr_name = NAMES[number % len(NAMES)]
         self._attr_native_value = 0
         self.device_entry = device
+        if not enabled:
+            self._attr_entity_registry_enabled_default = False
 
 
 class _FloorFlow(config_entries.ConfigFlow, domain=FLOOR):
@@ -118,13 +124,15 @@ async def measure_floor(
     written: int,
     writes: int,
     trace: bool = False,
+    disabled: int = 0,
 ) -> Floor:
     """Set up ``entities`` plain entities on ``devices`` devices; write ``writes`` states.
 
-    The writes go round-robin over ``written`` entities spread over all of
-    them. With ``trace``, the setup and the writes run under tracemalloc.
+    ``disabled`` more are disabled by default: registered, never added. The
+    writes go round-robin over ``written`` entities spread over the enabled
+    ones. With ``trace``, the setup and the writes run under tracemalloc.
     """
-    result = Floor(entities, devices)
+    result = Floor(entities, devices, disabled)
     made: list[_PlainSensor] = []
 
     async def async_setup_entry(
@@ -149,7 +157,15 @@ async def measure_floor(
             _PlainSensor(number, device_list[number % devices])
             for number in range(entities)
         )
-        add(made)
+        add(
+            [
+                *made,
+                *(
+                    _PlainSensor(number, device_list[number % devices], enabled=False)
+                    for number in range(entities, entities + disabled)
+                ),
+            ]
+        )
 
     mock_integration(hass, MockModule(FLOOR, async_setup_entry=async_setup_entry))
     mock_platform(hass, f"{FLOOR}.config_flow", None)
