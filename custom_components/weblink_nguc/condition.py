@@ -16,8 +16,10 @@ automation editor offers devices.
 
 Each is read from the coordinator's data, not from entity states, which may
 be disabled. A wait is the longest wait of the queue's last snapshot plus
-the time since it arrived, as the *Longest waiting since* sensor has it: it
-grows between snapshots, which NGUC sends only when the queue changes.
+the time since it arrived, as the *Longest wait* sensor shows it
+(``data.longest_wait_now``): it grows between snapshots, which NGUC sends
+only when the queue changes. A wait not known (a caller NGUC lists without
+one) is not above any bound.
 
 A device whose config entry is not loaded, or whose entities are
 unavailable (the event stream down beyond its grace), or whose item NGUC no
@@ -59,11 +61,10 @@ from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .api import Queue
 from .api.models import COUNT_MAX
 from .const import DOMAIN
 from .coordinator import NgucConfigEntry, NgucCoordinator, queue_key, user_key
-from .data import KIND_QUEUE, KIND_USER, callers_known
+from .data import KIND_QUEUE, KIND_USER, longest_wait_now
 from .sensor import LINE_STATES, line_state
 
 CALLERS_WAITING: Final = "callers_waiting"
@@ -349,30 +350,6 @@ def _below(value: float | None, bound: float | None) -> bool:
     return bound is None or (value is not None and value < bound)
 
 
-def longest_wait_now(
-    coordinator: NgucCoordinator, queue_id: str, queue: Queue, now: datetime
-) -> float | None:
-    """Return how long the caller waiting longest in a queue has waited by ``now``.
-
-    Their wait at the last snapshot plus the time since it arrived. 0 when
-    nobody waits; None when the callers are not known. A caller whose wait
-    NGUC did not give (or gave beyond belief) is left out.
-    """
-    if not callers_known(queue):
-        return None
-    if not queue.callers:
-        return 0
-    waits = [
-        caller.wait
-        for caller in queue.callers
-        if caller.wait is not None and 0 <= caller.wait <= MAX_WAIT_SECONDS
-    ]
-    if not waits:
-        return None
-    received = coordinator.queue_received.get(queue_id, now)
-    return max(waits) + max(0.0, (now - received).total_seconds())
-
-
 class CallersWaitingCondition(NgucCondition):
     """More than ``above`` callers wait, and/or one has waited over ``wait_above`` s."""
 
@@ -397,7 +374,8 @@ class CallersWaitingCondition(NgucCondition):
             return False
         if (wait_above := self._options.get(CONF_WAIT_ABOVE)) is None:
             return True
-        return _above(longest_wait_now(coordinator, item_id, queue, now), wait_above)
+        received = coordinator.queue_received.get(item_id)
+        return _above(longest_wait_now(queue, received, now), wait_above)
 
 
 class AgentsAvailableCondition(NgucCondition):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from .api import Cdr, Device, DeviceStatus, Me, Queue, Update, User, UserStatus
 from .memberships import Membership, Memberships, members_known
@@ -26,6 +27,41 @@ KINDS = (KIND_USER, KIND_DEVICE, KIND_QUEUE)
 def callers_known(queue: Queue) -> bool:
     """Return whether a queue's waiting callers are known: listed, or truly none."""
     return bool(queue.callers) or queue.waiting == 0
+
+
+def snapshot_age(received: datetime | None, now: datetime) -> int:
+    """Return how many whole seconds old a queue snapshot is by ``now``.
+
+    ``received`` is when it arrived (0 when not known). Rounded, not cut:
+    a timer due a whole number of seconds after the snapshot may fire a hair
+    early by the wall clock.
+    """
+    if received is None:
+        return 0
+    return max(0, round((now - received).total_seconds()))
+
+
+def longest_wait_now(
+    queue: Queue, received: datetime | None, now: datetime
+) -> int | None:
+    """Return how long the caller waiting longest in a queue has waited by ``now`` (s).
+
+    NGUC sends a snapshot only when the queue changes: the wait is the
+    snapshot's longest plus the time since it arrived (``received``). 0 when
+    nobody waits; None when the callers are not known, or one of their waits
+    is not (the longest may be that one). The one reckoning of the sensor,
+    the ``callers_waiting`` condition and Assist's queue status.
+    """
+    if not callers_known(queue):
+        return None
+    if not queue.callers:
+        return 0
+    longest = 0
+    for caller in queue.callers:
+        if caller.wait is None:
+            return None
+        longest = max(longest, caller.wait)
+    return longest + snapshot_age(received, now)
 
 
 def user_key(user_id: str) -> str:

@@ -55,7 +55,16 @@ from .api import Queue
 from .call_log import CALL_TYPES, Call
 from .const import DOMAIN
 from .coordinator import NgucConfigEntry, NgucCoordinator
-from .data import KIND_QUEUE, KIND_USER, queue_key, split_key, user_key
+from .data import (
+    KIND_QUEUE,
+    KIND_USER,
+    callers_known,
+    longest_wait_now,
+    queue_key,
+    snapshot_age,
+    split_key,
+    user_key,
+)
 from .followup import followup_of
 from .numbers import display_number
 from .sensor import (
@@ -402,15 +411,12 @@ def queue_status(item: Item, country: str | None) -> dict[str, Any]:
     """Return one queue's figures, its callers' waits aged to now."""
     coordinator = item.coordinator
     queue: Queue = coordinator.data.queues[item.item_id]
+    # The snapshot's waits aged to now, as the Longest wait sensor shows them.
     received = coordinator.queue_received.get(queue.id)
-    aged = (
-        0
-        if received is None
-        else max(0, round((dt_util.utcnow() - received).total_seconds()))
-    )
+    now = dt_util.utcnow()
+    aged = snapshot_age(received, now)
     callers: list[dict[str, Any]] | None = None
-    longest: int | None = None
-    if queue.callers or queue.waiting == 0:
+    if callers_known(queue):
         callers = [
             {
                 "position": caller.position or place,
@@ -420,13 +426,11 @@ def queue_status(item: Item, country: str | None) -> dict[str, Any]:
             }
             for place, caller in enumerate(queue.callers, start=1)
         ]
-        waits = [caller["wait_seconds"] for caller in callers]
-        longest = None if None in waits else max(waits, default=0)
     return {
         "queue": item.name,
         "callers_waiting": queue.waiting,
         "callers": callers,
-        "longest_wait_now_seconds": longest,
+        "longest_wait_now_seconds": longest_wait_now(queue, received, now),
         "longest_wait_today_seconds": queue.wait_longest,
         "average_wait_today_seconds": queue.wait_avg,
         "agents_free": queue.member_available,

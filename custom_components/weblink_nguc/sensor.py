@@ -2,8 +2,10 @@
 
 Every value but the missed calls is read from the coordinator's data, which
 the event stream keeps current; an entity writes its state only when what it
-shows changed. The missed calls are counted from the user's call events and
-restored across restarts.
+shows changed. A queue's *Longest wait* also grows with the clock while
+callers wait, since NGUC sends a snapshot only when the queue changes. The
+missed calls are counted from the user's call events and restored across
+restarts.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, Platform, UnitOfTime
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
@@ -40,7 +43,7 @@ from .coordinator import (
     NgucConfigEntry,
     NgucCoordinator,
 )
-from .data import Membership, callers_known, members_known
+from .data import Membership, callers_known, longest_wait_now, members_known
 from .entity import (
     QUEUE,
     USER_LINE,
@@ -110,14 +113,11 @@ def agents_paused(queue: Queue) -> int | None:
     return sum(bool(member.paused) for member in queue.members)
 
 
-def current_longest_wait(queue: Queue) -> int | None:
-    """Return the wait of the caller waiting longest now (0: nobody); None if unknown.
-
-    Distinct from ``wait_longest``, today's longest wait, callers gone included.
-    """
-    if not callers_known(queue) or any(c.wait is None for c in queue.callers):
-        return None
-    return max((caller.wait or 0 for caller in queue.callers), default=0)
+# How often a queue's Longest wait is written while callers wait: a wall
+# screen's colours and an automation on the sensor are at most this late,
+# and a queue with callers adds 12 states a minute to the recorder (every
+# second would be 60, for a figure nobody reads to the second).
+LONGEST_WAIT_TICK = timedelta(seconds=5)
 
 
 # Two snapshots of one caller whose start times differ by at most this much
@@ -186,6 +186,20 @@ class NgucSensorEntityDescription[T](SensorEntityDescription):
     attributes_fn: Callable[[T], Mapping[str, Any]] | None = None
 
 
+# The wait of the caller waiting longest now (0: nobody); distinct from
+# ``longest_wait``, today's longest wait, callers gone included. Shown by
+# NgucLongestWaitSensor, which ages it to now; ``value_fn`` is its figure as
+# the snapshot arrived.
+CURRENT_LONGEST_WAIT: NgucSensorEntityDescription[Queue] = NgucSensorEntityDescription(
+    key="current_longest_wait",
+    translation_key="current_longest_wait",
+    device_class=SensorDeviceClass.DURATION,
+    native_unit_of_measurement=UnitOfTime.SECONDS,
+    suggested_display_precision=0,
+    state_class=SensorStateClass.MEASUREMENT,
+    value_fn=lambda queue: longest_wait_now(queue, None, dt_util.utcnow()),
+)
+
 ACCOUNT_SENSORS: tuple[NgucSensorEntityDescription[NgucCoordinator], ...] = (
     NgucSensorEntityDescription(
         key="last_event",
@@ -225,15 +239,7 @@ QUEUE_SENSORS: tuple[NgucSensorEntityDescription[Queue], ...] = (
         value_fn=lambda queue: queue.waiting,
         attributes_fn=waiting_callers,
     ),
-    NgucSensorEntityDescription(
-        key="current_longest_wait",
-        translation_key="current_longest_wait",
-        device_class=SensorDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.SECONDS,
-        suggested_display_precision=0,
-        state_class=SensorStateClass.MEASUREMENT,
-        value_fn=current_longest_wait,
-    ),
+    CURRENT_LONGEST_WAIT,
     NgucSensorEntityDescription(
         key="agents_on_call",
         translation_key="agents_on_call",
@@ -322,7 +328,8 @@ QUEUE_SENSORS: tuple[NgucSensorEntityDescription[Queue], ...] = (
 ITEM_SENSORS: ItemDescriptions[NgucSensorEntityDescription[Any]] = (
     (USER_LINE, USER_SENSORS),
     (USER_QUEUES, USER_QUEUE_SENSORS),
-    (QUEUE, QUEUE_SENSORS),
+    # The longest wait now is made by a class of its own (ITEM_BUILDS).
+    (QUEUE, tuple(d for d in QUEUE_SENSORS if d is not CURRENT_LONGEST_WAIT)),
 )
 
 # Counted from each user's call events rather than read from the data.
@@ -415,6 +422,72 @@ class NgucSensor[T](NgucItemEntity[T], SensorEntity):
     @override
     def _shown(self) -> object:
         return (self.native_value, self.extra_state_attributes)
+
+
+class NgucLongestWaitSensor(NgucSensor[Queue]):
+    """How long the caller waiting longest in a queue has waited: now, not at the snapshot.
+
+    The snapshot's longest wait plus the time since it arrived
+    (``data.longest_wait_now``, as the ``callers_waiting`` condition and
+    Assist reckon it). While callers wait, a timer writes it every
+    ``LONGEST_WAIT_TICK``, timed from the snapshot's arrival: a new snapshot
+    starts it again. No timer while nobody waits, a wait is unknown or the
+    entity is unavailable: then the value does not change with the clock.
+    """
+
+    _clock: CALLBACK_TYPE | None = None
+
+    @property
+    @override
+    def native_value(self) -> int | None:
+        """Return the longest wait by now, in seconds."""
+        if (queue := self.item) is None:
+            return None
+        received = self.coordinator.queue_received.get(self.item_id)
+        return longest_wait_now(queue, received, dt_util.utcnow())
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Listen for the queue; time the wait if callers already wait."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._async_stop_clock)
+        self._async_start_clock()
+
+    @callback
+    @override
+    def _async_item_changed(self) -> None:
+        """Write the state if it changed; time the wait again from this snapshot."""
+        super()._async_item_changed()
+        self._async_start_clock()
+
+    @callback
+    def _async_start_clock(self) -> None:
+        """Time the wait from now if it grows: callers wait, their waits known."""
+        self._async_stop_clock()
+        queue = self.item
+        if (
+            queue is not None
+            and queue.callers
+            and self.available
+            and self.native_value is not None
+        ):
+            # Not async_track_time_interval: its job's name is the entity's
+            # repr, which works the state out, at every snapshot.
+            self._clock = async_call_later(
+                self.hass, LONGEST_WAIT_TICK, self._async_tick
+            )
+
+    @callback
+    def _async_stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock()
+            self._clock = None
+
+    @callback
+    def _async_tick(self, _now: datetime) -> None:
+        # The same snapshot, a later moment: only the value moved.
+        self._clock = async_call_later(self.hass, LONGEST_WAIT_TICK, self._async_tick)
+        super()._async_item_changed()
 
 
 class NgucWaitingSinceSensor(NgucItemEntity[Queue], SensorEntity):
@@ -710,6 +783,7 @@ ITEM_BUILDS: tuple[
     ...,
 ] = (
     (NgucSensor, ITEM_SENSORS),
+    (NgucLongestWaitSensor, ((QUEUE, (CURRENT_LONGEST_WAIT,)),)),
     (NgucMissedCallsSensor, ((USER_LINE, (MISSED_CALLS_TODAY,)),)),
     (NgucLastMissedCallSensor, ((USER_LINE, (LAST_MISSED_CALL,)),)),
     (NgucWaitingSinceSensor, ((QUEUE, (LONGEST_WAITING_SINCE,)),)),
