@@ -26,6 +26,7 @@ from homeassistant.helpers.condition import (
     async_validate_condition_config,
 )
 from homeassistant.setup import async_setup_component
+from homeassistant.util.async_ import get_scheduled_timer_handles
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -61,6 +62,23 @@ def shown(hass: HomeAssistant, entity_id: str) -> str:
     state = hass.states.get(entity_id)
     assert state is not None, entity_id
     return state.state
+
+
+def ticking(hass: HomeAssistant) -> list[str]:
+    """Return the entities with a timer pending: our sensors' next tick.
+
+    Read from the event loop's timers, as ``async_call_later`` leaves them
+    (the job's target is the entity's bound method).
+    """
+    found = []
+    for handle in get_scheduled_timer_handles(hass.loop):
+        if handle.cancelled():
+            continue
+        for arg in handle._args or ():
+            entity = getattr(getattr(arg, "target", None), "__self__", None)
+            if isinstance(entity_id := getattr(entity, "entity_id", None), str):
+                found.append(entity_id)
+    return found
 
 
 def received(entry: MockConfigEntry, queue_id: str) -> datetime:
@@ -138,6 +156,11 @@ async def test_a_lone_callers_wait_grows_until_the_next_snapshot(
     await move_to(hass, freezer, resent + LONGEST_WAIT_TICK)
     assert shown(hass, sensor) == "205"
     assert writes.counts[sensor] == 1
+    assert ticking(hass) == [sensor]
+
+    # Unloaded, its timer goes with it.
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert ticking(hass) == []
 
 
 async def test_no_writes_while_nobody_waits(
@@ -154,6 +177,8 @@ async def test_no_writes_while_nobody_waits(
         await move_to(hass, freezer, start + step * LONGEST_WAIT_TICK)
     assert shown(hass, support) == shown(hass, sales) == "0"
     assert writes.counts[support] == writes.counts[sales] == 0
+    # No timer runs for them either.
+    assert ticking(hass) == []
 
     # Nor once the last caller has gone.
     call = await simulator.add_caller(SUPPORT, FIRST, wait=10)
@@ -168,6 +193,7 @@ async def test_no_writes_while_nobody_waits(
     for step in range(1, 13):
         await move_to(hass, freezer, sent + step * LONGEST_WAIT_TICK)
     assert writes.counts[support] == 0
+    assert ticking(hass) == []
     # The other queue's caller does not make Support's sensor tick.
     sent = await new_snapshot_of(
         hass, init_integration, SALES, simulator.add_caller(SALES, SECOND, wait=0)
@@ -178,6 +204,8 @@ async def test_no_writes_while_nobody_waits(
     assert writes.counts[support] == 0
     assert writes.counts[sales] == 3
     assert shown(hass, sales) == "15"
+    # One timer: the queue's with a caller, and for its Longest wait alone.
+    assert ticking(hass) == [sales]
 
 
 @pytest.mark.usefixtures("short_stream_grace")
@@ -207,6 +235,7 @@ async def test_unavailable_while_the_stream_is_down(
         await move_to(hass, freezer, down + step * LONGEST_WAIT_TICK)
     assert shown(hass, sensor) == STATE_UNAVAILABLE
     assert writes.counts[sensor] == 0
+    assert ticking(hass) == []
 
     simulator.clear_faults()
     await wait_in_sync(hass, init_integration)
