@@ -80,14 +80,14 @@ class NgucListeners:
     @callback
     def add(self, update_callback: CALLBACK_TYPE, context: Any) -> CALLBACK_TYPE:
         """Call ``update_callback`` when what ``context`` stands for may have changed."""
-        return _subscribe(self._by_context, context, update_callback)
+        return subscribe(self._by_context, context, update_callback)
 
     @callback
     def add_calls(
         self, key: str, listener: Callable[[CallEvent], None]
     ) -> CALLBACK_TYPE:
         """Call ``listener`` with each call event of the item ``key``."""
-        return _subscribe(self._calls, key, listener)
+        return subscribe(self._calls, key, listener)
 
     @callback
     def add_items(self, listener: Callable[[Collection[str]], None]) -> CALLBACK_TYPE:
@@ -255,10 +255,15 @@ class NgucListeners:
         self._new.clear()
 
 
-def _subscribe[L: Callable[..., None]](
+def subscribe[L: Callable[..., None]](
     registry: dict[Any, Listeners[L]], key: Any, listener: L
 ) -> CALLBACK_TYPE:
-    """Add ``listener`` of ``key`` to ``registry``; return its remover."""
+    """Add ``listener`` of ``key`` to ``registry``; return its remover.
+
+    For any registry of listeners by key, each told in the order it came
+    (iterate ``tuple(registry.get(key, ()))``: a listener may come or go
+    meanwhile).
+    """
     listeners = registry.get(key)
     if listeners is None:
         registry[key] = (listener,)
@@ -273,7 +278,7 @@ def _subscribe[L: Callable[..., None]](
 
 
 class _Remover:
-    """Removes one listener of one key: what :func:`_subscribe` returns.
+    """Removes one listener of one key: what :func:`subscribe` returns.
 
     An object of three slots rather than a ``partial`` (its arguments'
     tuple and keywords' dict): there is one for each listening entity.
