@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+import math
 
 from .api import Cdr, Device, DeviceStatus, Me, Queue, Update, User, UserStatus
 from .memberships import Membership, Memberships, members_known
@@ -34,11 +35,12 @@ def snapshot_age(received: datetime | None, now: datetime) -> int:
 
     ``received`` is when it arrived (0 when not known). Rounded, not cut:
     a timer due a whole number of seconds after the snapshot may fire a hair
-    early by the wall clock.
+    early by the wall clock. Halves round up, not to even, so that the age
+    never stands still for a second.
     """
     if received is None:
         return 0
-    return max(0, round((now - received).total_seconds()))
+    return max(0, math.floor((now - received).total_seconds() + 0.5))
 
 
 def longest_wait_now(

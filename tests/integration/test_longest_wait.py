@@ -33,12 +33,15 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.weblink_nguc.api import QueueCaller as Caller
 from custom_components.weblink_nguc.const import DOMAIN
 from custom_components.weblink_nguc.coordinator import queue_key
+from custom_components.weblink_nguc.data import longest_wait_now
 from custom_components.weblink_nguc.sensor import LONGEST_WAIT_TICK
 from tests.simulator import QueueCaller, Simulator
 
 from .conftest import StateWrites, entity_id_of, wait_for, wait_in_sync
+from .test_data import queue
 
 SUPPORT, SALES = "501", "502"
 FIRST, SECOND = "0701111111", "0702222222"
@@ -318,3 +321,25 @@ async def test_condition_and_assist_tell_the_same_wait(
         assert await assist_longest_wait(hass, "Support") == wait
         assert await condition_holds(hass, device_id, wait - 1)
         assert not await condition_holds(hass, device_id, wait)
+
+
+def test_the_reckoning() -> None:
+    """The snapshot's longest wait plus its age in whole seconds, halves up."""
+    at = datetime.fromisoformat("2026-12-07 09:00:00+00:00")
+
+    def waits(*seconds: int | None, waiting: int | None = None) -> Any:
+        callers = tuple(Caller(f"c-{n}", None, s, n) for n, s in enumerate(seconds))
+        return queue(
+            callers=callers, waiting=len(callers) if waiting is None else waiting
+        )
+
+    assert longest_wait_now(waits(), at, at + timedelta(minutes=5)) == 0
+    assert longest_wait_now(waits(20, 140), at, at) == 140
+    assert longest_wait_now(waits(20, 140), None, at) == 140
+    assert longest_wait_now(waits(20, 140), at, at + timedelta(seconds=60.5)) == 201
+    assert longest_wait_now(waits(20, 140), at, at + timedelta(seconds=60.49)) == 200
+    # A clock set back does not shorten the wait below the snapshot's.
+    assert longest_wait_now(waits(20), at, at - timedelta(seconds=30)) == 20
+    # The longest may be the wait NGUC did not give; callers counted, not listed.
+    assert longest_wait_now(waits(20, None), at, at) is None
+    assert longest_wait_now(waits(waiting=3), at, at) is None
