@@ -11,6 +11,7 @@ freezer moves it, ``async_fire_time_changed`` runs the timers due.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,7 +100,7 @@ async def move_to(
 
 
 async def new_snapshot_of(
-    hass: HomeAssistant, entry: MockConfigEntry, queue_id: str, push: Any
+    hass: HomeAssistant, entry: MockConfigEntry, queue_id: str, push: Awaitable[object]
 ) -> datetime:
     """Push a snapshot (``await push``); return when it arrived."""
     before = entry.runtime_data.data.queues[queue_id]
