@@ -33,6 +33,7 @@ from homeassistant.util import dt as dt_util
 from .call_log import CALL_MISSED, REACHED_TYPES, Call, Step, stored_time
 from .const import DOMAIN, LOGGER
 from .data import queue_key, user_key
+from .listeners import Listeners, subscribe
 from .numbers import number_key
 
 KEEP_COMPLETED: Final = timedelta(days=7)
@@ -184,7 +185,7 @@ class CallbackLists:
         self._follows = follows
         self._lists: dict[str, dict[str, ToReturn]] = {}
         self._stored: dict[str, list[dict[str, Any]]] = {}
-        self._listeners: dict[str, dict[Callable[[], None], None]] = {}
+        self._listeners: dict[str, Listeners[Callable[[], None]]] = {}
         # The lists holding each call, by call id (those it was missed on).
         self._by_call: OrderedDict[str, set[str]] = OrderedDict()
         self._dirty = False
@@ -301,13 +302,7 @@ class CallbackLists:
     @callback
     def async_listen(self, key: str, listener: Callable[[], None]) -> CALLBACK_TYPE:
         """Call ``listener`` when the list ``key`` changed; returns a remover."""
-        listeners = self._listeners.setdefault(key, {})
-        listeners[listener] = None
-
-        def remove() -> None:
-            listeners.pop(listener, None)
-
-        return remove
+        return subscribe(self._listeners, key, listener)
 
     def keys(self) -> set[str]:
         """Return the keys of the lists that hold items."""

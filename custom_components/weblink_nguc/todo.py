@@ -18,7 +18,6 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -26,7 +25,7 @@ from .callbacks import CallbackLists
 from .const import DOMAIN
 from .coordinator import NgucConfigEntry, NgucCoordinator
 from .data import KIND_QUEUE, KIND_USER, split_key
-from .entity import async_add_item_entities
+from .entity import async_add_item_entities, attach_device
 from .followup import followup_of
 
 # Nothing is polled or sent to NGUC.
@@ -90,7 +89,7 @@ class CallsToReturn(TodoListEntity):
         self._key = key
         identifier = coordinator.identifier(key)
         self._attr_unique_id = f"{identifier}_{CALLS_TO_RETURN.key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
+        attach_device(self, coordinator, key)
         self._attr_todo_items = lists.items(key)
 
     @override
