@@ -661,8 +661,10 @@ async def test_rejected_then_token_endpoint_down_keeps_trying(
     # Login, the refresh that met the 500, the refresh retried after a backoff.
     assert simulator.requests.count("POST /oauth2/user-credentials") == 3
     assert simulator.oauth_grants == ["password", "refresh_token"]
-    # Rejected; the same token again (refused, not counted); the new token.
-    assert simulator.connection_count == 3
+    # Rejected; the same token again while the renewal backs off (refused,
+    # not counted; more than once on a loaded machine); the new token.
+    assert simulator.connection_count >= 3
+    assert simulator.authenticated_connections == 1
 
 
 async def test_second_open_reconnects(simulator: Simulator, client: NgucClient) -> None:
