@@ -12,9 +12,8 @@ is on the phone, a queue's *Waiting* sensor for its status, the *Calls to
 return* list for calls to return and the call event entity for recent calls.
 Any other user or queue does not exist for that tool: it is never named, not
 even in a refusal, and a tool none of whose entities is exposed is not
-offered. Names are matched as a person says them: case and diacritics aside
-(``lars oberg`` is Lars Öberg), a first name alone when only one person has
-it, or an extension.
+offered. Who is exposed, and names as a person says them, are
+``assist_items.py``'s.
 
 Live figures are never given while the entry is unavailable (they may be
 stale): the tool says the phone system is unavailable. The calls to return
@@ -24,22 +23,17 @@ a note that calls since then are not in them yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from heapq import merge
 from itertools import islice
-import re
 from typing import Any, Final, override
-import unicodedata
 
-from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.components.llm import LLMTools
 from homeassistant.components.todo.const import TodoItemStatus
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.llm import (
     LLM_API_ASSIST,
     LLMContext,
@@ -52,18 +46,36 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .api import Queue
+from .assist_items import (
+    ATTR_PERSON,
+    ATTR_QUEUE,
+    LINE,
+    QUEUE_CALLS,
+    QUEUE_FIGURES,
+    QUEUE_LIST,
+    UNAVAILABLE,
+    USER_CALLS,
+    USER_LIST,
+    Aspect,
+    Item,
+    RefusalError,
+    exposed_items,
+    exposed_iter,
+    fold,
+    loaded_entries,
+    match,
+    unavailable_refusal,
+    unloaded_exposed,
+)
 from .call_log import CALL_TYPES, Call
 from .const import DOMAIN
-from .coordinator import NgucConfigEntry, NgucCoordinator
+from .coordinator import NgucConfigEntry
 from .data import (
-    KIND_QUEUE,
     KIND_USER,
     callers_known,
     longest_wait_now,
-    queue_key,
     snapshot_age,
     split_key,
-    user_key,
 )
 from .followup import followup_of
 from .numbers import display_number
@@ -76,8 +88,6 @@ from .sensor import (
     line_state,
 )
 
-ATTR_PERSON: Final = "person"
-ATTR_QUEUE: Final = "queue"
 ATTR_TYPE: Final = "type"
 ATTR_SINCE: Final = "since"
 ATTR_HOURS: Final = "hours"
@@ -87,18 +97,12 @@ DEFAULT_CALLS: Final = 10
 MAX_CALLS: Final = 50
 #: Open items listed per list; the count says how many there are in all.
 MAX_ITEMS: Final = 20
-#: Names a refusal offers instead; a larger company gets none (too long).
-MAX_KNOWN_LISTED: Final = 25
 #: How a person who is not exposed is written in a call they took part in.
 COLLEAGUE: Final = "a colleague"
 
 #: A line with a call on it or ringing: on the phone.
 ON_THE_PHONE: Final = frozenset({LINE_IN_USE, LINE_RINGING, LINE_IN_USE_RINGING})
 
-UNAVAILABLE: Final = (
-    "The phone system (Weblink NGUC) is unavailable right now, so its current "
-    "figures are not known. Try again later."
-)
 NOT_RECENT: Final = (
     "The phone system (Weblink NGUC) is unavailable right now: calls since it "
     "went away are not listed yet."
@@ -107,200 +111,6 @@ NOT_RECENT: Final = (
 _READ_ONLY = ToolAnnotations(
     read_only=True, destructive=False, idempotent=True, open_world=False
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Aspect:
-    """What a tool tells of a kind of item, and the entity that must be exposed."""
-
-    kind: str  # KIND_USER or KIND_QUEUE
-    platform: Platform
-    key: str  # the entity description's key: the end of its unique id
-
-
-LINE: Final = Aspect(KIND_USER, Platform.SENSOR, "line_status")
-QUEUE_FIGURES: Final = Aspect(KIND_QUEUE, Platform.SENSOR, "waiting")
-USER_LIST: Final = Aspect(KIND_USER, Platform.TODO, "calls_to_return")
-QUEUE_LIST: Final = Aspect(KIND_QUEUE, Platform.TODO, "calls_to_return")
-USER_CALLS: Final = Aspect(KIND_USER, Platform.EVENT, "call")
-QUEUE_CALLS: Final = Aspect(KIND_QUEUE, Platform.EVENT, "queue_call")
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """A user or queue exposed for a tool, as the tool names it."""
-
-    entry: NgucConfigEntry
-    key: str
-    name: str
-    extension: str | None = None
-
-    @property
-    def item_id(self) -> str:
-        """Return the item's NGUC id."""
-        return split_key(self.key)[1]
-
-    @property
-    def coordinator(self) -> NgucCoordinator:
-        """Return the coordinator of the item's entry."""
-        return self.entry.runtime_data
-
-    def label(self) -> str:
-        """Return the name, with the extension that tells namesakes apart."""
-        return f"{self.name} ({self.extension})" if self.extension else self.name
-
-
-class RefusalError(Exception):
-    """A tool cannot answer: its ``data`` says why, for the model."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        """Keep the answer to give."""
-        super().__init__(data.get("message"))
-        self.data = data
-
-
-def _loaded(hass: HomeAssistant) -> list[NgucConfigEntry]:
-    return hass.config_entries.async_loaded_entries(DOMAIN)
-
-
-def _unloaded(hass: HomeAssistant) -> list[NgucConfigEntry]:
-    """Return the entries set up with errors, or still trying: unavailable."""
-    return [
-        entry
-        for entry in hass.config_entries.async_entries(DOMAIN)
-        if entry.state is not ConfigEntryState.LOADED and entry.disabled_by is None
-    ]
-
-
-def _is_exposed(
-    hass: HomeAssistant, assistant: str, registry_entry: er.RegistryEntry | None
-) -> bool:
-    return (
-        registry_entry is not None
-        and registry_entry.disabled_by is None
-        and async_should_expose(hass, assistant, registry_entry.entity_id)
-    )
-
-
-def exposed_items(
-    hass: HomeAssistant, assistant: str, aspects: Iterable[Aspect]
-) -> list[Item]:
-    """Return the users and queues of loaded entries whose entity of ``aspects`` is exposed."""
-    return list(_exposed(hass, assistant, aspects))
-
-
-def _exposed(
-    hass: HomeAssistant, assistant: str, aspects: Iterable[Aspect]
-) -> Iterator[Item]:
-    """Yield what :func:`exposed_items` returns, one at a time.
-
-    Each item's entity is found by its unique id, not by going through the
-    entry's every entity: a company of 1,000 users has some 20,000.
-    """
-    registry = er.async_get(hass)
-    for aspect in aspects:
-        for entry in _loaded(hass):
-            coordinator = entry.runtime_data
-            data = coordinator.data
-            ids: Iterable[str] = data.users if aspect.kind == KIND_USER else data.queues
-            for item_id in ids:
-                key = (user_key if aspect.kind == KIND_USER else queue_key)(item_id)
-                entity_id = registry.async_get_entity_id(
-                    aspect.platform,
-                    DOMAIN,
-                    f"{coordinator.identifier(key)}_{aspect.key}",
-                )
-                if entity_id is None or not _is_exposed(
-                    hass, assistant, registry.async_get(entity_id)
-                ):
-                    continue
-                if aspect.kind == KIND_USER:
-                    user = data.users[item_id]
-                    name = user.name or user.extension or item_id
-                    yield Item(entry, key, name, user.extension)
-                else:
-                    yield Item(entry, key, data.queues[item_id].name or item_id)
-
-
-def _unloaded_exposed(
-    hass: HomeAssistant, assistant: str, aspects: Iterable[Aspect]
-) -> list[NgucConfigEntry]:
-    """Return the entries not running that have an entity of ``aspects`` exposed."""
-    registry = er.async_get(hass)
-    ends = [(aspect.platform.value, f"_{aspect.key}") for aspect in aspects]
-    return [
-        entry
-        for entry in _unloaded(hass)
-        if any(
-            registry_entry.domain == domain
-            and registry_entry.unique_id.endswith(end)
-            and _is_exposed(hass, assistant, registry_entry)
-            for registry_entry in er.async_entries_for_config_entry(
-                registry, entry.entry_id
-            )
-            for domain, end in ends
-        )
-    ]
-
-
-# --- Names, as a person says them ------------------------------------------------------
-
-# Letters that are not a base letter with a mark, and so survive NFKD.
-_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d"})
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-def fold(text: str) -> str:
-    """Return a name as compared: no case, no diacritics, words split by one space."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return _NOT_WORD.sub(" ", plain).strip()
-
-
-def match(items: list[Item], said: str, what: str) -> Item:
-    """Return the one item ``said`` names; a RefusalError when none or several do.
-
-    A whole name or an extension first; a first name alone only when one
-    item has it; a queue also without the word "queue".
-    """
-    wanted = fold(said)
-    found = [
-        item
-        for item in items
-        if wanted and (fold(item.name) == wanted or item.extension == said.strip())
-    ]
-    if not found and what == ATTR_QUEUE and wanted.endswith(" queue"):
-        bare = wanted.removesuffix(" queue")
-        found = [item for item in items if fold(item.name) == bare]
-    if not found and what == ATTR_PERSON and wanted and " " not in wanted:
-        found = [item for item in items if fold(item.name).split(" ")[0] == wanted]
-    if len(found) == 1:
-        return found[0]
-    noun = "person" if what == ATTR_PERSON else "queue"
-    if found:
-        raise RefusalError(
-            {
-                "error": f"ambiguous_{noun}",
-                "message": (
-                    f"More than one {noun} is called '{said}'. Ask which one is"
-                    " meant, by full name or extension."
-                ),
-                "candidates": sorted(item.label() for item in found),
-            }
-        )
-    answer: dict[str, Any] = {
-        "error": f"unknown_{noun}",
-        "message": f"No {noun} called '{said}' is known to Assist.",
-    }
-    if len(items) <= MAX_KNOWN_LISTED:
-        answer[f"known_{noun}s"] = sorted({item.name for item in items})
-    raise RefusalError(answer)
-
-
-def _unavailable() -> RefusalError:
-    # Not the account's title: it names the account's user, who may not be
-    # exposed.
-    return RefusalError({"error": "unavailable", "message": UNAVAILABLE})
 
 
 def _available(item: Item) -> bool:
@@ -331,11 +141,11 @@ class NgucTool(Tool):
         assistant = llm_context.assistant
         try:
             if next(
-                _exposed(hass, assistant, self.aspects), None
+                exposed_iter(hass, assistant, self.aspects), None
             ) is None and self.down(hass, assistant):
                 # Nothing to name while the entry is not running: rather
                 # than "unknown", say why.
-                raise _unavailable()
+                raise unavailable_refusal()
             return ToolResult(data=self.answer(hass, assistant, args))
         except RefusalError as refusal:
             return ToolResult(data=refusal.data, error=True)
@@ -352,7 +162,7 @@ class NgucTool(Tool):
 
     def down(self, hass: HomeAssistant, assistant: str) -> list[NgucConfigEntry]:
         """Return the entries with exposed entities that are not running."""
-        return _unloaded_exposed(hass, assistant, self.aspects)
+        return unloaded_exposed(hass, assistant, self.aspects)
 
 
 class QueueStatusTool(NgucTool):
@@ -386,12 +196,12 @@ class QueueStatusTool(NgucTool):
         if ATTR_QUEUE in args:
             queue = match(queues, args[ATTR_QUEUE], ATTR_QUEUE)
             if not _available(queue):
-                raise _unavailable()
+                raise unavailable_refusal()
             return {"queues": [queue_status(queue, hass.config.country)]}
         up = [queue for queue in queues if _available(queue)]
         unavailable = {q.entry for q in queues if not _available(q)} | set(down)
         if not up and unavailable:
-            raise _unavailable()
+            raise unavailable_refusal()
         answer: dict[str, Any] = {
             "queues": [
                 queue_status(queue, hass.config.country)
@@ -475,7 +285,7 @@ class OnThePhoneTool(NgucTool):
         if ATTR_PERSON in args:
             person = match(people, args[ATTR_PERSON], ATTR_PERSON)
             if not _available(person):
-                raise _unavailable()
+                raise unavailable_refusal()
             status = _status(person)
             return {
                 "person": person.name,
@@ -486,7 +296,7 @@ class OnThePhoneTool(NgucTool):
         up = [person for person in people if _available(person)]
         unavailable = {p.entry for p in people if not _available(p)} | set(down)
         if not up and unavailable:
-            raise _unavailable()
+            raise unavailable_refusal()
         busy = [
             {"person": person.name, "extension": person.extension, "status": status}
             for person in sorted(up, key=_by_name)
@@ -623,7 +433,7 @@ class RecentCallsTool(NgucTool):
             match(queues, args[ATTR_QUEUE], ATTR_QUEUE) if ATTR_QUEUE in args else None
         )
         histories = []
-        for entry in _loaded(hass):
+        for entry in loaded_entries(hass):
             if (followup := followup_of(hass, entry)) is None:
                 continue
             users = {p.item_id for p in people if p.entry is entry}
@@ -736,7 +546,7 @@ def async_get_tools(
     tools: list[Tool] = [
         tool()
         for tool in TOOLS
-        if next(_exposed(hass, assistant, tool.aspects), None) is not None
-        or _unloaded_exposed(hass, assistant, tool.aspects)
+        if next(exposed_iter(hass, assistant, tool.aspects), None) is not None
+        or unloaded_exposed(hass, assistant, tool.aspects)
     ]
     return LLMTools(tools=tools) if tools else None
