@@ -85,6 +85,19 @@ def _descriptions(module: ModuleType) -> Iterator[EntityDescription]:
                 yield item
 
 
+def _platform_source_nodes(source: Path) -> Iterator[ast.AST]:
+    """Yield the nodes of a platform module and of the entity modules it imports."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    yield from ast.walk(tree)
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            helper = INTEGRATION / f"{node.module}.py"
+            names = {alias.name for alias in node.names}
+            # A module of entity classes: it gives the platform an entity.
+            if helper.exists() and any(name.startswith("Nguc") for name in names):
+                yield from ast.walk(ast.parse(helper.read_text(encoding="utf-8")))
+
+
 def _call_name(node: ast.Call) -> str:
     func = node.func
     if isinstance(func, ast.Attribute):
@@ -144,9 +157,10 @@ def _entity_requirements(required: Required) -> set[str]:
                     f"{why}, event type",
                 )
         # Keys written out in the source: descriptions made elsewhere than at
-        # module level, and entity classes with _attr_translation_key.
-        tree = ast.parse(source.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
+        # module level, and entity classes with _attr_translation_key; in the
+        # platform module and in the modules of its entities it imports
+        # (missed_calls.py for the sensors).
+        for node in _platform_source_nodes(source):
             key = None
             if isinstance(node, ast.Call) and _call_name(node).endswith(
                 "EntityDescription"
