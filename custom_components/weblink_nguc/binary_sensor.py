@@ -16,7 +16,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Device
-from .budget import ENABLED_WHEN_COMFORTABLE
 from .coordinator import KEY_ACCOUNT, KEY_STREAM, NgucConfigEntry, NgucCoordinator
 from .data import Membership
 from .entity import (
@@ -116,15 +115,6 @@ class NgucBinarySensor[T](NgucItemEntity[T], BinarySensorEntity):
     """A binary sensor showing ``is_on_fn`` of a phone or of a user's queues."""
 
     entity_description: NgucBinarySensorEntityDescription[T]
-
-    @property
-    @override
-    def entity_registry_enabled_default(self) -> bool:
-        """Return whether the entity starts enabled: by the company's size (budget.py)."""
-        description = self.entity_description
-        if description.key not in ENABLED_WHEN_COMFORTABLE:
-            return super().entity_registry_enabled_default
-        return self.coordinator.budget.enabled_default(self.item_key, description)
 
     @property
     @override

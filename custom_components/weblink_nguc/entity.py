@@ -27,6 +27,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import BaseCoordinatorEntity
 
 from .api import Device, Queue, UserStatus
+from .budget import ENABLED_WHEN_COMFORTABLE
 from .const import DOMAIN
 from .coordinator import KEY_QUEUES_OF, NgucConfigEntry, NgucCoordinator
 from .data import KIND_DEVICE, KIND_QUEUE, KIND_USER, Membership, NgucData, split_key
@@ -306,6 +307,15 @@ class NgucItemEntity[T](NgucEntity):
         return coordinator.available and self.item_id in self.kind.ids_fn(
             coordinator.data
         )
+
+    @property
+    @override
+    def entity_registry_enabled_default(self) -> bool:
+        """Return whether the entity starts enabled: by the company's size (budget.py)."""
+        description = self.entity_description
+        if description.key not in ENABLED_WHEN_COMFORTABLE:
+            return super().entity_registry_enabled_default
+        return self.coordinator.budget.enabled_default(self.item_key, description)
 
     @property
     def item(self) -> T | None:

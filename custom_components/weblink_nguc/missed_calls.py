@@ -27,7 +27,6 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .api import UserStatus
-from .budget import ENABLED_WHEN_COMFORTABLE
 from .calls import CALL_MISSED, CallEvent
 from .coordinator import (
     KEY_AVAILABILITY,
@@ -96,15 +95,6 @@ class NgucMissedCallSensorBase(NgucItemEntity[UserStatus], RestoreSensor):
     ) -> None:
         """Attach to the user's device; only calls and availability concern it."""
         super().__init__(coordinator, kind, item_id, description, KEY_AVAILABILITY)
-
-    @property
-    @override
-    def entity_registry_enabled_default(self) -> bool:
-        """Return whether the entity starts enabled: by the company's size (budget.py)."""
-        description = self.entity_description
-        if description.key not in ENABLED_WHEN_COMFORTABLE:
-            return super().entity_registry_enabled_default
-        return self.coordinator.budget.enabled_default(self.item_key, description)
 
     @override
     async def async_added_to_hass(self) -> None:

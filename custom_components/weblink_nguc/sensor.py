@@ -29,7 +29,6 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .api import LineState, Queue, UserStatus
-from .budget import ENABLED_WHEN_COMFORTABLE
 from .coordinator import (
     KEY_ACCOUNT,
     KEY_LAST_EVENT,
@@ -376,15 +375,6 @@ class NgucSensor[T](NgucItemEntity[T], SensorEntity):
     entity_description: NgucSensorEntityDescription[T]
     # The waiting callers change all day long and name outside numbers.
     _unrecorded_attributes = frozenset({ATTR_CALLERS})
-
-    @property
-    @override
-    def entity_registry_enabled_default(self) -> bool:
-        """Return whether the entity starts enabled: by the company's size (budget.py)."""
-        description = self.entity_description
-        if description.key not in ENABLED_WHEN_COMFORTABLE:
-            return super().entity_registry_enabled_default
-        return self.coordinator.budget.enabled_default(self.item_key, description)
 
     @property
     @override

@@ -8,6 +8,7 @@ texts by what a person reads on the screen.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 import contextlib
 from pathlib import Path
 import re
@@ -149,3 +150,25 @@ class Frontend:
         path.parent.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=path, animations="disabled")
         return path
+
+
+@contextlib.asynccontextmanager
+async def browsing(
+    url: str, login: tuple[str, str] | None = None
+) -> AsyncIterator[Frontend]:
+    """Chromium on the frontend at ``url``, logged in with ``login`` if given.
+
+    When the test fails, the browser's console is printed: what the frontend
+    said is often the reason.
+    """
+    front = Frontend(url)
+    await front.start()
+    try:
+        if login is not None:
+            await front.log_in(*login)
+        yield front
+    except BaseException:
+        print("--- browser console ---\n" + "\n".join(front.console[-50:]))
+        raise
+    finally:
+        await front.stop()

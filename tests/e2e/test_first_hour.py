@@ -35,7 +35,7 @@ from aiohttp import web
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from tests.e2e.browser import CHROMIUM, VIEWPORT, Frontend
+from tests.e2e.browser import VIEWPORT, Frontend, browsing
 from tests.e2e.examples import (
     DASHBOARD,
     DOCS,
@@ -47,8 +47,8 @@ from tests.e2e.examples import (
     readme_automations,
     readme_examples,
 )
+from tests.e2e.marks import NEEDS_CHROMIUM, NEEDS_HASS
 from tests.e2e.real_hass import (
-    HASS_BIN,
     PASSWORD,
     USERNAME,
     RealHass,
@@ -59,14 +59,8 @@ from tests.e2e.real_hass import (
 from tests.simulator import Simulator
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("E2E_REQUIRE_CHROMIUM"),
-        reason="no chromium: install Debian's (apt-get install chromium)",
-    ),
+    NEEDS_HASS,
+    NEEDS_CHROMIUM,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(480),
 ]
@@ -175,15 +169,8 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
 @pytest.fixture
 async def frontend(hass: RealHass) -> AsyncIterator[Frontend]:
     """Chromium on the frontend of ``hass`` (not logged in yet)."""
-    front = Frontend(hass.url)
-    await front.start()
-    try:
+    async with browsing(hass.url) as front:
         yield front
-    except BaseException:
-        print("--- browser console ---\n" + "\n".join(front.console[-50:]))
-        raise
-    finally:
-        await front.stop()
 
 
 @pytest.fixture

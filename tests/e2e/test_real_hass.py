@@ -27,13 +27,11 @@ from typing import Any
 import pytest
 
 from tests.api.nguc_sockjs_server import COMPANY, PASSWORD, USERNAME, NgucSockJsServer
-from tests.e2e.real_hass import HASS_BIN, RealHass, running
+from tests.e2e.marks import NEEDS_HASS
+from tests.e2e.real_hass import RealHass, running
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
+    NEEDS_HASS,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(180),
 ]

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests.api.nguc_sockjs_server import NgucSockJsServer
-from tests.e2e.real_hass import HASS_BIN, RealHass, running
+from tests.e2e.marks import NEEDS_HASS
+from tests.e2e.real_hass import RealHass, running
 from tests.e2e.test_real_hass import (
     DOMAIN,
     ENTITIES,
@@ -49,10 +50,7 @@ from tests.e2e.test_real_hass_reliability import (
 )
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
+    NEEDS_HASS,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(150),
 ]

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from tests.api.nguc_sockjs_server import NgucSockJsServer
-from tests.e2e.real_hass import HASS_BIN, RealHass, running
+from tests.e2e.marks import NEEDS_HASS
+from tests.e2e.real_hass import RealHass, running
 from tests.e2e.test_real_hass import (
     DOMAIN,
     add_integration,
@@ -36,10 +37,7 @@ from tests.e2e.test_real_hass import (
 )
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
+    NEEDS_HASS,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(240),
 ]

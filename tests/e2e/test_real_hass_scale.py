@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.real_hass import HASS_BIN, RealHass, running, until
+from tests.e2e.marks import NEEDS_HASS
+from tests.e2e.real_hass import RealHass, running, until
 from tests.simulator import Simulator
 from tests.simulator.scale import (
     SCALE_COMPANY_ID,
@@ -36,10 +37,7 @@ from tests.simulator.scale import (
 )
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
+    NEEDS_HASS,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(900),
 ]

@@ -30,7 +30,8 @@ from typing import Any
 import pytest
 
 from tests.api.nguc_sockjs_server import NgucSockJsServer
-from tests.e2e.real_hass import HASS_BIN, RealHass, running, until
+from tests.e2e.marks import NEEDS_HASS
+from tests.e2e.real_hass import RealHass, running, until
 from tests.e2e.test_real_hass import (
     DOMAIN,
     ENTITIES,
@@ -47,10 +48,7 @@ from tests.e2e.test_real_hass import (
 from tests.e2e.test_real_hass_reliability import devices, next_connection
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
+    NEEDS_HASS,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(600),
 ]

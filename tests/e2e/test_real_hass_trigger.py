@@ -21,14 +21,12 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.real_hass import CONFIGURATION, HASS_BIN, RealHass, running, until
+from tests.e2e.marks import NEEDS_HASS
+from tests.e2e.real_hass import CONFIGURATION, RealHass, running, until
 from tests.simulator import QueueCaller, Simulator
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
+    NEEDS_HASS,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(300),
 ]

@@ -14,15 +14,14 @@ shows that short is short enough.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.browser import CHROMIUM, Frontend
+from tests.e2e.browser import Frontend, browsing
+from tests.e2e.marks import NEEDS_CHROMIUM, NEEDS_HASS
 from tests.e2e.real_hass import (
-    HASS_BIN,
     PASSWORD,
     USERNAME,
     RealHass,
@@ -32,14 +31,8 @@ from tests.e2e.real_hass import (
 from tests.simulator import Simulator
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HASS_BIN.exists(),
-        reason=f"{HASS_BIN} is missing: run script/setup to create .venv-hass",
-    ),
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("E2E_REQUIRE_CHROMIUM"),
-        reason="no chromium: install Debian's (apt-get install chromium)",
-    ),
+    NEEDS_HASS,
+    NEEDS_CHROMIUM,
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.timeout(300),
 ]
@@ -102,16 +95,8 @@ async def hass(tmp_path: Path) -> AsyncIterator[RealHass]:
 @pytest.fixture
 async def frontend(hass: RealHass) -> AsyncIterator[Frontend]:
     """Chromium on the frontend of ``hass``, logged in."""
-    front = Frontend(hass.url)
-    await front.start()
-    try:
-        await front.log_in(USERNAME, PASSWORD)
+    async with browsing(hass.url, (USERNAME, PASSWORD)) as front:
         yield front
-    except BaseException:
-        print("--- browser console ---\n" + "\n".join(front.console[-50:]))
-        raise
-    finally:
-        await front.stop()
 
 
 async def device_entities(hass: RealHass) -> dict[str, list[str]] | None:
