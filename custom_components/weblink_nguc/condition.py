@@ -63,8 +63,9 @@ import probatio as vol
 
 from .api.models import COUNT_MAX
 from .const import DOMAIN
-from .coordinator import NgucConfigEntry, NgucCoordinator, queue_key, user_key
+from .coordinator import NgucConfigEntry, NgucCoordinator
 from .data import KIND_QUEUE, KIND_USER, longest_wait_now
+from .devices import item_of_device
 from .sensor import LINE_STATES, line_state
 
 CALLERS_WAITING: Final = "callers_waiting"
@@ -143,18 +144,9 @@ def _item_of_device(
         return _Refusal.NOT_NGUC if "." in device_id else _Refusal.UNKNOWN
     if entry is None:
         return _Refusal.NOT_NGUC
-    # The identifier of the item's device, as NgucCoordinator.identifier makes it.
-    prefix = (
-        f"{entry.unique_id}_{queue_key('') if kind == KIND_QUEUE else user_key('')}"
-    )
-    for domain, identifier in device.identifiers:
-        if (
-            domain == DOMAIN
-            and identifier.startswith(prefix)
-            and (item_id := identifier.removeprefix(prefix))
-        ):
-            return entry.entry_id, item_id
-    return _Refusal.WRONG_KIND
+    if (item_id := item_of_device(entry, device, kind)) is None:
+        return _Refusal.WRONG_KIND
+    return entry.entry_id, item_id
 
 
 def _target_devices(

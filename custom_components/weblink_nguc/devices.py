@@ -187,6 +187,24 @@ class NgucDevices:
         return None if device is None else device.id
 
 
+def item_of_device(entry: ConfigEntry, device: dr.DeviceEntry, kind: str) -> str | None:
+    """Return the NGUC id of the item of ``kind`` that ``device`` of ``entry`` stands for.
+
+    None when it stands for no item of that kind (the account, a phone, a
+    queue where a user is wanted). The inverse of the identifier that
+    ``NgucCoordinator.identifier`` makes from an item's key.
+    """
+    prefix = f"{entry.unique_id}_{kind}_"
+    for domain, identifier in device.identifiers:
+        if (
+            domain == DOMAIN
+            and identifier.startswith(prefix)
+            and (item_id := identifier.removeprefix(prefix))
+        ):
+            return item_id
+    return None
+
+
 def key_for_event(name: str, payload: Any) -> str | None:
     """Return the key of the item a raw event is about, if any.
 

@@ -53,7 +53,8 @@ import probatio as vol
 from .api import Queue, QueueCaller
 from .const import DOMAIN, LOGGER
 from .coordinator import KEY_STREAM, NgucConfigEntry, NgucCoordinator, queue_key
-from .data import callers_known
+from .data import KIND_QUEUE, callers_known
+from .devices import item_of_device
 from .trigger_memory import MEMORY, EntryMemory, Seen, async_memory
 
 CALLER_WAITING = "caller_waiting"
@@ -142,16 +143,9 @@ def queue_of_device(hass: HomeAssistant, device_id: str) -> tuple[str, str]:
     name = device.name_by_user or device.name or device_id
     if entry is None:
         raise vol.Invalid(f"Device {name} is not a Weblink NGUC device")
-    # The identifier of a queue's device, as NgucCoordinator.identifier makes it.
-    prefix = f"{entry.unique_id}_{queue_key('')}"
-    for domain, identifier in device.identifiers:
-        if (
-            domain == DOMAIN
-            and identifier.startswith(prefix)
-            and (queue_id := identifier.removeprefix(prefix))
-        ):
-            return entry.entry_id, queue_id
-    raise vol.Invalid(f"Device {name} is not a Weblink NGUC call queue")
+    if (queue_id := item_of_device(entry, device, KIND_QUEUE)) is None:
+        raise vol.Invalid(f"Device {name} is not a Weblink NGUC call queue")
+    return entry.entry_id, queue_id
 
 
 def _migrated(config: ConfigType) -> ConfigType:
