@@ -32,6 +32,10 @@ The invariants, each in plain words (README, Reliability):
    connected again or the entry started in between.
 9. The options form never changes whom the entry follows unless the person
    changed the choice.
+10. An automation condition never contradicts what the entities show: a
+    user's ``line_status`` holds for the status their line sensor shows,
+    and for none while that sensor is unavailable (or the entry not
+    loaded).
 """
 
 from __future__ import annotations
@@ -50,8 +54,14 @@ from unittest.mock import patch
 
 from homeassistant.components.todo import DOMAIN as TODO_DOMAIN
 from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.condition import (
+    async_from_config,
+    async_validate_condition_config,
+)
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -60,8 +70,11 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+import voluptuous as vol
 
 from custom_components.weblink_nguc.api.backoff import Backoff
+from custom_components.weblink_nguc.const import DOMAIN
+from custom_components.weblink_nguc.sensor import LINE_STATES
 from custom_components.weblink_nguc.timings import DEFAULT_TIMINGS
 from tests.harness.convergence import mismatches, reauth_flows
 from tests.harness.faults import PHONES, QUEUES, STATUSES, USERS
@@ -941,6 +954,40 @@ class NgucMachine(RuleBasedStateMachine):
         """Check every invariant that is checked after every step (for explicit replays)."""
         self.removals_obey_the_rule()
         self.lists_read_within_their_backoff()
+        self.conditions_agree_with_the_entities()
+
+    @invariant()
+    def conditions_agree_with_the_entities(self) -> None:
+        """Invariant 10: a line_status condition says what the line sensor shows."""
+        self.run(self._check_conditions())
+
+    async def _check_conditions(self) -> None:
+        bench = self.bench
+        hass = bench.hass
+        devices = dr.async_get(hass)
+        registry = er.async_get(hass)
+        for entity in er.async_entries_for_config_entry(registry, bench.entry.entry_id):
+            if (
+                not entity.unique_id.endswith("_line_status")
+                or entity.device_id is None
+            ):
+                continue
+            device = devices.async_get(entity.device_id)
+            if device is None:
+                continue
+            state = hass.states.get(entity.entity_id)
+            shown = state.state if state is not None else "unavailable"
+            held = {
+                status
+                for status in LINE_STATES
+                if await _holds(hass, entity.device_id, [status])
+            }
+            wanted = set() if shown in ("unavailable", "unknown") else {shown}
+            if held != wanted:
+                raise InvariantError(
+                    f"invariant 10: {device.name} shows {shown!r} but the"
+                    f" line_status condition holds for {sorted(held)}"
+                )
 
     @invariant()
     def removals_obey_the_rule(self) -> None:
@@ -1047,6 +1094,24 @@ class NgucMachine(RuleBasedStateMachine):
                     raise InvariantError(
                         f"invariant 8: {path} read {len(window)} times in a minute while failing"
                     )
+
+
+async def _holds(hass: HomeAssistant, device_id: str, statuses: list[str]) -> bool:
+    """Check a line_status condition once, as an automation does."""
+    config = {
+        "condition": f"{DOMAIN}.line_status",
+        "target": {"device_id": [device_id]},
+        "options": {"status": statuses},
+    }
+    try:
+        validated = await async_validate_condition_config(hass, config)
+    except vol.Invalid:
+        return False  # the device is gone from the registry meanwhile
+    checker = await async_from_config(hass, validated)
+    try:
+        return bool(checker.async_check())
+    finally:
+        checker.async_unload()
 
 
 def _number_of(summary: str) -> str:
